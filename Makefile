@@ -1,0 +1,31 @@
+# Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench-text clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0   # the CPU wheel; a GPU machine may install its own torch first
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	rm -rf demo.aer
+	$(BIN)/aer index samples/newsgroups --collection demo.aer
+	$(BIN)/aer query demo.aer "orbital launch of the shuttle" -k 5
+	$(BIN)/aer info demo.aer
+
+test: install
+	$(BIN)/python -m pytest
+
+bench-text: install
+	$(BIN)/python benchmarks/text_20news.py --data ../shared/data/20news-bydate.tar.gz --out runs/text
+
+clean:
+	rm -rf demo.aer runs .pytest_cache

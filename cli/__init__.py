@@ -1,0 +1,1 @@
+"""The ``aer`` command-line app (a thin layer over ``retrieval``)."""

@@ -1,0 +1,43 @@
+"""``aer index SOURCE --collection DIR``: fit, encode and index a corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from retrieval import ENCODERS, index_source
+
+from .common import device_option, library_errors
+
+
+@click.command("index")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--collection", "-c", "collection", type=click.Path(path_type=Path), required=True,
+              help="Collection directory (made if missing; added to if it exists).")
+@click.option("--encoder", type=click.Choice(sorted(ENCODERS)), default="ae", show_default=True,
+              help="ae = deep autoencoder; lsa and tfidf are the classic baselines.")
+@click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50).")
+@click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
+@click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
+@click.option("--seed", type=int, default=None, help="Random seed [0].")
+@device_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@library_errors
+def index_cmd(source: Path, collection: Path, encoder: str, dim: int | None, vocab_size: int | None,
+              hidden: str | None, epochs: int | None, seed: int | None, device: str, quiet: bool) -> None:
+    """Index SOURCE (a folder of text files, a .jsonl file or the 20 Newsgroups archive)."""  # fmt: skip
+    layers = tuple(int(x) for x in hidden.split(",")) if hidden else None
+    report = index_source(
+        source, collection, encoder=encoder, device=device, progress=not quiet,
+        dim=dim, vocab_size=vocab_size, hidden=layers, epochs=epochs, seed=seed,
+    )  # fmt: skip
+    for rej in report.rejected:
+        click.echo(f"rejected {rej}", err=True)
+    verb = "created" if report.fitted else "updated"
+    click.echo(
+        f"{verb} {collection}: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected"
+    )
+    if report.rejected:
+        raise SystemExit(1)

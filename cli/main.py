@@ -1,0 +1,22 @@
+"""The ``aer`` command."""
+
+from __future__ import annotations
+
+import click
+
+from retrieval import __version__
+
+from .index import index_cmd
+from .info import info_cmd
+from .query import query_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aer")
+def main() -> None:
+    """ae-retrieval: index corpora as autoencoder codes and search them."""
+
+
+main.add_command(index_cmd)
+main.add_command(query_cmd)
+main.add_command(info_cmd)

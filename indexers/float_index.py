@@ -1,0 +1,112 @@
+"""Real-valued codes in a FAISS index: cosine similarity as inner product on L2-normalised codes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .gpu import gpu_count, to_gpu
+
+DEFAULT_SPEC = "IDMap2,Flat"
+
+
+class IndexFileError(Exception):
+    """An index file is missing or not a FAISS index."""
+
+
+class FloatIndex:
+    """Exact (or, by ``spec``, approximate) cosine search with stable ``int64`` keys.
+
+    ``spec`` is a ``faiss.index_factory`` string; it must start with ``IDMap2`` so that keys
+    survive removals and vectors can be reconstructed by key.
+    """
+
+    def __init__(self, dim: int, spec: str = DEFAULT_SPEC, use_gpu: bool = False) -> None:
+        if not spec.startswith("IDMap2"):
+            raise ValueError(f"The 'spec' parameter must start with 'IDMap2'. Got {spec!r} instead.")
+        self.spec = spec
+        self.use_gpu = use_gpu
+        self._index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+        self._gpu_index = None
+
+    @property
+    def dim(self) -> int:
+        return self._index.d
+
+    def __len__(self) -> int:
+        return self._index.ntotal
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.use_gpu and gpu_count() > 0
+
+    def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
+        """Add ``codes`` under ``keys`` (keys must not be present already; remove first to replace)."""
+        codes = _normalised(codes)
+        if codes.shape[1] != self.dim:
+            raise ValueError(f"codes have {codes.shape[1]} dimensions, the index {self.dim}")
+        if not self._index.is_trained:
+            self._index.train(codes)
+        self._index.add_with_ids(codes, np.ascontiguousarray(keys, dtype=np.int64))
+        self._gpu_index = None
+
+    def remove(self, keys: np.ndarray) -> int:
+        """Remove ``keys``; return how many were there."""
+        removed = self._index.remove_ids(np.ascontiguousarray(keys, dtype=np.int64))
+        self._gpu_index = None
+        return int(removed)
+
+    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, keys)`` per query row; missing places have key -1."""
+        k = max(1, min(k, len(self))) if len(self) else 1
+        return self._searcher().search(_normalised(codes), k)
+
+    def reconstruct(self, key: int) -> np.ndarray:
+        """The stored (normalised) code of ``key``; ``KeyError`` if absent."""
+        try:
+            return self._index.reconstruct(int(key))
+        except RuntimeError as exc:
+            raise KeyError(key) from exc
+
+    def bytes_per_item(self) -> float:
+        """Serialised index size per item, codes and ids included."""
+        return len(faiss.serialize_index(self._index)) / max(1, len(self))
+
+    def index_type(self) -> str:
+        """The index spec, and where it searches."""
+        return f"{self.spec} (inner product{', GPU' if self.on_gpu else ''})"
+
+    def save(self, path: str | Path) -> None:
+        """Write the index atomically: a reader sees the old file or the new one, never half."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        faiss.write_index(self._index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path, spec: str = DEFAULT_SPEC, use_gpu: bool = False) -> FloatIndex:
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as exc:
+            raise IndexFileError(f"{path}: not a readable FAISS index") from exc
+        self = cls.__new__(cls)
+        self.spec, self.use_gpu, self._index, self._gpu_index = spec, use_gpu, index, None
+        return self
+
+    def _searcher(self) -> faiss.Index:
+        if not self.on_gpu:
+            return self._index
+        if self._gpu_index is None:
+            self._gpu_index = to_gpu(self._index)
+        return self._gpu_index
+
+
+def _normalised(codes: np.ndarray) -> np.ndarray:
+    codes = np.array(codes, dtype=np.float32, order="C", ndmin=2)  # a copy: normalised in place
+    faiss.normalize_L2(codes)
+    return codes

@@ -1,0 +1,40 @@
+"""ae-retrieval: deep-autoencoder codes for documents and images, searched with FAISS.
+
+>>> import retrieval
+>>> col = retrieval.open("news.aer")
+>>> col.search("orbital launch of the shuttle", k=10)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .collection import AddReport, Collection
+from .encoders import ENCODERS, Encoder, create_encoder, load_encoder
+from .errors import (
+    CollectionError,
+    DeviceError,
+    EncoderFileError,
+    ItemNotFoundError,
+    NotFittedError,
+    QueryError,
+    RetrievalError,
+    SourceError,
+)
+from .hit import Hit
+from .indexing import IndexReport, index_source
+from .sources import Document, Rejected
+
+__version__ = "0.1.0"
+
+
+def open(path: str | Path, *, device: str = "auto") -> Collection:  # noqa: A001 - the API the issue asks for
+    """Open the collection at ``path`` for searching and adding."""
+    return Collection.open(path, device=device)
+
+
+__all__ = [
+    "ENCODERS", "AddReport", "Collection", "CollectionError", "DeviceError", "Document", "Encoder",
+    "EncoderFileError", "Hit", "IndexReport", "ItemNotFoundError", "NotFittedError", "QueryError",
+    "Rejected", "RetrievalError", "SourceError", "create_encoder", "index_source", "load_encoder", "open",
+]  # fmt: skip

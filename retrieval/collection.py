@@ -1,0 +1,219 @@
+"""A collection: a fitted encoder, a FAISS index of codes and a metadata store, in one directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from indexers import DEFAULT_SPEC, FloatIndex, IndexFileError
+
+from .encoders import Encoder, TextEncoder, load_encoder
+from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
+from .hit import Hit
+from .sources import Document
+from .store import ItemRecord, MetadataStore, sqlite_url
+
+FORMAT = "ae-retrieval-collection"
+FORMAT_VERSION = 1
+MANIFEST = "collection.json"
+ENCODER_DIR = "encoder"
+INDEX_FILE = "index.faiss"
+DB_FILE = "metadata.sqlite"
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class AddReport:
+    """What ``Collection.add`` did."""
+
+    added: int
+    updated: int
+
+
+class Collection:
+    """Search a corpus by meaning: ``search(text)`` encodes the query, searches the index, joins the store."""
+
+    def __init__(self, path: Path, encoder: Encoder, index: FloatIndex, store: MetadataStore, manifest: dict) -> None:
+        self.path = path
+        self.encoder = encoder
+        self.index = index
+        self.store = store
+        self.manifest = manifest
+
+    # --- making and opening -------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, encoder: Encoder, *, device: str = "auto", spec: str = DEFAULT_SPEC) -> Collection:
+        """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise CollectionError(f"{path}: already exists and is not an empty directory")
+        path.mkdir(parents=True, exist_ok=True)
+        encoder.save(path / ENCODER_DIR)
+        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality, "index_spec": spec}
+        index = FloatIndex(encoder.dim, spec, use_gpu=device != "cpu")
+        index.save(path / INDEX_FILE)
+        store = MetadataStore(sqlite_url(path / DB_FILE))
+        (path / MANIFEST).write_text(json.dumps(manifest, indent=1))  # written last: marks it complete
+        return cls(path, encoder, index, store, manifest)
+
+    @classmethod
+    def open(cls, path: str | Path, *, device: str = "auto") -> Collection:
+        """Open a collection made by ``create`` (or ``aer index``)."""
+        path = Path(path)
+        if not path.exists():
+            raise CollectionError(f"{path}: no such collection (the directory does not exist)")
+        manifest = _read_manifest(path)
+        try:
+            encoder = load_encoder(path / ENCODER_DIR, device=device, progress=False)
+            index = FloatIndex.load(path / INDEX_FILE, manifest.get("index_spec", DEFAULT_SPEC), use_gpu=device != "cpu")
+        except (EncoderFileError, IndexFileError) as exc:
+            raise CollectionError(f"{path}: damaged collection: {exc}") from exc
+        return cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- adding -----------------------------------------------------------------------------
+
+    def add(self, documents: Iterable[Document], *, batch_size: int = 1000, progress: bool = False) -> AddReport:
+        """Encode and index ``documents``; a known id is updated in place, not duplicated."""
+        added = updated = 0
+        docs = list(documents)
+        bar = tqdm(total=len(docs), desc="encoding", unit="doc", disable=not progress, leave=False)
+        for start in range(0, len(docs), batch_size):
+            batch = _dedupe(docs[start : start + batch_size])
+            known = self.store.keys_of([d.id for d in batch])
+            next_key = self.store.next_key()
+            keys = []
+            for d in batch:
+                if d.id in known:
+                    keys.append(known[d.id])
+                else:
+                    keys.append(next_key)
+                    next_key += 1
+            codes = self.encoder.encode([d.text for d in batch])
+            keys_arr = np.asarray(keys, dtype=np.int64)
+            self.index.remove(np.asarray(list(known.values()), dtype=np.int64))
+            self.index.add(keys_arr, codes)
+            # Index first, then the store: a crash in between leaves codes the store does not
+            # list, and search skips keys the store does not know.
+            self.index.save(self.path / INDEX_FILE)
+            self.store.upsert([_record(k, d) for k, d in zip(keys, batch)])
+            updated += len(known)
+            added += len(batch) - len(known)
+            bar.update(len(batch))
+        bar.close()
+        return AddReport(added=added, updated=updated)
+
+    # --- searching ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self.store.count()
+
+    def encode(self, queries: Sequence[str]) -> np.ndarray:
+        """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""
+        for q in queries:
+            if not isinstance(q, str) or not q.strip():
+                raise QueryError("empty query: give some words to search for")
+        if isinstance(self.encoder, TextEncoder):
+            counts = self.encoder.counts(queries)
+            empty = np.flatnonzero(np.asarray(counts.sum(axis=1)).ravel() == 0)
+            if len(empty):
+                raise QueryError(
+                    f"no word of the query {queries[empty[0]]!r} is in the collection's vocabulary "
+                    "(only stop-words or unseen words)"
+                )
+            return self.encoder.encode_counts(counts)
+        return self.encoder.encode(queries)
+
+    def search_codes(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist)."""
+        return self.index.search(codes, k)
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The ``k`` items closest to ``query`` in code space, best first."""
+        return self.search_batch([query], k)[0]
+
+    def search_batch(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+        """``search`` for many queries at once (one encoder pass, one index search)."""
+        if k < 1:
+            raise ValueError(f"The 'k' parameter must be at least 1. Got {k} instead.")
+        scores, keys = self.search_codes(self.encode(list(queries)), k)
+        return self._hits(scores, keys)
+
+    def search_by_id(self, item_id: str, k: int = 10) -> list[Hit]:
+        """The ``k`` items most like a stored item (the item itself left out)."""
+        key = self.store.keys_of([item_id]).get(item_id)
+        if key is None:
+            raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
+        code = self.index.reconstruct(key)[None, :]
+        scores, keys = self.search_codes(code, k + 1)
+        hits = [h for h in self._hits(scores, keys)[0] if h.id != item_id]
+        return hits[:k]
+
+    def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
+        records = self.store.by_keys(np.unique(keys[keys >= 0]).tolist())
+        out = []
+        for row_scores, row_keys in zip(scores, keys):
+            hits = []
+            for s, key in zip(row_scores, row_keys):
+                r = records.get(int(key))
+                if r is not None:  # key -1 (fewer items than k) or not yet in the store
+                    hits.append(Hit(id=r.id, score=float(s), label=r.label, source=r.source, snippet=r.snippet))
+            out.append(hits)
+        return out
+
+    # --- describing ----------------------------------------------------------------------------
+
+    def labels(self) -> dict[int, str | None]:
+        """Every item's label by index key (evaluation uses it with ``search_codes``)."""
+        return self.store.labels()
+
+    def info(self) -> dict[str, Any]:
+        """What ``aer info`` prints."""
+        return {
+            "path": str(self.path),
+            "items": len(self),
+            "modality": self.encoder.modality,
+            "encoder": self.encoder.describe(),
+            "dim": self.encoder.dim,
+            "bytes_per_item": round(self.index.bytes_per_item(), 1),
+            "index": self.index.index_type(),
+        }
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except FileNotFoundError as exc:
+        raise CollectionError(f"{path}: not an ae-retrieval collection (no {MANIFEST})") from exc
+    except (OSError, ValueError) as exc:
+        raise CollectionError(f"{path / MANIFEST}: unreadable ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CollectionError(f"{path}: not an ae-retrieval collection")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise CollectionError(f"{path}: collection format version {manifest.get('version')} is not supported")
+    return manifest
+
+
+def _dedupe(batch: list[Document]) -> list[Document]:
+    """Keep the last document of each id within a batch."""
+    return list({d.id: d for d in batch}.values())
+
+
+def _record(key: int, doc: Document) -> ItemRecord:
+    snippet = " ".join(doc.text.split())[:SNIPPET_CHARS]
+    return ItemRecord(key=key, id=doc.id, source=doc.source, label=doc.label, snippet=snippet)

@@ -1,0 +1,45 @@
+"""Encoders by name: build one from ``--encoder`` and its options, or load a saved one."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from ..errors import EncoderFileError
+from .base import Encoder, read_saved
+from .lsa import LsaEncoder
+from .text_autoencoder import TextAutoencoder
+from .tfidf import TfidfEncoder
+
+ENCODERS: dict[str, type[Encoder]] = {cls.name: cls for cls in (TextAutoencoder, LsaEncoder, TfidfEncoder)}
+
+
+def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``cls``'s constructor takes (``None`` values dropped, so defaults apply)."""
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in options.items() if k in params and v is not None}
+
+
+def create_encoder(name: str, **options: Any) -> Encoder:
+    """A new, unfitted encoder; options it does not take (e.g. ``dim`` for TF-IDF) are ignored."""
+    if name not in ENCODERS:
+        raise ValueError(f"The 'encoder' parameter must be one of {sorted(ENCODERS)}. Got {name!r} instead.")
+    cls = ENCODERS[name]
+    return cls(**_accepted(cls, options))
+
+
+def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
+    """Rebuild a saved encoder; ``runtime`` options (``device``, ``progress``) apply where taken."""
+    config, arrays = read_saved(folder)
+    cls = ENCODERS.get(config.get("encoder", ""))
+    if cls is None:
+        raise EncoderFileError(f"{folder}: unknown encoder {config.get('encoder')!r}")
+    try:
+        encoder = cls(**config["config"], **_accepted(cls, runtime))
+        encoder._set_arrays(config.get("state", {}), arrays)
+    except EncoderFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EncoderFileError(f"{folder}: saved encoder does not match its config ({exc})") from exc
+    return encoder

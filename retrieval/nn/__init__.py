@@ -1,0 +1,1 @@
+"""Torch building blocks: the networks and the training loop."""

@@ -1,0 +1,117 @@
+"""Item metadata in SQL through SQLAlchemy 2: SQLite inside the collection by default, any URL otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Integer, String, Text, create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+SCHEMA_VERSION = 1
+_IN_CHUNK = 500  # ids per IN (...) clause, well under SQLite's bound-parameter limit
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the FAISS id
+    item_id: Mapped[str] = mapped_column(String, unique=True, index=True)
+    source: Mapped[str] = mapped_column(Text, default="")
+    label: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
+    snippet: Mapped[str] = mapped_column(Text, default="")
+
+
+class MetaRow(Base):
+    __tablename__ = "meta"
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """What the store knows of one item; ``key`` is its position key in the index."""
+
+    key: int
+    id: str
+    source: str
+    label: str | None
+    snippet: str
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+class MetadataStore:
+    """Items by id and by index key. Writes happen in one transaction per call."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        with Session(self.engine) as s, s.begin():
+            if s.get(MetaRow, "schema_version") is None:
+                s.add(MetaRow(name="schema_version", value=str(SCHEMA_VERSION)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def count(self) -> int:
+        with Session(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(ItemRow)) or 0
+
+    def next_key(self) -> int:
+        with Session(self.engine) as s:
+            top = s.scalar(select(func.max(ItemRow.key)))
+        return 0 if top is None else top + 1
+
+    def keys_of(self, item_ids: Sequence[str]) -> dict[str, int]:
+        """Index keys of the ``item_ids`` that are stored."""
+        out: dict[str, int] = {}
+        with Session(self.engine) as s:
+            for chunk in _chunks(list(item_ids)):
+                out.update(s.execute(select(ItemRow.item_id, ItemRow.key).where(ItemRow.item_id.in_(chunk))).all())
+        return out
+
+    def by_keys(self, keys: Iterable[int]) -> dict[int, ItemRecord]:
+        out: dict[int, ItemRecord] = {}
+        with Session(self.engine) as s:
+            for chunk in _chunks([int(k) for k in keys]):
+                for row in s.scalars(select(ItemRow).where(ItemRow.key.in_(chunk))):
+                    out[row.key] = _record(row)
+        return out
+
+    def labels(self) -> dict[int, str | None]:
+        """Every item's label by key (for evaluation)."""
+        with Session(self.engine) as s:
+            return dict(s.execute(select(ItemRow.key, ItemRow.label)).all())
+
+    def upsert(self, records: Sequence[ItemRecord]) -> None:
+        """Insert or replace ``records`` (matched by key) in one transaction."""
+        with Session(self.engine) as s, s.begin():
+            for r in records:
+                s.merge(ItemRow(key=r.key, item_id=r.id, source=r.source, label=r.label, snippet=r.snippet))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _record(row: ItemRow) -> ItemRecord:
+    return ItemRecord(key=row.key, id=row.item_id, source=row.source, label=row.label, snippet=row.snippet)
+
+
+def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+FAST = ["--hidden", "64,32", "--dim", "8", "--epochs", "200", "--device", "cpu", "-q"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def built(runner, tmp_path, corpus_dir):
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "c.aer"), *FAST])
+    assert out.exit_code == 0, out.output
+    assert "created" in out.output and "36 added" in out.output
+    return tmp_path / "c.aer"
+
+
+def test_query_text_and_json(runner, built):
+    out = runner.invoke(main, ["query", str(built), "doctor patient treatment", "-k", "3"])
+    assert out.exit_code == 0, out.output
+    assert out.output.count("medicine") >= 2
+    out = runner.invoke(main, ["query", str(built), "doctor patient treatment", "-k", "3", "--json"])
+    hits = json.loads(out.output)
+    assert len(hits) == 3 and set(hits[0]) == {"id", "score", "label", "source", "snippet"}
+
+
+def test_query_like_an_item(runner, built):
+    out = runner.invoke(main, ["query", str(built), "--like", "space/space-01.txt", "-k", "2", "--json"])
+    assert out.exit_code == 0, out.output
+    assert "space/space-01.txt" not in {h["id"] for h in json.loads(out.output)}
+
+
+def test_info_json(runner, built):
+    out = runner.invoke(main, ["info", str(built), "--json"])
+    info = json.loads(out.output)
+    assert {"items", "encoder", "dim", "bytes_per_item", "index"} <= set(info)
+    assert info["items"] == 36
+
+
+def test_errors_are_messages_not_tracebacks(runner, tmp_path, built):
+    out = runner.invoke(main, ["query", str(tmp_path / "nothing.aer"), "orbit"])
+    assert out.exit_code == 1 and "does not exist" in out.output and "Traceback" not in out.output
+    out = runner.invoke(main, ["query", str(built), "the of and"])
+    assert out.exit_code == 1 and "vocabulary" in out.output
+    out = runner.invoke(main, ["index", str(tmp_path / "missing-src"), "--collection", str(tmp_path / "x.aer")])
+    assert out.exit_code == 1 and "missing-src" in out.output
+
+
+def test_bad_items_are_named_the_rest_indexed_and_exit_nonzero(runner, tmp_path, corpus_dir):
+    (corpus_dir / "space" / "empty.txt").write_bytes(b"")
+    (corpus_dir / "autos" / "binary.dat").write_bytes(b"\x00\x01\x02\x03junk")
+    (corpus_dir / "medicine" / "latin1.txt").write_bytes("le m\xe9decin soigne le patient malade".encode("latin-1"))
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "c.aer"), *FAST])
+    assert out.exit_code == 1
+    assert "rejected space/empty.txt: empty file" in out.output
+    assert "rejected autos/binary.dat: binary file" in out.output
+    assert "37 added" in out.output and "2 rejected" in out.output  # latin1.txt read through the fallback
+    info = json.loads(runner.invoke(main, ["info", str(tmp_path / "c.aer"), "--json"]).output)
+    assert info["items"] == 37
+
+
+def test_index_the_newsgroups_archive(runner, tmp_path, newsgroups_archive):
+    out = runner.invoke(main, ["index", str(newsgroups_archive), "--collection", str(tmp_path / "n.aer"),
+                               "--encoder", "lsa", "--dim", "4", "-q"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(main, ["query", str(tmp_path / "n.aer"), "engine brake", "-k", "1", "--json"])
+    (hit,) = json.loads(out.output)
+    assert hit["id"].startswith("train/") and hit["label"] == "autos"
