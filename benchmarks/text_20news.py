@@ -69,10 +69,11 @@ def evaluate(path: Path, queries: list[Document]) -> dict[str, float]:
     api.add(qlabels, np.array(ranked, dtype=object))
 
     # mAP over the full ranking of the database.
-    label_of = np.array([key_label.get(k) for k in range(max(key_label) + 1)], dtype=object)
+    label_of = scores.label_ids([key_label.get(k) for k in range(max(key_label) + 1)])
+    query_ids = scores.label_ids(qlabels)
     for start in range(0, len(texts), CHUNK):
         _, keys = col.search_codes(codes[start : start + CHUNK], k=len(col))
-        scores.add(qlabels[start : start + CHUNK], label_of[keys])
+        scores.add(query_ids[start : start + CHUNK], label_of[keys])
     full = scores.result()
     info = col.info()
     col.close()

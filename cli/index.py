@@ -15,9 +15,9 @@ from .common import device_option, library_errors
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--collection", "-c", "collection", type=click.Path(path_type=Path), required=True,
               help="Collection directory (made if missing; added to if it exists).")
-@click.option("--encoder", type=click.Choice(sorted(ENCODERS)), default="ae", show_default=True,
-              help="ae = deep autoencoder; lsa and tfidf are the classic baselines.")
-@click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50).")
+@click.option("--encoder", type=click.Choice(sorted(ENCODERS)), default=None,
+              help="Text: ae (default), lsa, tfidf. Images: conv-ae (default), dense-ae, pca, pixels.")
+@click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50, conv-ae: 64).")
 @click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
@@ -25,9 +25,10 @@ from .common import device_option, library_errors
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
-def index_cmd(source: Path, collection: Path, encoder: str, dim: int | None, vocab_size: int | None,
+def index_cmd(source: Path, collection: Path, encoder: str | None, dim: int | None, vocab_size: int | None,
               hidden: str | None, epochs: int | None, seed: int | None, device: str, quiet: bool) -> None:
-    """Index SOURCE (a folder of text files, a .jsonl file or the 20 Newsgroups archive)."""  # fmt: skip
+    """Index SOURCE: a folder of text files or of images, a .jsonl file, the 20 Newsgroups
+    by-date archive or the CIFAR-10 binary archive (their train splits)."""
     layers = tuple(int(x) for x in hidden.split(",")) if hidden else None
     report = index_source(
         source, collection, encoder=encoder, device=device, progress=not quiet,

@@ -1,4 +1,4 @@
-"""Real-valued codes in a FAISS index: cosine similarity as inner product on L2-normalised codes."""
+"""Real-valued codes in a FAISS index: cosine (inner product on L2-normalised codes) or Euclidean."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 from .gpu import gpu_count, to_gpu
 
 DEFAULT_SPEC = "IDMap2,Flat"
+METRICS = ("cosine", "l2")
 
 
 class IndexFileError(Exception):
@@ -18,18 +19,24 @@ class IndexFileError(Exception):
 
 
 class FloatIndex:
-    """Exact (or, by ``spec``, approximate) cosine search with stable ``int64`` keys.
+    """Exact (or, by ``spec``, approximate) search with stable ``int64`` keys.
 
-    ``spec`` is a ``faiss.index_factory`` string; it must start with ``IDMap2`` so that keys
-    survive removals and vectors can be reconstructed by key.
+    ``metric`` is ``cosine`` (scores are cosine similarities) or ``l2`` (scores are negated
+    Euclidean distances), so a higher score is always closer. ``spec`` is a
+    ``faiss.index_factory`` string; it must start with ``IDMap2`` so that keys survive removals
+    and vectors can be reconstructed by key.
     """
 
-    def __init__(self, dim: int, spec: str = DEFAULT_SPEC, use_gpu: bool = False) -> None:
+    def __init__(self, dim: int, spec: str = DEFAULT_SPEC, metric: str = "cosine", use_gpu: bool = False) -> None:
         if not spec.startswith("IDMap2"):
             raise ValueError(f"The 'spec' parameter must start with 'IDMap2'. Got {spec!r} instead.")
+        if metric not in METRICS:
+            raise ValueError(f"The 'metric' parameter must be one of {METRICS}. Got {metric!r} instead.")
         self.spec = spec
+        self.metric = metric
         self.use_gpu = use_gpu
-        self._index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+        self._index = faiss.index_factory(dim, spec, faiss_metric)
         self._gpu_index = None
 
     @property
@@ -45,7 +52,7 @@ class FloatIndex:
 
     def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
         """Add ``codes`` under ``keys`` (keys must not be present already; remove first to replace)."""
-        codes = _normalised(codes)
+        codes = self._prepared(codes)
         if codes.shape[1] != self.dim:
             raise ValueError(f"codes have {codes.shape[1]} dimensions, the index {self.dim}")
         if not self._index.is_trained:
@@ -62,10 +69,13 @@ class FloatIndex:
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores, keys)`` per query row; missing places have key -1."""
         k = max(1, min(k, len(self))) if len(self) else 1
-        return self._searcher().search(_normalised(codes), k)
+        scores, keys = self._searcher().search(self._prepared(codes), k)
+        if self.metric == "l2":  # faiss gives squared distances, smallest first
+            scores = -np.sqrt(np.maximum(scores, 0))
+        return scores, keys
 
     def reconstruct(self, key: int) -> np.ndarray:
-        """The stored (normalised) code of ``key``; ``KeyError`` if absent."""
+        """The stored code of ``key`` (normalised, for cosine); ``KeyError`` if absent."""
         try:
             return self._index.reconstruct(int(key))
         except RuntimeError as exc:
@@ -77,7 +87,8 @@ class FloatIndex:
 
     def index_type(self) -> str:
         """The index spec, and where it searches."""
-        return f"{self.spec} (inner product{', GPU' if self.on_gpu else ''})"
+        kind = "inner product" if self.metric == "cosine" else "L2"
+        return f"{self.spec} ({kind}{', GPU' if self.on_gpu else ''})"
 
     def save(self, path: str | Path) -> None:
         """Write the index atomically: a reader sees the old file or the new one, never half."""
@@ -96,7 +107,14 @@ class FloatIndex:
             raise IndexFileError(f"{path}: not a readable FAISS index") from exc
         self = cls.__new__(cls)
         self.spec, self.use_gpu, self._index, self._gpu_index = spec, use_gpu, index, None
+        self.metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
         return self
+
+    def _prepared(self, codes: np.ndarray) -> np.ndarray:
+        codes = np.array(codes, dtype=np.float32, order="C", ndmin=2)  # a copy: normalised in place
+        if self.metric == "cosine":
+            faiss.normalize_L2(codes)
+        return codes
 
     def _searcher(self) -> faiss.Index:
         if not self.on_gpu:
@@ -104,9 +122,3 @@ class FloatIndex:
         if self._gpu_index is None:
             self._gpu_index = to_gpu(self._index)
         return self._gpu_index
-
-
-def _normalised(codes: np.ndarray) -> np.ndarray:
-    codes = np.array(codes, dtype=np.float32, order="C", ndmin=2)  # a copy: normalised in place
-    faiss.normalize_L2(codes)
-    return codes

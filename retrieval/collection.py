@@ -16,7 +16,8 @@ from indexers import DEFAULT_SPEC, FloatIndex, IndexFileError
 from .encoders import Encoder, TextEncoder, load_encoder
 from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
 from .hit import Hit
-from .sources import Document
+from .images import ImageError, to_pixels
+from .sources import Document, ImageItem
 from .store import ItemRecord, MetadataStore, sqlite_url
 
 FORMAT = "ae-retrieval-collection"
@@ -36,8 +37,12 @@ class AddReport:
     updated: int
 
 
+Item = Document | ImageItem
+Query = Any  # text for text collections; a path, PIL image or array for image collections
+
+
 class Collection:
-    """Search a corpus by meaning: ``search(text)`` encodes the query, searches the index, joins the store."""
+    """Search a corpus by meaning: ``search(query)`` encodes the query, searches the index, joins the store."""
 
     def __init__(self, path: Path, encoder: Encoder, index: FloatIndex, store: MetadataStore, manifest: dict) -> None:
         self.path = path
@@ -56,8 +61,11 @@ class Collection:
             raise CollectionError(f"{path}: already exists and is not an empty directory")
         path.mkdir(parents=True, exist_ok=True)
         encoder.save(path / ENCODER_DIR)
-        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality, "index_spec": spec}
-        index = FloatIndex(encoder.dim, spec, use_gpu=device != "cpu")
+        manifest = {
+            "format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality,
+            "index_spec": spec, "metric": encoder.metric,
+        }  # fmt: skip
+        index = FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=device != "cpu")
         index.save(path / INDEX_FILE)
         store = MetadataStore(sqlite_url(path / DB_FILE))
         (path / MANIFEST).write_text(json.dumps(manifest, indent=1))  # written last: marks it complete
@@ -88,11 +96,19 @@ class Collection:
 
     # --- adding -----------------------------------------------------------------------------
 
-    def add(self, documents: Iterable[Document], *, batch_size: int = 1000, progress: bool = False) -> AddReport:
-        """Encode and index ``documents``; a known id is updated in place, not duplicated."""
+    @property
+    def modality(self) -> str:
+        """``text`` or ``image``: what this collection's items and queries are."""
+        return self.encoder.modality
+
+    def add(self, items: Iterable[Item], *, batch_size: int = 1000, progress: bool = False) -> AddReport:
+        """Encode and index ``items``; a known id is updated in place, not duplicated."""
         added = updated = 0
-        docs = list(documents)
-        bar = tqdm(total=len(docs), desc="encoding", unit="doc", disable=not progress, leave=False)
+        docs = list(items)
+        for d in docs:
+            if (self.modality == "image") != isinstance(d, ImageItem):
+                raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
+        bar = tqdm(total=len(docs), desc="encoding", unit="item", disable=not progress, leave=False)
         for start in range(0, len(docs), batch_size):
             batch = _dedupe(docs[start : start + batch_size])
             known = self.store.keys_of([d.id for d in batch])
@@ -104,7 +120,7 @@ class Collection:
                 else:
                     keys.append(next_key)
                     next_key += 1
-            codes = self.encoder.encode([d.text for d in batch])
+            codes = self.encoder.encode([d.content for d in batch])
             keys_arr = np.asarray(keys, dtype=np.int64)
             self.index.remove(np.asarray(list(known.values()), dtype=np.int64))
             self.index.add(keys_arr, codes)
@@ -123,8 +139,10 @@ class Collection:
     def __len__(self) -> int:
         return self.store.count()
 
-    def encode(self, queries: Sequence[str]) -> np.ndarray:
+    def encode(self, queries: Sequence[Query]) -> np.ndarray:
         """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""
+        if self.modality == "image":
+            return self.encoder.encode(np.stack([_query_pixels(q) for q in queries]))
         for q in queries:
             if not isinstance(q, str) or not q.strip():
                 raise QueryError("empty query: give some words to search for")
@@ -143,11 +161,15 @@ class Collection:
         """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist)."""
         return self.index.search(codes, k)
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The ``k`` items closest to ``query`` in code space, best first."""
+    def search(self, query: Query, k: int = 10) -> list[Hit]:
+        """The ``k`` items closest to ``query`` in code space, best first.
+
+        ``query`` is text for a text collection; for an image collection, an image path, a PIL
+        image or an ``HxWx3`` uint8 array.
+        """
         return self.search_batch([query], k)[0]
 
-    def search_batch(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+    def search_batch(self, queries: Sequence[Query], k: int = 10) -> list[list[Hit]]:
         """``search`` for many queries at once (one encoder pass, one index search)."""
         if k < 1:
             raise ValueError(f"The 'k' parameter must be at least 1. Got {k} instead.")
@@ -190,6 +212,7 @@ class Collection:
             "modality": self.encoder.modality,
             "encoder": self.encoder.describe(),
             "dim": self.encoder.dim,
+            "metric": self.index.metric,
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
             "index": self.index.index_type(),
         }
@@ -209,11 +232,19 @@ def _read_manifest(path: Path) -> dict:
     return manifest
 
 
-def _dedupe(batch: list[Document]) -> list[Document]:
+def _query_pixels(query: Query) -> np.ndarray:
+    try:
+        return to_pixels(query)
+    except ImageError as exc:
+        name = str(query) if isinstance(query, (str, Path)) else type(query).__name__
+        raise QueryError(f"query image {name}: {exc}") from exc
+
+
+def _dedupe(batch: list[Item]) -> list[Item]:
     """Keep the last document of each id within a batch."""
     return list({d.id: d for d in batch}.values())
 
 
-def _record(key: int, doc: Document) -> ItemRecord:
-    snippet = " ".join(doc.text.split())[:SNIPPET_CHARS]
-    return ItemRecord(key=key, id=doc.id, source=doc.source, label=doc.label, snippet=snippet)
+def _record(key: int, item: Item) -> ItemRecord:
+    snippet = " ".join(item.text.split())[:SNIPPET_CHARS] if isinstance(item, Document) else ""
+    return ItemRecord(key=key, id=item.id, source=item.source, label=item.label, snippet=snippet)

@@ -30,22 +30,41 @@ def average_precision(rel: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
 
 
 class RankingScores:
-    """Accumulates P@k and AP over query chunks, so a full ranking never needs to fit in memory."""
+    """Accumulates P@k and AP over query chunks, so a full ranking never needs to fit in memory.
+
+    Labels may be any hashable values; ``label_ids`` turns them into the integer ids that ``add``
+    compares quickly (pass ids to ``add`` when scoring millions of ranks).
+    """
 
     def __init__(self, database_labels: Sequence, ks: Sequence[int] = (10, 100)) -> None:
-        labels, counts = np.unique(np.asarray(database_labels, dtype=object).astype(str), return_counts=True)
-        self._n_rel = dict(zip(labels, counts))
+        self._ids: dict = {}
+        db = self.label_ids(database_labels)
+        self._n_rel = np.bincount(db[db >= 0], minlength=len(self._ids))
         self.ks = tuple(ks)
         self._prec: dict[int, list[np.ndarray]] = {k: [] for k in self.ks}
         self._ap: list[np.ndarray] = []
 
+    def label_ids(self, labels: Sequence) -> np.ndarray:
+        """Integer ids of ``labels`` (new labels get new ids; ``None`` gets -1, never relevant)."""
+        out = np.empty(len(labels), dtype=np.int64)
+        for i, lab in enumerate(labels):
+            out[i] = -1 if lab is None else self._ids.setdefault(lab, len(self._ids))
+        return out
+
     def add(self, query_labels: Sequence, ranked_labels: np.ndarray) -> None:
-        """Score one chunk: ``ranked_labels[i]`` are the labels of query ``i``'s ranking."""
-        q = np.asarray(query_labels, dtype=object).astype(str)
-        rel = relevance(q, np.asarray(ranked_labels, dtype=object).astype(str))
+        """Score one chunk: ``ranked_labels[i]`` are the labels (or label ids) of query ``i``'s ranking."""
+        q, ranked = self._as_ids(query_labels), self._as_ids(ranked_labels)
+        rel = relevance(q, ranked) & (ranked >= 0)
         for k in self.ks:
             self._prec[k].append(precision_at(rel, k))
-        self._ap.append(average_precision(rel, np.array([self._n_rel.get(x, 0) for x in q])))
+        n_rel = np.where(q >= 0, self._n_rel[np.clip(q, 0, None)] if len(self._n_rel) else 0, 0)
+        self._ap.append(average_precision(rel, n_rel))
+
+    def _as_ids(self, labels: Sequence | np.ndarray) -> np.ndarray:
+        arr = np.asarray(labels)
+        if arr.dtype.kind in "iu":
+            return arr.astype(np.int64, copy=False)
+        return self.label_ids(arr.ravel().tolist()).reshape(arr.shape)
 
     def result(self) -> dict[str, float]:
         out = {f"p@{k}": float(np.concatenate(v).mean()) for k, v in self._prec.items()}

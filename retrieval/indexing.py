@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
-from .collection import MANIFEST, Collection
-from .encoders import create_encoder
-from .errors import SourceError
-from .sources import Document, Rejected, iter_documents
+from .collection import MANIFEST, Collection, Item
+from .encoders import DEFAULT_ENCODER, ENCODERS, create_encoder
+from .errors import CollectionError, SourceError
+from .sources import ImageItem, Rejected, iter_items, source_modality
 
 
 @dataclass
@@ -25,11 +26,11 @@ class IndexReport:
     fitted: bool = False
 
 
-def read_source(source: str | Path, progress: bool = False) -> tuple[list[Document], list[Rejected]]:
-    """All documents of ``source`` and the items it rejected."""
-    docs: list[Document] = []
+def read_source(source: str | Path, progress: bool = False) -> tuple[list[Item], list[Rejected]]:
+    """All items of ``source`` and the ones it rejected."""
+    docs: list[Item] = []
     rejected: list[Rejected] = []
-    for item in tqdm(iter_documents(source), desc="reading", unit="item", disable=not progress, leave=False):
+    for item in tqdm(iter_items(source), desc="reading", unit="item", disable=not progress, leave=False):
         (rejected if isinstance(item, Rejected) else docs).append(item)
     return docs, rejected
 
@@ -38,29 +39,45 @@ def index_source(
     source: str | Path,
     collection: str | Path,
     *,
-    encoder: str = "ae",
+    encoder: str | None = None,
     device: str = "auto",
     progress: bool = False,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index ``source`` into ``collection``.
 
-    A new collection gets an encoder of kind ``encoder`` fitted on the source's documents; an
-    existing one keeps its fitted encoder and gets the documents added (known ids updated).
+    A new collection gets an encoder of kind ``encoder`` (default: ``ae`` for text, ``conv-ae``
+    for images) fitted on the source's items; an existing one keeps its fitted encoder and gets
+    the items added (known ids updated).
     """
     collection = Path(collection)
+    modality = source_modality(source)
+    existing = (collection / MANIFEST).exists()
+    name = encoder or DEFAULT_ENCODER[modality]
+    if not existing and name in ENCODERS and ENCODERS[name].modality != modality:
+        raise SourceError(f"{source}: a {modality} source, but encoder {name!r} is for {ENCODERS[name].modality}")
     docs, rejected = read_source(source, progress)
     report = IndexReport(collection=collection, rejected=rejected)
     if not docs:
-        raise SourceError(f"{source}: no document could be read ({len(rejected)} rejected)")
-    if (collection / MANIFEST).exists():
+        raise SourceError(f"{source}: no item could be read ({len(rejected)} rejected)")
+    if existing:
         col = Collection.open(collection, device=device)
+        if col.modality != modality:
+            col.close()
+            raise CollectionError(f"{collection}: a {col.modality} collection cannot take the {modality} source {source}")
     else:
-        model = create_encoder(encoder, device=device, progress=progress, **encoder_options)
-        model.fit([d.text for d in docs])
+        model = create_encoder(name, device=device, progress=progress, **encoder_options)
+        model.fit(_contents(docs))
         col = Collection.create(collection, model, device=device)
         report.fitted = True
     with col:
         result = col.add(docs, progress=progress)
     report.added, report.updated = result.added, result.updated
     return report
+
+
+def _contents(items: list[Item]) -> list | np.ndarray:
+    """What an encoder fits on: the texts, or the images stacked."""
+    if items and isinstance(items[0], ImageItem):
+        return np.stack([i.pixels for i in items])
+    return [i.content for i in items]

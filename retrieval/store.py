@@ -83,10 +83,11 @@ class MetadataStore:
 
     def by_keys(self, keys: Iterable[int]) -> dict[int, ItemRecord]:
         out: dict[int, ItemRecord] = {}
-        with Session(self.engine) as s:
+        columns = (ItemRow.key, ItemRow.item_id, ItemRow.source, ItemRow.label, ItemRow.snippet)
+        with self.engine.connect() as conn:  # plain rows: no ORM objects on the query path
             for chunk in _chunks([int(k) for k in keys]):
-                for row in s.scalars(select(ItemRow).where(ItemRow.key.in_(chunk))):
-                    out[row.key] = _record(row)
+                for key, item_id, source, label, snippet in conn.execute(select(*columns).where(ItemRow.key.in_(chunk))):
+                    out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
         return out
 
     def labels(self) -> dict[int, str | None]:
@@ -106,10 +107,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
-
-
-def _record(row: ItemRow) -> ItemRecord:
-    return ItemRecord(key=row.key, id=row.item_id, source=row.source, label=row.label, snippet=row.snippet)
 
 
 def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:

@@ -19,7 +19,7 @@ def texts_labels(docs):
     return [t for _, _, t in docs], [lab for _, lab, _ in docs]
 
 
-@pytest.fixture(params=sorted(ENCODERS))
+@pytest.fixture(params=sorted(n for n, cls in ENCODERS.items() if cls.modality == "text"))
 def fitted(request, docs):
     texts, _ = texts_labels(docs)
     return create_encoder(request.param, **OPTIONS[request.param]).fit(texts)

@@ -71,3 +71,17 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
 def test_spec_must_keep_ids():
     with pytest.raises(ValueError, match="IDMap2"):
         FloatIndex(8, "Flat")
+
+
+def test_l2_metric_matches_brute_force_and_survives_reload(data, tmp_path):
+    db, q = data
+    index = FloatIndex(16, metric="l2")
+    index.add(np.arange(200), db)
+    scores, got = index.search(q, 5)
+    dist = np.linalg.norm(q[:, None, :] - db[None], axis=2)
+    np.testing.assert_array_equal(got, np.argsort(dist, axis=1)[:, :5])
+    np.testing.assert_allclose(-scores, np.sort(dist, axis=1)[:, :5], rtol=1e-4)
+    index.save(tmp_path / "l2.faiss")
+    again = FloatIndex.load(tmp_path / "l2.faiss")
+    assert again.metric == "l2" and "L2" in again.index_type()
+    np.testing.assert_array_equal(again.search(q, 5)[1], got)

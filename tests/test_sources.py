@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import SourceError
-from retrieval.sources import Document, Rejected, iter_documents, iter_newsgroups
+from retrieval.sources import Document, Rejected, iter_items, iter_newsgroups
 from retrieval.sources.decode import UndecodableError, decode_text
 
 SHARED_20NG = Path(__file__).resolve().parents[2] / "shared" / "data" / "20news-bydate.tar.gz"
@@ -18,7 +18,7 @@ def split(items):
 
 
 def test_folder_ids_labels_and_order(corpus_dir, docs):
-    got, rejected = split(iter_documents(corpus_dir))
+    got, rejected = split(iter_items(corpus_dir))
     assert not rejected
     assert len(got) == len(docs)
     assert got[0].id == "autos/autos-00.txt" and got[0].label == "autos"
@@ -28,7 +28,7 @@ def test_folder_ids_labels_and_order(corpus_dir, docs):
 
 def test_folder_top_level_file_has_no_label(tmp_path):
     (tmp_path / "note.txt").write_text("orbit launch")
-    (doc,) = iter_documents(tmp_path)
+    (doc,) = iter_items(tmp_path)
     assert doc.id == "note.txt" and doc.label is None
 
 
@@ -37,7 +37,7 @@ def test_folder_bad_files_are_rejected_by_name_and_others_kept(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "blob.bin").write_bytes(b"\x89PNG\x00\x00\x01junk")
     (tmp_path / "latin.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
-    got, rejected = split(iter_documents(tmp_path))
+    got, rejected = split(iter_items(tmp_path))
     reasons = {r.id: r.reason for r in rejected}
     assert reasons == {"empty.txt": "empty file", "blob.bin": "binary file (contains NUL bytes)"}
     texts = {d.id: d.text for d in got}
@@ -49,27 +49,27 @@ def test_folder_survives_a_symlink_loop(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "doc.txt").write_text("words here")
     os.symlink(tmp_path / "a", tmp_path / "a" / "loop")
-    got, _ = split(iter_documents(tmp_path))
+    got, _ = split(iter_items(tmp_path))
     assert [d.id for d in got] == ["a/doc.txt"]
 
 
 def test_missing_and_unknown_sources_raise_naming_the_path(tmp_path):
     with pytest.raises(SourceError, match="nope"):
-        iter_documents(tmp_path / "nope")
+        iter_items(tmp_path / "nope")
     odd = tmp_path / "data.csv"
     odd.write_text("x,y")
     with pytest.raises(SourceError, match="data.csv"):
-        iter_documents(odd)
+        iter_items(odd)
 
 
 def test_jsonl_valid_and_bad_lines(tmp_path, corpus_jsonl, docs):
-    got, rejected = split(iter_documents(corpus_jsonl))
+    got, rejected = split(iter_items(corpus_jsonl))
     assert len(got) == len(docs) and not rejected
     assert got[0].id == docs[0][0] and got[0].label == docs[0][1]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "hello world"}\nnot json\n{"id": "a", "text": "again"}\n'
                    '{"text": "no id"}\n{"id": "b", "text": ""}\n\n{"id": 7, "text": "numeric id"}\n')  # fmt: skip
-    got, rejected = split(iter_documents(bad))
+    got, rejected = split(iter_items(bad))
     assert [d.id for d in got] == ["a", "7"]
     assert got[0].label is None
     where = [r.id for r in rejected]
@@ -78,7 +78,7 @@ def test_jsonl_valid_and_bad_lines(tmp_path, corpus_jsonl, docs):
 
 
 def test_newsgroups_archive_splits(newsgroups_archive):
-    train, _ = split(iter_documents(newsgroups_archive))  # the train split by default
+    train, _ = split(iter_items(newsgroups_archive))  # the train split by default
     test, _ = split(iter_newsgroups(newsgroups_archive, "test"))
     assert len(train) == 24 and len(test) == 12
     assert train[0].id.startswith("train/") and train[0].label in {"space", "autos", "medicine"}

@@ -1,12 +1,17 @@
 """Encoders: raw items to codes, one interface (fit, encode, save/load)."""
 
 from .base import Encoder, TextEncoder
-from .factory import ENCODERS, create_encoder, load_encoder
+from .factory import DEFAULT_ENCODER, ENCODERS, create_encoder, load_encoder
+from .image_autoencoder import ConvImageAutoencoder, DenseImageAutoencoder
+from .image_base import ImageEncoder
 from .lsa import LsaEncoder
+from .pca import PcaEncoder
+from .pixels import PixelEncoder
 from .text_autoencoder import TextAutoencoder
 from .tfidf import TfidfEncoder
 
 __all__ = [
-    "ENCODERS", "Encoder", "LsaEncoder", "TextAutoencoder", "TextEncoder", "TfidfEncoder",
+    "DEFAULT_ENCODER", "ENCODERS", "ConvImageAutoencoder", "DenseImageAutoencoder", "Encoder", "ImageEncoder",
+    "LsaEncoder", "PcaEncoder", "PixelEncoder", "TextAutoencoder", "TextEncoder", "TfidfEncoder",
     "create_encoder", "load_encoder",
 ]  # fmt: skip

@@ -32,6 +32,7 @@ class Encoder(ABC):
 
     name: ClassVar[str]
     modality: ClassVar[str]
+    metric: ClassVar[str] = "cosine"  # how codes are compared: "cosine" or "l2"
 
     @abstractmethod
     def fit(self, items: Sequence[Any]) -> Encoder:

@@ -8,16 +8,31 @@ from typing import Any
 
 from ..errors import EncoderFileError
 from .base import Encoder, read_saved
+from .image_autoencoder import ConvImageAutoencoder, DenseImageAutoencoder
 from .lsa import LsaEncoder
+from .pca import PcaEncoder
+from .pixels import PixelEncoder
 from .text_autoencoder import TextAutoencoder
 from .tfidf import TfidfEncoder
 
-ENCODERS: dict[str, type[Encoder]] = {cls.name: cls for cls in (TextAutoencoder, LsaEncoder, TfidfEncoder)}
+ENCODERS: dict[str, type[Encoder]] = {
+    cls.name: cls
+    for cls in (
+        TextAutoencoder, LsaEncoder, TfidfEncoder,
+        ConvImageAutoencoder, DenseImageAutoencoder, PcaEncoder, PixelEncoder,
+    )
+}  # fmt: skip
+# What `aer index` uses when no --encoder is given, by the source's modality.
+DEFAULT_ENCODER = {"text": "ae", "image": "conv-ae"}
 
 
 def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
-    """The options ``cls``'s constructor takes (``None`` values dropped, so defaults apply)."""
-    params = inspect.signature(cls.__init__).parameters
+    """The options ``cls`` takes (``None`` values dropped, so defaults apply), parents' too."""
+    params: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            params |= set(inspect.signature(init).parameters)
     return {k: v for k, v in options.items() if k in params and v is not None}
 
 

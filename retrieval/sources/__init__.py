@@ -1,4 +1,8 @@
-"""Corpus sources: a folder of text files, a JSONL file, or the 20 Newsgroups archive."""
+"""Corpus sources, recognised by what they are.
+
+Text: a folder of text files, a ``.jsonl`` file, the 20 Newsgroups by-date archive (train split).
+Images: a folder of images, the CIFAR-10 binary archive or its folder (train split).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,57 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SourceError
-from .items import Document, Rejected
+from .cifar import is_cifar10, iter_cifar10, load_cifar10
+from .image_folder import iter_image_folder, looks_like_image_folder
+from .items import Document, ImageItem, Rejected
 from .jsonl import iter_jsonl
 from .newsgroups import is_newsgroups_archive, iter_newsgroups
 from .text_folder import iter_folder
 
-__all__ = ["Document", "Rejected", "iter_documents", "iter_newsgroups"]
+__all__ = [
+    "Document", "ImageItem", "Rejected", "iter_cifar10", "iter_items", "iter_newsgroups", "load_cifar10",
+    "source_kind", "source_modality",
+]  # fmt: skip
+
+Item = Document | ImageItem
+_MODALITY = {"text-folder": "text", "jsonl": "text", "20news": "text", "image-folder": "image", "cifar10": "image"}
 
 
-def iter_documents(source: str | Path) -> Iterator[Document | Rejected]:
-    """Yield the documents of ``source`` (and what had to be rejected), whatever its kind.
-
-    A folder is read recursively, a ``.jsonl`` file line by line, and the 20 Newsgroups by-date
-    archive by its train split. Raise ``SourceError`` if ``source`` is missing or of no known kind.
-    """
+def source_kind(source: str | Path) -> str:
+    """``text-folder``, ``image-folder``, ``jsonl``, ``20news`` or ``cifar10``; ``SourceError`` otherwise."""
     path = Path(source)
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.is_dir():
-        return iter_folder(path)
+        if is_cifar10(path):
+            return "cifar10"
+        return "image-folder" if looks_like_image_folder(path) else "text-folder"
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        return iter_jsonl(path)
+        return "jsonl"
     if is_newsgroups_archive(path):
-        return iter_newsgroups(path, "train")
+        return "20news"
+    if is_cifar10(path):
+        return "cifar10"
     raise SourceError(
-        f"{path}: not a folder, a .jsonl file or a 20 Newsgroups by-date archive"
+        f"{path}: not a folder, a .jsonl file, a 20 Newsgroups by-date archive or a CIFAR-10 binary archive"
     )
+
+
+def source_modality(source: str | Path) -> str:
+    """``text`` or ``image``."""
+    return _MODALITY[source_kind(source)]
+
+
+def iter_items(source: str | Path) -> Iterator[Item | Rejected]:
+    """The items of ``source`` (and what had to be rejected, each with its reason)."""
+    path = Path(source)
+    kind = source_kind(path)
+    if kind == "text-folder":
+        return iter_folder(path)
+    if kind == "image-folder":
+        return iter_image_folder(path)
+    if kind == "jsonl":
+        return iter_jsonl(path)
+    if kind == "20news":
+        return iter_newsgroups(path, "train")
+    return iter_cifar10(path, "train")

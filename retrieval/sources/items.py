@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -13,6 +15,25 @@ class Document:
     text: str
     label: str | None = None
     source: str = ""
+
+    @property
+    def content(self) -> str:
+        """What the encoder reads."""
+        return self.text
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image, already brought to ``(32, 32, 3)`` uint8 by ``retrieval.images.to_pixels``."""
+
+    id: str
+    pixels: np.ndarray = field(repr=False)
+    label: str | None = None
+    source: str = ""
+
+    @property
+    def content(self) -> np.ndarray:
+        return self.pixels
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ MAX_TEXT_BYTES = 2_000_000
 
 def iter_folder(root: Path) -> Iterator[Document | Rejected]:
     """Yield a ``Document`` per readable file under ``root`` (sorted), a ``Rejected`` per bad one."""
-    for path in _walk(root):
+    for path in walk_files(root):
         item_id = path.relative_to(root).as_posix()
         parts = path.relative_to(root).parts
         label = parts[0] if len(parts) > 1 else None
@@ -28,7 +28,7 @@ def iter_folder(root: Path) -> Iterator[Document | Rejected]:
         yield Document(id=item_id, text=text, label=label, source=str(path))
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def walk_files(root: Path) -> Iterator[Path]:
     """Regular files below ``root`` in a stable order, skipping hidden names and symlink loops."""
     seen: set[tuple[int, int]] = set()
     stack = [root]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.evaluation import RankingScores, average_precision, precision_at
+
+
+def test_average_precision_of_a_known_ranking():
+    # relevant at ranks 1, 3 and 6, four relevant items in all: AP = (1/1 + 2/3 + 3/6) / 4
+    rel = np.array([[1, 0, 1, 0, 0, 1]], dtype=bool)
+    assert average_precision(rel, np.array([4]))[0] == pytest.approx((1 + 2 / 3 + 3 / 6) / 4)
+    assert precision_at(rel, 3)[0] == pytest.approx(2 / 3)
+
+
+def test_perfect_and_worst_rankings():
+    db = ["a", "a", "b", "b", "b"]
+    scores = RankingScores(db, ks=(2,))
+    scores.add(["a", "b"], np.array([["a", "a", "b", "b", "b"], ["a", "a", "b", "b", "b"]], dtype=object))
+    r = scores.result()
+    assert r["p@2"] == pytest.approx(0.5)  # query a: 2/2, query b: 0/2
+    ap_b = (1 / 3 + 2 / 4 + 3 / 5) / 3
+    assert r["map"] == pytest.approx((1.0 + ap_b) / 2)
+    assert r["queries"] == 2
+
+
+def test_label_ids_and_labels_give_the_same_scores():
+    rng = np.random.default_rng(0)
+    db = list(rng.choice(["x", "y", "z"], size=50))
+    q = list(rng.choice(["x", "y", "z"], size=8))
+    ranked = np.array([rng.permutation(db) for _ in q], dtype=object)
+    by_label = RankingScores(db)
+    by_label.add(q, ranked)
+    by_id = RankingScores(db)
+    by_id.add(by_id.label_ids(q), by_id.label_ids(ranked.ravel().tolist()).reshape(ranked.shape))
+    assert by_label.result() == by_id.result()
+
+
+def test_unlabelled_items_are_never_relevant():
+    scores = RankingScores(["a", None, "a"], ks=(1,))
+    scores.add([None], np.array([[None, "a", "a"]], dtype=object))
+    assert scores.result()["p@1"] == 0.0 and scores.result()["map"] == 0.0
