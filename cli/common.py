@@ -24,7 +24,7 @@ def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (RetrievalError, ValueError) as exc:
+        except (RetrievalError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper

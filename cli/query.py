@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 import retrieval
+from retrieval.grid import draw_grid
+from retrieval.images import to_pixels
 
 from .common import device_option, library_errors
 
@@ -16,19 +18,37 @@ from .common import device_option, library_errors
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("text", required=False)
 @click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Number of results.")
+@click.option("--image", "image", type=click.Path(path_type=Path), default=None,
+              help="Query an image collection with this image file.")
 @click.option("--like", "like_id", default=None, help="Find items like this stored item id instead of TEXT.")
+@click.option("--grid", type=click.Path(path_type=Path), default=None,
+              help="Image collections: save the query and its hits as a picture (PNG).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
 @device_option
 @library_errors
-def query_cmd(collection: Path, text: str | None, k: int, like_id: str | None, as_json: bool, device: str) -> None:
-    """Search COLLECTION for TEXT (or for items like --like ID)."""
-    if (text is None) == (like_id is None):
-        raise click.UsageError("give either TEXT or --like ID")
+def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, grid: Path | None,
+              k: int, as_json: bool, device: str) -> None:  # fmt: skip
+    """Search COLLECTION for TEXT, for an --image, or for items like --like ID."""
+    if sum(x is not None for x in (text, image, like_id)) != 1:
+        raise click.UsageError("give exactly one of TEXT, --image PATH or --like ID")
     with retrieval.open(collection, device=device) as col:
-        hits = col.search_by_id(like_id, k=k) if like_id else col.search(text, k=k)
+        if col.modality == "image" and text is not None:
+            raise click.UsageError("this is an image collection: query it with --image PATH (or --like ID)")
+        if col.modality == "text" and (image is not None or grid is not None):
+            raise click.UsageError("this is a text collection: --image and --grid are for image collections")
+        if like_id:
+            hits = col.search_by_id(like_id, k=k)
+        else:
+            hits = col.search(image if image is not None else text, k=k)
+        if grid is not None:
+            query_pixels = col.pixels([like_id])[0] if like_id else to_pixels(image)
+            draw_grid(grid, [(query_pixels, hits, col.pixels([h.id for h in hits]))])
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], indent=1))
         return
     for rank, h in enumerate(hits, start=1):
         click.echo(f"{rank:3d}  {h.score:6.3f}  {h.id}  [{h.label or '-'}]")
-        click.echo(f"     {h.snippet[:100]}")
+        if h.snippet:
+            click.echo(f"     {h.snippet[:100]}")
+    if grid is not None:
+        click.echo(f"grid saved to {grid}")

@@ -127,7 +127,8 @@ class Collection:
             # Index first, then the store: a crash in between leaves codes the store does not
             # list, and search skips keys the store does not know.
             self.index.save(self.path / INDEX_FILE)
-            self.store.upsert([_record(k, d) for k, d in zip(keys, batch)])
+            thumbs = [d.pixels.tobytes() for d in batch] if self.modality == "image" else None
+            self.store.upsert([_record(k, d) for k, d in zip(keys, batch)], thumbs)
             updated += len(known)
             added += len(batch) - len(known)
             bar.update(len(batch))
@@ -175,6 +176,17 @@ class Collection:
             raise ValueError(f"The 'k' parameter must be at least 1. Got {k} instead.")
         scores, keys = self.search_codes(self.encode(list(queries)), k)
         return self._hits(scores, keys)
+
+    def pixels(self, item_ids: Sequence[str]) -> list[np.ndarray]:
+        """The stored ``(32, 32, 3)`` pixels of image items (what ``--grid`` draws)."""
+        keys = self.store.keys_of(item_ids)
+        missing = [i for i in item_ids if i not in keys]
+        if missing:
+            raise ItemNotFoundError(f"no item with id {missing[0]!r} in {self.path}")
+        blobs = self.store.thumbnails(keys.values())
+        if len(blobs) < len(keys):
+            raise CollectionError(f"{self.path}: no stored pixels (is this an image collection?)")
+        return [np.frombuffer(blobs[keys[i]], dtype=np.uint8).reshape(32, 32, 3) for i in item_ids]
 
     def search_by_id(self, item_id: str, k: int = 10) -> list[Hit]:
         """The ``k`` items most like a stored item (the item itself left out)."""

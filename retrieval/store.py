@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Integer, String, Text, create_engine, event, func, select
+from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -25,6 +25,14 @@ class ItemRow(Base):
     source: Mapped[str] = mapped_column(Text, default="")
     label: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
     snippet: Mapped[str] = mapped_column(Text, default="")
+
+
+class ThumbnailRow(Base):
+    """An image item's 32×32×3 uint8 pixels, so results can be shown without the source."""
+
+    __tablename__ = "thumbnails"
+    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pixels: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MetaRow(Base):
@@ -95,11 +103,22 @@ class MetadataStore:
         with Session(self.engine) as s:
             return dict(s.execute(select(ItemRow.key, ItemRow.label)).all())
 
-    def upsert(self, records: Sequence[ItemRecord]) -> None:
-        """Insert or replace ``records`` (matched by key) in one transaction."""
+    def upsert(self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None) -> None:
+        """Insert or replace ``records`` (matched by key), and their thumbnails, in one transaction."""
         with Session(self.engine) as s, s.begin():
             for r in records:
                 s.merge(ItemRow(key=r.key, item_id=r.id, source=r.source, label=r.label, snippet=r.snippet))
+            for r, pixels in zip(records, thumbnails or ()):
+                s.merge(ThumbnailRow(key=r.key, pixels=pixels))
+
+    def thumbnails(self, keys: Iterable[int]) -> dict[int, bytes]:
+        """Stored thumbnail bytes by key (image items only)."""
+        out: dict[int, bytes] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks([int(k) for k in keys]):
+                q = select(ThumbnailRow.key, ThumbnailRow.pixels).where(ThumbnailRow.key.in_(chunk))
+                out.update(conn.execute(q).all())
+        return out
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection

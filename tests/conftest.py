@@ -69,3 +69,52 @@ def newsgroups_archive(tmp_path: Path, docs) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def make_images(per_class: int = 10, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """``(label, 32x32x3 uint8)`` pairs from three visually distinct classes, with noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for label in ("red", "green", "stripes"):
+        for _ in range(per_class):
+            img = rng.integers(0, 60, size=(32, 32, 3)).astype(np.int16)
+            if label == "red":
+                img[..., 0] += 180
+            elif label == "green":
+                img[..., 1] += 180
+            else:
+                img[::4] += 190
+            out.append((label, np.clip(img, 0, 255).astype(np.uint8)))
+    return out
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    """A folder ``<label>/<n>.png`` of the synthetic images."""
+    from PIL import Image
+
+    root = tmp_path / "photos"
+    for n, (label, img) in enumerate(make_images()):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(root / label / f"{n:03d}.png")
+    return root
+
+
+@pytest.fixture
+def cifar_archive(tmp_path: Path) -> Path:
+    """A CIFAR-10 binary archive in the canonical layout, with the synthetic images as records."""
+    images = make_images(per_class=4)
+    names = ["red", "green", "stripes"]
+    path = tmp_path / "cifar-10-binary.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+        add("batches.meta.txt", ("\n".join(names) + "\n").encode())
+        for b, name in enumerate([f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]):
+            chunk = images[b * 2 : b * 2 + 2] if b < 6 else []
+            recs = [bytes([names.index(lab)]) + img.transpose(2, 0, 1).tobytes() for lab, img in chunk]
+            add(name, b"".join(recs))
+    return path
