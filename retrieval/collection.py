@@ -17,7 +17,7 @@ from .encoders import Encoder, TextEncoder, load_encoder
 from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
 from .hit import Hit
 from .images import ImageError, to_pixels
-from .sources import Document, ImageItem
+from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, sqlite_url
 
 FORMAT = "ae-retrieval-collection"
@@ -101,39 +101,48 @@ class Collection:
         """``text`` or ``image``: what this collection's items and queries are."""
         return self.encoder.modality
 
-    def add(self, items: Iterable[Item], *, batch_size: int = 1000, progress: bool = False) -> AddReport:
-        """Encode and index ``items``; a known id is updated in place, not duplicated."""
+    def add(
+        self, items: Iterable[Item], *, batch_size: int = 1000, commit_every: int = 20_000, progress: bool = False
+    ) -> AddReport:
+        """Encode and index ``items``; a known id is updated in place, not duplicated.
+
+        Items are encoded ``batch_size`` at a time and written to disk every ``commit_every``:
+        first the index file (atomically), then the store in one transaction. A crash in
+        between leaves codes the store does not list, and search skips keys the store does not know.
+        """
         added = updated = 0
-        docs = list(items)
+        docs = _dedupe(list(items))
         for d in docs:
             if (self.modality == "image") != isinstance(d, ImageItem):
                 raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
+        known = self.store.keys_of([d.id for d in docs])
+        next_key = self.store.next_key()
+        keys = []
+        for d in docs:
+            if d.id not in known:
+                known[d.id], next_key = next_key, next_key + 1
+                added += 1
+            keys.append(known[d.id])
+        updated = len(docs) - added
         bar = tqdm(total=len(docs), desc="encoding", unit="item", disable=not progress, leave=False)
+        pending: list[int] = []
         for start in range(0, len(docs), batch_size):
-            batch = _dedupe(docs[start : start + batch_size])
-            known = self.store.keys_of([d.id for d in batch])
-            next_key = self.store.next_key()
-            keys = []
-            for d in batch:
-                if d.id in known:
-                    keys.append(known[d.id])
-                else:
-                    keys.append(next_key)
-                    next_key += 1
-            codes = self.encoder.encode([d.content for d in batch])
-            keys_arr = np.asarray(keys, dtype=np.int64)
-            self.index.remove(np.asarray(list(known.values()), dtype=np.int64))
-            self.index.add(keys_arr, codes)
-            # Index first, then the store: a crash in between leaves codes the store does not
-            # list, and search skips keys the store does not know.
-            self.index.save(self.path / INDEX_FILE)
-            thumbs = [d.pixels.tobytes() for d in batch] if self.modality == "image" else None
-            self.store.upsert([_record(k, d) for k, d in zip(keys, batch)], thumbs)
-            updated += len(known)
-            added += len(batch) - len(known)
+            batch, batch_keys = docs[start : start + batch_size], np.asarray(keys[start : start + batch_size])
+            codes = self.encoder.encode(contents(batch))
+            self.index.remove(batch_keys)  # the old codes of updated items
+            self.index.add(batch_keys, codes)
+            pending.extend(range(start, start + len(batch)))
+            if len(pending) >= commit_every or start + batch_size >= len(docs):
+                self._commit([docs[i] for i in pending], [keys[i] for i in pending])
+                pending = []
             bar.update(len(batch))
         bar.close()
         return AddReport(added=added, updated=updated)
+
+    def _commit(self, items: list[Item], keys: list[int]) -> None:
+        self.index.save(self.path / INDEX_FILE)
+        thumbs = [d.pixels.tobytes() for d in items] if self.modality == "image" else None
+        self.store.upsert([_record(k, d) for k, d in zip(keys, items)], thumbs)
 
     # --- searching ----------------------------------------------------------------------------
 
@@ -252,9 +261,10 @@ def _query_pixels(query: Query) -> np.ndarray:
         raise QueryError(f"query image {name}: {exc}") from exc
 
 
-def _dedupe(batch: list[Item]) -> list[Item]:
-    """Keep the last document of each id within a batch."""
-    return list({d.id: d for d in batch}.values())
+def _dedupe(items: list[Item]) -> list[Item]:
+    """Keep the last item of each id."""
+    return list({d.id: d for d in items}.values())
+
 
 
 def _record(key: int, item: Item) -> ItemRecord:

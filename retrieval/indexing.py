@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from .collection import MANIFEST, Collection, Item
 from .encoders import DEFAULT_ENCODER, ENCODERS, create_encoder
 from .errors import CollectionError, SourceError
-from .sources import ImageItem, Rejected, iter_items, source_modality
+from .sources import Rejected, contents, iter_items, source_modality
 
 
 @dataclass
@@ -67,17 +66,10 @@ def index_source(
             raise CollectionError(f"{collection}: a {col.modality} collection cannot take the {modality} source {source}")
     else:
         model = create_encoder(name, device=device, progress=progress, **encoder_options)
-        model.fit(_contents(docs))
+        model.fit(contents(docs))
         col = Collection.create(collection, model, device=device)
         report.fitted = True
     with col:
         result = col.add(docs, progress=progress)
     report.added, report.updated = result.added, result.updated
     return report
-
-
-def _contents(items: list[Item]) -> list | np.ndarray:
-    """What an encoder fits on: the texts, or the images stacked."""
-    if items and isinstance(items[0], ImageItem):
-        return np.stack([i.pixels for i in items])
-    return [i.content for i in items]

@@ -12,13 +12,13 @@ from pathlib import Path
 from ..errors import SourceError
 from .cifar import is_cifar10, iter_cifar10, load_cifar10
 from .image_folder import iter_image_folder, looks_like_image_folder
-from .items import Document, ImageItem, Rejected
+from .items import Document, ImageItem, Rejected, contents
 from .jsonl import iter_jsonl
 from .newsgroups import is_newsgroups_archive, iter_newsgroups
 from .text_folder import iter_folder
 
 __all__ = [
-    "Document", "ImageItem", "Rejected", "iter_cifar10", "iter_items", "iter_newsgroups", "load_cifar10",
+    "Document", "ImageItem", "Rejected", "contents", "iter_cifar10", "iter_items", "iter_newsgroups", "load_cifar10",
     "source_kind", "source_modality",
 ]  # fmt: skip
 

@@ -45,3 +45,10 @@ class Rejected:
 
     def __str__(self) -> str:
         return f"{self.id}: {self.reason}"
+
+
+def contents(items: list[Document | ImageItem]) -> list[str] | np.ndarray:
+    """What an encoder reads from ``items``: their texts, or their images stacked ``(n, 32, 32, 3)``."""
+    if items and isinstance(items[0], ImageItem):
+        return np.stack([i.pixels for i in items])
+    return [i.content for i in items]
