@@ -23,10 +23,19 @@ def precision_at(rel: np.ndarray, k: int) -> np.ndarray:
 def average_precision(rel: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
     """Per-query AP of the ranking in ``rel``: the mean, over all ``n_relevant`` relevant items,
     of the precision at each one's rank (relevant items below the depth of ``rel`` count 0).
-    Over a full ranking this is the usual AP; over the top 1000 it is AP@1000 in that sense."""
+    Over a full ranking this is the usual AP."""
     hits = np.cumsum(rel, axis=1)
     ranks = np.arange(1, rel.shape[1] + 1)
     return (hits / ranks * rel).sum(axis=1) / np.maximum(n_relevant, 1)
+
+
+def average_precision_at(rel: np.ndarray, k: int) -> np.ndarray:
+    """Per-query AP@k as the hashing literature reports it on CIFAR-10: the mean precision at the
+    ranks of the relevant items *retrieved* in the top ``k`` (0 when none is)."""
+    rel = rel[:, :k]
+    hits = np.cumsum(rel, axis=1)
+    ranks = np.arange(1, rel.shape[1] + 1)
+    return (hits / ranks * rel).sum(axis=1) / np.maximum(rel.sum(axis=1), 1)
 
 
 class RankingScores:
@@ -36,8 +45,10 @@ class RankingScores:
     compares quickly (pass ids to ``add`` when scoring millions of ranks).
     """
 
-    def __init__(self, database_labels: Sequence, ks: Sequence[int] = (10, 100)) -> None:
+    def __init__(self, database_labels: Sequence, ks: Sequence[int] = (10, 100), map_at: int | None = None) -> None:
         self._ids: dict = {}
+        self.map_at = map_at
+        self._ap_at: list[np.ndarray] = []
         db = self.label_ids(database_labels)
         self._n_rel = np.bincount(db[db >= 0], minlength=len(self._ids))
         self.ks = tuple(ks)
@@ -59,6 +70,8 @@ class RankingScores:
             self._prec[k].append(precision_at(rel, k))
         n_rel = np.where(q >= 0, self._n_rel[np.clip(q, 0, None)] if len(self._n_rel) else 0, 0)
         self._ap.append(average_precision(rel, n_rel))
+        if self.map_at:
+            self._ap_at.append(average_precision_at(rel, self.map_at))
 
     def _as_ids(self, labels: Sequence | np.ndarray) -> np.ndarray:
         arr = np.asarray(labels)
@@ -69,5 +82,7 @@ class RankingScores:
     def result(self) -> dict[str, float]:
         out = {f"p@{k}": float(np.concatenate(v).mean()) for k, v in self._prec.items()}
         out["map"] = float(np.concatenate(self._ap).mean())
+        if self.map_at:
+            out[f"map@{self.map_at}"] = float(np.concatenate(self._ap_at).mean())
         out["queries"] = int(sum(len(a) for a in self._ap))
         return out

@@ -40,3 +40,13 @@ def test_unlabelled_items_are_never_relevant():
     scores = RankingScores(["a", None, "a"], ks=(1,))
     scores.add([None], np.array([[None, "a", "a"]], dtype=object))
     assert scores.result()["p@1"] == 0.0 and scores.result()["map"] == 0.0
+
+
+def test_map_at_k_normalises_by_relevant_items_retrieved():
+    from retrieval.evaluation import average_precision_at
+
+    rel = np.array([[1, 0, 1, 0], [0, 0, 0, 0]], dtype=bool)
+    np.testing.assert_allclose(average_precision_at(rel, 3), [(1 + 2 / 3) / 2, 0.0])
+    scores = RankingScores(["a", "a", "b"], ks=(1,), map_at=2)
+    scores.add(["a"], np.array([["b", "a", "a"]], dtype=object))
+    assert scores.result()["map@2"] == pytest.approx(0.5)  # one relevant in the top 2, at rank 2

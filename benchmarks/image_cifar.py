@@ -1,0 +1,56 @@
+"""CIFAR-10 retrieval: autoencoder codes against pixel-space L2 and PCA, through the product itself.
+
+Each method's collection is built with ``aer index`` on the 50,000 train images (the database);
+the 10,000 test images are the queries, relevant = same class. mAP@1000 (the hashing literature's
+definition: precision averaged over the relevant items retrieved in the top 1000) and P@k come from
+the batched search; the first 1,000 queries also go through ``Collection.search`` one at a time.
+
+    python benchmarks/image_cifar.py --data ../shared/data/cifar-10-binary.tar.gz --out runs/image
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness import build, evaluate, peak_rss_mb, report
+
+from retrieval.sources import load_cifar10
+
+METHODS = {  # name: aer index options
+    "pixels": ["--encoder", "pixels"],
+    "pca-64": ["--encoder", "pca", "--dim", "64"],
+    "pca-256": ["--encoder", "pca", "--dim", "256"],
+    "conv-ae-64": ["--encoder", "conv-ae", "--dim", "64"],
+    "dense-ae-64": ["--encoder", "dense-ae", "--dim", "64"],
+}
+COLUMNS = [
+    ("dim", "dim", "d"), ("bytes/item", "bytes_per_item", ".0f"), ("mAP@1000", "map@1000", ".3f"),
+    ("P@10", "p@10", ".3f"), ("P@100", "p@100", ".3f"), ("build s", "build_s", ".0f"),
+    ("encode img/s", "encode_items_per_s", ".0f"), ("query p50 ms", "query_p50_ms", ".2f"),
+]  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/cifar-10-binary.tar.gz"))
+    ap.add_argument("--out", type=Path, default=Path("runs/image"))
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    ap.add_argument("--extra", default="", help="extra aer index options for the autoencoders, e.g. '--epochs 5'")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    images, labels, names = load_cifar10(args.data, "test")
+    label_names = [names[i] for i in labels]
+    results = {}
+    for name in args.methods.split(","):
+        options = METHODS[name] + (args.extra.split() if "ae" in name else [])
+        path, build_s = build(args.data, args.out, name, options)
+        results[name] = {"build_s": build_s, **evaluate(path, list(images), label_names, depth=1000, map_at=1000,
+                                                        api_queries=1000)}  # fmt: skip
+        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)
+    print(report(args.out, results, COLUMNS))
+    print(f"peak RSS {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
