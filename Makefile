@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench-text clean
+.PHONY: install demo test bench-text bench-image clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+bench-image: install
+	$(BIN)/python benchmarks/image_cifar.py --data ../shared/data/cifar-10-binary.tar.gz --out runs/image
 
 bench-text: install
 	$(BIN)/python benchmarks/text_20news.py --data ../shared/data/20news-bydate.tar.gz --out runs/text
