@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -117,3 +118,34 @@ def report(out: Path, results: dict[str, dict[str, Any]], columns: Sequence[tupl
     table = "\n".join(lines) + f"\n\nMachine: {machine()}.\n"
     (out / "results.md").write_text(table)
     return table
+
+
+def run_suite(
+    args: argparse.Namespace,
+    methods: dict[str, list[str]],
+    queries: Sequence[Any],
+    labels: Sequence[str],
+    columns: Sequence[tuple[str, str, str]],
+    **evaluate_options: Any,
+) -> dict[str, dict[str, Any]]:
+    """Build and evaluate each of ``args.methods`` (names in ``methods``), print and save the table."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name in args.methods.split(","):
+        if name not in methods:
+            raise SystemExit(f"unknown method {name!r}; known: {', '.join(methods)}")
+        path, build_s = build(args.data, args.out, name, methods[name])
+        results[name] = {"build_s": build_s, **evaluate(path, queries, labels, **evaluate_options)}
+        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)
+    print(report(args.out, results, columns))
+    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    return results
+
+
+def arguments(doc: str, data: str, out: str, methods: dict[str, list[str]]) -> argparse.Namespace:
+    """The options every suite takes: --data, --out, --methods."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(data))
+    ap.add_argument("--out", type=Path, default=Path(out))
+    ap.add_argument("--methods", default=",".join(methods), help="comma-separated subset of " + ",".join(methods))
+    return ap.parse_args()

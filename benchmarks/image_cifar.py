@@ -10,10 +10,7 @@ the batched search; the first 1,000 queries also go through ``Collection.search`
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from harness import build, evaluate, peak_rss_mb, report
+from harness import arguments, run_suite
 
 from retrieval.sources import load_cifar10
 
@@ -32,24 +29,11 @@ COLUMNS = [
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/cifar-10-binary.tar.gz"))
-    ap.add_argument("--out", type=Path, default=Path("runs/image"))
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
-    ap.add_argument("--extra", default="", help="extra aer index options for the autoencoders, e.g. '--epochs 5'")
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = arguments(__doc__, "../shared/data/cifar-10-binary.tar.gz", "runs/image", METHODS)
     images, labels, names = load_cifar10(args.data, "test")
-    label_names = [names[i] for i in labels]
-    results = {}
-    for name in args.methods.split(","):
-        options = METHODS[name] + (args.extra.split() if "ae" in name else [])
-        path, build_s = build(args.data, args.out, name, options)
-        results[name] = {"build_s": build_s, **evaluate(path, list(images), label_names, depth=1000, map_at=1000,
-                                                        api_queries=1000)}  # fmt: skip
-        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)
-    print(report(args.out, results, COLUMNS))
-    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    run_suite(
+        args, METHODS, list(images), [names[i] for i in labels], COLUMNS, depth=1000, map_at=1000, api_queries=1000
+    )
 
 
 if __name__ == "__main__":

@@ -10,10 +10,7 @@ through ``Collection.search`` one at a time for the latency (and its own P@100, 
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-from harness import build, evaluate, peak_rss_mb, report
+from harness import arguments, run_suite
 
 from retrieval.sources import Document, iter_newsgroups
 
@@ -33,21 +30,9 @@ COLUMNS = [
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("../shared/data/20news-bydate.tar.gz"))
-    ap.add_argument("--out", type=Path, default=Path("runs/text"))
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = arguments(__doc__, "../shared/data/20news-bydate.tar.gz", "runs/text", METHODS)
     queries = [d for d in iter_newsgroups(args.data, "test") if isinstance(d, Document)]
-    texts, labels = [d.text for d in queries], [d.label for d in queries]
-    results = {}
-    for name in args.methods.split(","):
-        path, build_s = build(args.data, args.out, name, METHODS[name])
-        results[name] = {"build_s": build_s, **evaluate(path, texts, labels)}
-        print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in results[name].items()}, flush=True)
-    print(report(args.out, results, COLUMNS))
-    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    run_suite(args, METHODS, [d.text for d in queries], [d.label for d in queries], COLUMNS)
 
 
 if __name__ == "__main__":

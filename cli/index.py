@@ -13,10 +13,20 @@ from .common import device_option, library_errors
 
 @click.command("index")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--collection", "-c", "collection", type=click.Path(path_type=Path), required=True,
-              help="Collection directory (made if missing; added to if it exists).")
-@click.option("--encoder", type=click.Choice(sorted(ENCODERS)), default=None,
-              help="Text: ae (default), lsa, tfidf. Images: conv-ae (default), dense-ae, pca, pixels.")
+@click.option(
+    "--collection",
+    "-c",
+    "collection",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Collection directory (made if missing; added to if it exists).",
+)
+@click.option(
+    "--encoder",
+    type=click.Choice(sorted(ENCODERS)),
+    default=None,
+    help="Text: ae (default), lsa, tfidf. Images: conv-ae (default), dense-ae, pca, pixels.",
+)
 @click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50, conv-ae: 64).")
 @click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
@@ -25,8 +35,18 @@ from .common import device_option, library_errors
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
-def index_cmd(source: Path, collection: Path, encoder: str | None, dim: int | None, vocab_size: int | None,
-              hidden: str | None, epochs: int | None, seed: int | None, device: str, quiet: bool) -> None:
+def index_cmd(
+    source: Path,
+    collection: Path,
+    encoder: str | None,
+    dim: int | None,
+    vocab_size: int | None,
+    hidden: str | None,
+    epochs: int | None,
+    seed: int | None,
+    device: str,
+    quiet: bool,
+) -> None:
     """Index SOURCE: a folder of text files or of images, a .jsonl file, the 20 Newsgroups
     by-date archive or the CIFAR-10 binary archive (their train splits)."""
     layers = tuple(int(x) for x in hidden.split(",")) if hidden else None
@@ -37,8 +57,6 @@ def index_cmd(source: Path, collection: Path, encoder: str | None, dim: int | No
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)
     verb = "created" if report.fitted else "updated"
-    click.echo(
-        f"{verb} {collection}: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected"
-    )
+    click.echo(f"{verb} {collection}: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected")
     if report.rejected:
         raise SystemExit(1)

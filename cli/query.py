@@ -18,11 +18,20 @@ from .common import device_option, library_errors
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("text", required=False)
 @click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Number of results.")
-@click.option("--image", "image", type=click.Path(path_type=Path), default=None,
-              help="Query an image collection with this image file.")
+@click.option(
+    "--image",
+    "image",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Query an image collection with this image file.",
+)
 @click.option("--like", "like_id", default=None, help="Find items like this stored item id instead of TEXT.")
-@click.option("--grid", type=click.Path(path_type=Path), default=None,
-              help="Image collections: save the query and its hits as a picture (PNG).")
+@click.option(
+    "--grid",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Image collections: save the query and its hits as a picture (PNG).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
 @device_option
 @library_errors

@@ -17,6 +17,7 @@ from .encoders import Encoder, TextEncoder, load_encoder
 from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
 from .hit import Hit
 from .images import ImageError, to_pixels
+from .manifest import read_manifest
 from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, sqlite_url
 
@@ -54,7 +55,9 @@ class Collection:
     # --- making and opening -------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, encoder: Encoder, *, device: str = "auto", spec: str = DEFAULT_SPEC) -> Collection:
+    def create(
+        cls, path: str | Path, encoder: Encoder, *, device: str = "auto", spec: str = DEFAULT_SPEC
+    ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -80,7 +83,9 @@ class Collection:
         manifest = _read_manifest(path)
         try:
             encoder = load_encoder(path / ENCODER_DIR, device=device, progress=False)
-            index = FloatIndex.load(path / INDEX_FILE, manifest.get("index_spec", DEFAULT_SPEC), use_gpu=device != "cpu")
+            index = FloatIndex.load(
+                path / INDEX_FILE, manifest.get("index_spec", DEFAULT_SPEC), use_gpu=device != "cpu"
+            )
         except (EncoderFileError, IndexFileError) as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
         return cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
@@ -240,17 +245,7 @@ class Collection:
 
 
 def _read_manifest(path: Path) -> dict:
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except FileNotFoundError as exc:
-        raise CollectionError(f"{path}: not an ae-retrieval collection (no {MANIFEST})") from exc
-    except (OSError, ValueError) as exc:
-        raise CollectionError(f"{path / MANIFEST}: unreadable ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CollectionError(f"{path}: not an ae-retrieval collection")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise CollectionError(f"{path}: collection format version {manifest.get('version')} is not supported")
-    return manifest
+    return read_manifest(path / MANIFEST, FORMAT, FORMAT_VERSION, CollectionError, "an ae-retrieval collection")
 
 
 def _query_pixels(query: Query) -> np.ndarray:
@@ -264,7 +259,6 @@ def _query_pixels(query: Query) -> np.ndarray:
 def _dedupe(items: list[Item]) -> list[Item]:
     """Keep the last item of each id."""
     return list({d.id: d for d in items}.values())
-
 
 
 def _record(key: int, item: Item) -> ItemRecord:

@@ -63,7 +63,9 @@ def index_source(
         col = Collection.open(collection, device=device)
         if col.modality != modality:
             col.close()
-            raise CollectionError(f"{collection}: a {col.modality} collection cannot take the {modality} source {source}")
+            raise CollectionError(
+                f"{collection}: a {col.modality} collection cannot take the {modality} source {source}"
+            )
     else:
         model = create_encoder(name, device=device, progress=progress, **encoder_options)
         model.fit(contents(docs))

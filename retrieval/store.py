@@ -94,7 +94,9 @@ class MetadataStore:
         columns = (ItemRow.key, ItemRow.item_id, ItemRow.source, ItemRow.label, ItemRow.snippet)
         with self.engine.connect() as conn:  # plain rows: no ORM objects on the query path
             for chunk in _chunks([int(k) for k in keys]):
-                for key, item_id, source, label, snippet in conn.execute(select(*columns).where(ItemRow.key.in_(chunk))):
+                for key, item_id, source, label, snippet in conn.execute(
+                    select(*columns).where(ItemRow.key.in_(chunk))
+                ):
                     out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
         return out
 

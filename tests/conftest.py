@@ -107,6 +107,7 @@ def cifar_archive(tmp_path: Path) -> Path:
     names = ["red", "green", "stripes"]
     path = tmp_path / "cifar-10-binary.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
+
         def add(name: str, data: bytes) -> None:
             info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
             info.size = len(data)

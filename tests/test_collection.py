@@ -55,7 +55,9 @@ def test_reindexing_updates_instead_of_duplicating(built, corpus_dir):
 
 def test_add_new_items_with_the_fitted_encoder(built):
     col = retrieval.open(built, device="cpu")
-    report = col.add([Document("new-1", "rocket orbit launch moon nasa", "space", "x"), Document("new-1", "dup", None, "y")])
+    report = col.add(
+        [Document("new-1", "rocket orbit launch moon nasa", "space", "x"), Document("new-1", "dup", None, "y")]
+    )
     assert (report.added, report.updated) == (1, 0)  # the last of a repeated id wins
     assert len(col) == 37
     top = {h.id for h in col.search("rocket orbit launch moon nasa", k=40)}

@@ -93,7 +93,7 @@ def test_tampered_or_foreign_files_are_refused(fitted, tmp_path):
     (folder / "config.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(EncoderFileError, match="not an ae-retrieval encoder"):
         load_encoder(folder)
-    with pytest.raises(EncoderFileError, match="no encoder here"):
+    with pytest.raises(EncoderFileError, match="not an ae-retrieval encoder .no config.json"):
         load_encoder(tmp_path / "empty")
 
 

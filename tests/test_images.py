@@ -55,7 +55,9 @@ def test_unusable_images_say_why(bad, reason):
 def test_mixed_folder_indexes_the_valid_images_and_names_each_rejected_file(tmp_path, image_dir):
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(image_dir / "red" / "photo.jpg")
-    Image.fromarray(rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(image_dir / "red" / "huge.jpg", quality=50)
+    Image.fromarray(rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(
+        image_dir / "red" / "huge.jpg", quality=50
+    )
     Image.fromarray(np.zeros((1, 1, 3), dtype=np.uint8)).save(image_dir / "red" / "dot.png")
     good = image_dir / "green" / "010.png"
     (image_dir / "green" / "truncated.png").write_bytes(good.read_bytes()[:80])

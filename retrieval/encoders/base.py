@@ -15,6 +15,7 @@ from safetensors.numpy import load_file, save_file
 
 from ..bag_of_words import BagOfWords
 from ..errors import EncoderFileError, NotFittedError
+from ..manifest import read_manifest
 
 FORMAT = "ae-retrieval-encoder"
 FORMAT_VERSION = 1
@@ -87,18 +88,7 @@ class Encoder(ABC):
 def read_saved(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and check an encoder folder; raise ``EncoderFileError`` with the reason if it is bad."""
     folder = Path(folder)
-    try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
-    except FileNotFoundError as exc:
-        raise EncoderFileError(f"{folder}: no encoder here (missing {CONFIG_FILE})") from exc
-    except (OSError, ValueError) as exc:
-        raise EncoderFileError(f"{folder / CONFIG_FILE}: unreadable encoder config ({exc})") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise EncoderFileError(f"{folder / CONFIG_FILE}: not an ae-retrieval encoder")
-    if config.get("version") != FORMAT_VERSION:
-        raise EncoderFileError(
-            f"{folder / CONFIG_FILE}: encoder format version {config.get('version')} is not supported"
-        )
+    config = read_manifest(folder / CONFIG_FILE, FORMAT, FORMAT_VERSION, EncoderFileError, "an ae-retrieval encoder")
     try:
         arrays = load_file(str(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError, ValueError) as exc:

@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import resolve_device
-from ..errors import EncoderFileError
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
 from .image_base import PIXELS, ImageEncoder
+from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
 # Krizhevsky & Hinton (2011): 3072 → 8192 → 4096 → 2048 → 1024 → 512 → code.
@@ -123,19 +123,12 @@ class ImageAutoencoder(ImageEncoder):
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
-        arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in self.model_.state_dict().items()}
-        return {**arrays, "mean": self.mean_, "std": self.std_}
+        return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_arrays(state, arrays)
         self.mean_, self.std_ = arrays["mean"], arrays["std"]
-        model = self._build()
-        weights = {k.removeprefix("model."): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")}
-        try:
-            model.load_state_dict(weights, strict=True)
-        except RuntimeError as exc:
-            raise EncoderFileError(f"weights do not fit the saved autoencoder config ({exc})") from exc
-        self.model_ = model.to(resolve_device(self.device)).eval()
+        self.model_ = load_model_arrays(self._build(), arrays, resolve_device(self.device))
 
 
 class ConvImageAutoencoder(ImageAutoencoder):

@@ -17,9 +17,7 @@ class LsaEncoder(TextEncoder):
 
     name: ClassVar[str] = "lsa"
 
-    def __init__(
-        self, dim: int = 50, vocab_size: int = 2000, sublinear_tf: bool = True, seed: int = 0
-    ) -> None:
+    def __init__(self, dim: int = 50, vocab_size: int = 2000, sublinear_tf: bool = True, seed: int = 0) -> None:
         super().__init__(vocab_size)
         self.code_dim = dim
         self.sublinear_tf = sublinear_tf

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from sklearn.preprocessing import normalize
 
 from ..device import resolve_device
-from ..errors import EncoderFileError
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
 from .base import TextEncoder
+from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 2048
 
@@ -132,14 +132,10 @@ class TextAutoencoder(TextEncoder):
         return out
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
-        return {f"model.{k}": v.detach().cpu().numpy() for k, v in self.model_.state_dict().items()}
+        return model_arrays(self.model_)
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_arrays(state, arrays)
-        model = self._build(len(self.bag_of_words_.vocabulary_))
-        weights = {k.removeprefix("model."): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")}
-        try:
-            model.load_state_dict(weights, strict=True)
-        except RuntimeError as exc:
-            raise EncoderFileError(f"weights do not fit the saved autoencoder config ({exc})") from exc
-        self.model_ = model.to(resolve_device(self.device)).eval()
+        self.model_ = load_model_arrays(
+            self._build(len(self.bag_of_words_.vocabulary_)), arrays, resolve_device(self.device)
+        )
