@@ -52,6 +52,9 @@ def index_source(
     collection = Path(collection)
     modality = source_modality(source)
     existing = (collection / MANIFEST).exists()
+    if not existing and collection.exists() and (not collection.is_dir() or any(collection.iterdir())):
+        # Checked before reading and training, which can take minutes.
+        raise CollectionError(f"{collection}: exists and is not an ae-retrieval collection (nor an empty directory)")
     name = encoder or DEFAULT_ENCODER[modality]
     if not existing and name in ENCODERS and ENCODERS[name].modality != modality:
         raise SourceError(f"{source}: a {modality} source, but encoder {name!r} is for {ENCODERS[name].modality}")

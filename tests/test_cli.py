@@ -74,3 +74,11 @@ def test_index_the_newsgroups_archive(runner, tmp_path, newsgroups_archive):
     out = runner.invoke(main, ["query", str(tmp_path / "n.aer"), "engine brake", "-k", "1", "--json"])
     (hit,) = json.loads(out.output)
     assert hit["id"].startswith("train/") and hit["label"] == "autos"
+
+
+def test_index_refuses_a_foreign_directory_before_training(runner, tmp_path, corpus_dir):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "precious.txt").write_text("keep me")
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "mine"), *FAST])
+    assert out.exit_code == 1 and "not an ae-retrieval collection" in out.output
+    assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
