@@ -20,7 +20,7 @@ TOPICS = {
 }
 COMMON = "people think really good time know like way make said work years".split()
 # Options that make the autoencoder train in well under a second on the toy corpus.
-FAST_AE = {"hidden": (64, 32), "dim": 8, "epochs": 40, "batch_size": 16, "lr": 3e-3, "progress": False}
+FAST_AE = {"hidden": (64, 32), "dim": 8, "epochs": 40, "min_steps": 0, "batch_size": 16, "lr": 3e-3, "progress": False}
 
 
 def make_docs(per_topic: int = 12, seed: int = 0) -> list[tuple[str, str, str]]:

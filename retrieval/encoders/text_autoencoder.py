@@ -1,13 +1,19 @@
 """The deep text autoencoder (Hinton & Salakhutdinov 2006, trained the modern way).
 
-Recipe, and why (see ``benchmarks/README.md`` for the measurements behind it):
+The recipe, and what each part buys on 20 Newsgroups at 32 dimensions (P@100 / mAP; LSA-50
+scores 0.391 / 0.251; see README "Results" for the full runs):
 
-- input: ``log(1 + count)``, L2-normalised per document, with masking noise (input dropout)
-  during training, so the code cannot rely on a few rare words;
-- output: a softmax over the vocabulary, trained with the multinomial log-likelihood of the
-  document's word counts (per word) — a likelihood that fits counts, instead of MSE;
-- layers ``vocab → 500 → 250 → 125 → dim`` with LayerNorm + ReLU, a linear code layer;
-- AdamW with a cosine learning-rate decay, fixed seed.
+- output: a softmax over the vocabulary trained with the multinomial log-likelihood of the
+  word counts, each word weighted by its IDF and normalised by the document's weighted length.
+  Unweighted, frequent header words (``subject``, ``lines``, ``edu``) dominate the loss
+  (0.16 / 0.12 after 5 epochs); IDF weighting is the main fix (0.40 / 0.29). A plain MSE
+  autoencoder on log counts reached 0.20 / 0.12;
+- input: ``log(1 + count)``, L2-normalised per document, with 30% input dropout during
+  training (denoising; about +0.01 on both);
+- layers ``vocab → 500 → 250 → 125 → dim``, ReLU, no normalisation layers, and a tanh code
+  layer (about +0.007 / +0.009);
+- Adam, one-cycle learning rate (10% warm-up to 1e-3, cosine decay), batch 128, 30 epochs,
+  seed 0 (small corpora train on, to at least 2,000 steps): the longer schedule with small batches adds about +0.07 on both (0.454 / 0.326).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
 from .base import TextEncoder
 from .torch_weights import load_model_arrays, model_arrays
+from .weighting import fit_idf
 
 ENCODE_BATCH = 2048
 
@@ -47,13 +54,14 @@ class TextAutoencoder(TextEncoder):
         dim: int = 32,
         hidden: Sequence[int] = (500, 250, 125),
         vocab_size: int = 2000,
-        epochs: int = 50,
+        epochs: int = 30,
+        min_steps: int = 2000,
         batch_size: int = 128,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
-        input_dropout: float = 0.2,
+        input_dropout: float = 0.3,
         activation: str = "relu",
-        code_activation: str = "none",
+        code_activation: str = "tanh",
         seed: int = 0,
         device: str = "auto",
         progress: bool = True,
@@ -62,6 +70,7 @@ class TextAutoencoder(TextEncoder):
         self.code_dim = dim
         self.hidden = tuple(hidden)
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -82,6 +91,7 @@ class TextAutoencoder(TextEncoder):
             "hidden": list(self.hidden),
             "vocab_size": self.vocab_size,
             "epochs": self.epochs,
+            "min_steps": self.min_steps,
             "batch_size": self.batch_size,
             "lr": self.lr,
             "weight_decay": self.weight_decay,
@@ -96,27 +106,29 @@ class TextAutoencoder(TextEncoder):
         return f"ae({sizes})"
 
     def _build(self, in_dim: int) -> DenseAutoencoder:
-        return DenseAutoencoder(in_dim, self.hidden, self.code_dim, self.activation, self.code_activation)
+        return DenseAutoencoder(in_dim, self.hidden, self.code_dim, self.activation, self.code_activation, norm=False)
 
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
         seed_everything(self.seed)
         device = resolve_device(self.device)
         self.model_ = self._build(counts.shape[1]).to(device)
+        self.idf_ = fit_idf(counts)
         inputs = log_normalise(counts)
+        targets = (counts @ sp.diags(self.idf_)).tocsr()  # IDF-weighted counts
 
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
             x = torch.from_numpy(inputs[idx].toarray()).to(device)
-            target = torch.from_numpy(counts[idx].toarray()).to(device)
+            target = torch.from_numpy(targets[idx].toarray()).to(device)
             x = F.dropout(x, p=self.input_dropout, training=True)
             _, logits = self.model_(x)
-            # Multinomial log-likelihood of the counts, per word of the document.
-            nll = -(target * F.log_softmax(logits, dim=1)).sum(1) / target.sum(1).clamp(min=1.0)
+            # IDF-weighted multinomial log-likelihood, per (weighted) word of the document.
+            nll = -(target * F.log_softmax(logits, dim=1)).sum(1) / target.sum(1).clamp(min=1e-6)
             return nll.mean()
 
         self.history_ = train(
             self.model_, counts.shape[0], batch_loss,
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            weight_decay=self.weight_decay, seed=self.seed, progress=self.progress,
+            weight_decay=self.weight_decay, min_steps=self.min_steps, seed=self.seed, progress=self.progress,
             desc="training autoencoder",
         )  # fmt: skip
 
@@ -132,10 +144,11 @@ class TextAutoencoder(TextEncoder):
         return out
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
-        return model_arrays(self.model_)
+        return {**model_arrays(self.model_), "idf": self.idf_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_arrays(state, arrays)
+        self.idf_ = arrays["idf"]
         self.model_ = load_model_arrays(
             self._build(len(self.bag_of_words_.vocabulary_)), arrays, resolve_device(self.device)
         )

@@ -1,4 +1,4 @@
-"""One training loop for every autoencoder: seeded, shuffled minibatches, Adam, cosine decay, a progress bar."""
+"""One training loop for every autoencoder: seeded, shuffled minibatches, Adam, one-cycle schedule, a progress bar."""
 
 from __future__ import annotations
 
@@ -25,19 +25,23 @@ def train(
     batch_size: int,
     lr: float,
     weight_decay: float = 0.0,
+    warmup: float = 0.1,
+    min_steps: int = 0,
     seed: int = 0,
     progress: bool = True,
     desc: str = "training",
 ) -> list[float]:
     """Minimise ``batch_loss(indices)`` over shuffled minibatches of ``range(n_items)``.
 
-    The learning rate follows a cosine from ``lr`` to 0 over all steps. Return the mean loss
-    of each epoch.
+    The learning rate follows a one-cycle schedule: it warms up to ``lr`` over the first
+    ``warmup`` fraction of the steps, then decays along a cosine. Small data sets train for more
+    epochs than asked, up to ``min_steps`` optimiser steps. Return each epoch's mean loss.
     """
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, math.ceil(n_items / batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=warmup)
     history: list[float] = []
     model.train()
     bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
