@@ -13,7 +13,8 @@ scores 0.391 / 0.251; see README "Results" for the full runs):
 - layers ``vocab → 500 → 250 → 125 → dim``, ReLU, no normalisation layers, and a tanh code
   layer (about +0.007 / +0.009);
 - Adam, one-cycle learning rate (10% warm-up to 1e-3, cosine decay), batch 128, 30 epochs,
-  seed 0 (small corpora train on, to at least 2,000 steps): the longer schedule with small batches adds about +0.07 on both (0.454 / 0.326).
+  seed 0 (small corpora train on, to at least 2,000 steps): the longer schedule with small
+  batches adds about +0.07 on both (0.454 / 0.326).
 """
 
 from __future__ import annotations
