@@ -17,7 +17,7 @@ from retrieval.sources import load_cifar10
 METHODS = {  # name: aer index options
     "pixels": ["--encoder", "pixels"],
     "pca-64": ["--encoder", "pca", "--dim", "64"],
-    "pca-256": ["--encoder", "pca", "--dim", "256"],
+    "conv-ae-64-plain": ["--encoder", "conv-ae", "--dim", "64", "-o", "contrastive=0"],
     "conv-ae-64": ["--encoder", "conv-ae", "--dim", "64"],
     "dense-ae-64": ["--encoder", "dense-ae", "--dim", "64"],
 }

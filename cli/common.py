@@ -28,3 +28,26 @@ def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper
+
+
+def parse_value(text: str) -> Any:
+    """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, ``32,64`` → (32, 64); anything else stays a string."""
+    if "," in text:
+        return tuple(parse_value(part) for part in text.split(",") if part)
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_option(option: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → ``(key, parsed value)``; dashes in the key become underscores."""
+    key, sep, value = option.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"expected KEY=VALUE, got {option!r}", param_hint="--option")
+    return key.strip().replace("-", "_"), parse_value(value.strip())

@@ -8,7 +8,7 @@ import click
 
 from retrieval import ENCODERS, index_source
 
-from .common import device_option, library_errors
+from .common import device_option, library_errors, parse_option, parse_value
 
 
 @click.command("index")
@@ -32,6 +32,14 @@ from .common import device_option, library_errors
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
+@click.option(
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any other encoder option, e.g. -o contrastive=0 -o channels=32,64,128 (repeatable).",
+)
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
@@ -44,15 +52,19 @@ def index_cmd(
     hidden: str | None,
     epochs: int | None,
     seed: int | None,
+    options: tuple[str, ...],
     device: str,
     quiet: bool,
 ) -> None:
     """Index SOURCE: a folder of text files or of images, a .jsonl file, the 20 Newsgroups
     by-date archive or the CIFAR-10 binary archive (their train splits)."""
-    layers = tuple(int(x) for x in hidden.split(",")) if hidden else None
+    layers = (hidden if hidden == "krizhevsky2011" else parse_value(hidden)) if hidden else None
+    if isinstance(layers, int):
+        layers = (layers,)
+    extra = dict(parse_option(o) for o in options)
     report = index_source(
         source, collection, encoder=encoder, device=device, progress=not quiet,
-        dim=dim, vocab_size=vocab_size, hidden=layers, epochs=epochs, seed=seed,
+        **{"dim": dim, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed, **extra},
     )  # fmt: skip
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)

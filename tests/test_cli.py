@@ -82,3 +82,14 @@ def test_index_refuses_a_foreign_directory_before_training(runner, tmp_path, cor
     out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "mine"), *FAST])
     assert out.exit_code == 1 and "not an ae-retrieval collection" in out.output
     assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
+
+
+def test_encoder_options_by_key_value(runner, tmp_path, corpus_dir):
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "o.aer"), *FAST,
+                               "-o", "input_dropout=0.1", "-o", "code-activation=none"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    config = json.loads((tmp_path / "o.aer" / "encoder" / "config.json").read_text())["config"]
+    assert config["input_dropout"] == 0.1 and config["code_activation"] == "none" and config["hidden"] == [64, 32]
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "p.aer"), "-o", "dropuot=0.1"])
+    assert out.exit_code == 1 and "no option 'dropuot'" in out.output
+    assert not (tmp_path / "p.aer").exists()

@@ -36,12 +36,24 @@ def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k in params and v is not None}
 
 
+COMMON_OPTIONS = {"dim", "vocab_size", "hidden", "epochs", "seed", "device", "progress"}
+
+
 def create_encoder(name: str, **options: Any) -> Encoder:
-    """A new, unfitted encoder; options it does not take (e.g. ``dim`` for TF-IDF) are ignored."""
+    """A new, unfitted encoder.
+
+    The options every encoder is offered by ``aer index`` (``dim``, ``epochs``, ``device``, …) are
+    dropped where an encoder does not take them (``dim`` for TF-IDF); any other unknown option is
+    an error, so a misspelt ``-o`` option is never silently ignored.
+    """
     if name not in ENCODERS:
         raise ValueError(f"The 'encoder' parameter must be one of {sorted(ENCODERS)}. Got {name!r} instead.")
     cls = ENCODERS[name]
-    return cls(**_accepted(cls, options))
+    accepted = _accepted(cls, options)
+    unknown = sorted(k for k, v in options.items() if k not in accepted and k not in COMMON_OPTIONS and v is not None)
+    if unknown:
+        raise ValueError(f"encoder {name!r} takes no option {', '.join(map(repr, unknown))}")
+    return cls(**accepted)
 
 
 def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:

@@ -1,8 +1,15 @@
 """Image autoencoders: convolutional (``conv-ae``) and dense (``dense-ae``), one training recipe.
 
-Pixels are standardised per channel (statistics of the training images); the network
-reconstructs them under MSE, from an input with Gaussian noise added (denoising) and random
-horizontal flips (the codes should not care which way a picture faces).
+Pixels are standardised per channel (statistics of the training images) and the network
+reconstructs them under MSE. With ``contrastive`` > 0 (the default) each training image is seen
+as two random views (resized crop, flip, colour jitter, greyscale; ``retrieval.nn.augment``):
+each view reconstructs itself, and an NT-Xent term on a small projection head of the code pulls
+the two views' codes together, so the code keeps what a picture shows rather than exactly where
+its pixels are. Labels are never used. With ``contrastive=0`` it is a plain autoencoder (random
+flips only). Codes are centred on the training codes' mean and compared by cosine.
+
+Measured on CIFAR-10 (64-D codes, 3 epochs; mAP@1000, pixel-space L2 = 0.215): plain conv AE
+0.259 with centred cosine (0.241 by L2); with the contrastive term 0.298.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import resolve_device
+from ..nn.augment import nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
@@ -23,6 +31,7 @@ from .image_base import PIXELS, ImageEncoder
 from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
+HEAD_WIDTH = 256
 # Krizhevsky & Hinton (2011): 3072 → 8192 → 4096 → 2048 → 1024 → 512 → code.
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
 
@@ -33,12 +42,13 @@ class ImageAutoencoder(ImageEncoder):
     def __init__(
         self,
         dim: int = 64,
-        epochs: int = 10,
-        batch_size: int = 128,
+        epochs: int = 3,
+        batch_size: int = 256,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
-        input_noise: float = 0.1,
-        flip: bool = True,
+        contrastive: float = 1.0,
+        temperature: float = 0.2,
+        input_noise: float = 0.0,
         seed: int = 0,
         device: str = "auto",
         progress: bool = True,
@@ -48,8 +58,9 @@ class ImageAutoencoder(ImageEncoder):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.contrastive = contrastive
+        self.temperature = temperature
         self.input_noise = input_noise
-        self.flip = flip
         self.seed = seed
         self.device = device  # runtime only: not saved
         self.progress = progress  # runtime only: not saved
@@ -61,40 +72,53 @@ class ImageAutoencoder(ImageEncoder):
     def get_config(self) -> dict[str, Any]:
         return {
             "dim": self.code_dim, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-            "weight_decay": self.weight_decay, "input_noise": self.input_noise, "flip": self.flip, "seed": self.seed,
+            "weight_decay": self.weight_decay, "contrastive": self.contrastive, "temperature": self.temperature,
+            "input_noise": self.input_noise, "seed": self.seed,
         }  # fmt: skip
 
     def _build(self) -> nn.Module:
         raise NotImplementedError
 
-    def _to_input(self, images: np.ndarray, device: torch.device) -> torch.Tensor:
-        """Standardised ``(n, 3, 32, 32)`` float tensor."""
-        x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-        mean = torch.from_numpy(self.mean_).to(device).view(1, 3, 1, 1)
-        std = torch.from_numpy(self.std_).to(device).view(1, 3, 1, 1)
+    def _unit(self, images: np.ndarray, device: torch.device) -> torch.Tensor:
+        """``(n, 3, 32, 32)`` float tensor in [0, 1]."""
+        return torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+    def _standardise(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.from_numpy(self.mean_).to(x.device).view(1, 3, 1, 1)
+        std = torch.from_numpy(self.std_).to(x.device).view(1, 3, 1, 1)
         return (x - mean) / std
 
     def _fit_images(self, images: np.ndarray) -> None:
         seed_everything(self.seed)
         device = resolve_device(self.device)
+        gen = torch.Generator().manual_seed(self.seed)
         pixels = images.reshape(-1, 3).astype(np.float64) / 255.0
         self.mean_ = pixels.mean(0).astype(np.float32)
         self.std_ = np.maximum(pixels.std(0), 1e-3).astype(np.float32)
         self.model_ = self._build().to(device)
+        head = nn.Sequential(nn.Linear(self.code_dim, HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self.code_dim))
+        trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
-            x = self._to_input(images[np.sort(idx)], device)
-            if self.flip:
-                flip = torch.rand(len(x), device=device) < 0.5
-                x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-            noisy = x + self.input_noise * torch.randn_like(x) if self.input_noise else x
-            _, recon = self.model_(self._shape_in(noisy))
-            return F.mse_loss(recon, self._shape_in(x))
+            x = self._unit(images[np.sort(idx)], device)
+            if self.contrastive:
+                views = self._standardise(torch.cat([random_view(x, gen), random_view(x, gen)]))
+            else:
+                views = self._standardise(random_flip(x, gen))
+            noisy = views + self.input_noise * torch.randn_like(views) if self.input_noise else views
+            code, recon = self.model_(self._shape_in(noisy))
+            loss = F.mse_loss(recon, self._shape_in(views))
+            if self.contrastive:
+                loss = loss + self.contrastive * nt_xent(head(code), self.temperature)
+            return loss
 
         self.history_ = train(
-            self.model_, len(images), batch_loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+            trained, len(images), batch_loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             weight_decay=self.weight_decay, seed=self.seed, progress=self.progress, desc=f"training {self.name}",
         )  # fmt: skip
+        self.model_.eval()
+        self.code_mean_ = np.zeros(self.code_dim, dtype=np.float32)
+        self.code_mean_ = self._encode_images(images).mean(0)
 
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         """What the network takes: images as they are (conv) or flattened (dense)."""
@@ -106,16 +130,15 @@ class ImageAutoencoder(ImageEncoder):
         self.model_.eval()
         out = np.empty((len(images), self.code_dim), dtype=np.float32)
         for start in range(0, len(images), ENCODE_BATCH):
-            x = self._to_input(images[start : start + ENCODE_BATCH], device)
+            x = self._standardise(self._unit(images[start : start + ENCODE_BATCH], device))
             out[start : start + len(x)] = self.model_.encoder(self._shape_in(x)).cpu().numpy()
-        return out
+        return out - self.code_mean_
 
     @torch.no_grad()
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """The network's reconstruction of ``images``, as ``(n, 32, 32, 3)`` uint8."""
         device = next(self.model_.parameters()).device
-        x = self._to_input(images, device)
-        _, recon = self.model_(self._shape_in(x))
+        _, recon = self.model_(self._shape_in(self._standardise(self._unit(images, device))))
         recon = recon.view(-1, 3, 32, 32)
         mean = torch.from_numpy(self.mean_).to(device).view(1, 3, 1, 1)
         std = torch.from_numpy(self.std_).to(device).view(1, 3, 1, 1)
@@ -123,11 +146,11 @@ class ImageAutoencoder(ImageEncoder):
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
-        return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_}
+        return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_arrays(state, arrays)
-        self.mean_, self.std_ = arrays["mean"], arrays["std"]
+        self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
         self.model_ = load_model_arrays(self._build(), arrays, resolve_device(self.device))
 
 
@@ -136,7 +159,7 @@ class ConvImageAutoencoder(ImageAutoencoder):
 
     name: ClassVar[str] = "conv-ae"
 
-    def __init__(self, dim: int = 64, channels: Sequence[int] = (32, 64, 128), **options: Any) -> None:
+    def __init__(self, dim: int = 64, channels: Sequence[int] = (16, 32, 64), **options: Any) -> None:
         super().__init__(dim, **options)
         self.channels = tuple(channels)
 

@@ -9,32 +9,26 @@ from torch import nn
 
 
 class ConvAutoencoder(nn.Module):
-    """``3×32×32 → [conv, conv, max-pool] × len(channels) → linear → code``, mirrored back up.
+    """``3×32×32 → [conv 3×3, ReLU, max-pool 2] per stage → linear → code``, mirrored back up.
 
-    Each stage halves the resolution (pooling); the decoder doubles it with stride-2 transposed
-    convolutions. ``forward`` returns ``(code, reconstruction logits)``.
+    Each stage halves the resolution; the decoder doubles it with stride-2 transposed
+    convolutions and ends in a 3×3 convolution to RGB. ``forward`` returns ``(code, reconstruction)``.
     """
 
-    def __init__(self, code_dim: int = 64, channels: Sequence[int] = (32, 64, 128)) -> None:
+    def __init__(self, code_dim: int = 64, channels: Sequence[int] = (16, 32, 64)) -> None:
         super().__init__()
         down: list[nn.Module] = []
         c_in = 3
         for c in channels:
-            down += [
-                nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
-                nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
-                nn.MaxPool2d(2),
-            ]  # fmt: skip
+            down += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             c_in = c
         side = 32 >> len(channels)
-        self._shape = (channels[-1], side, side)
         flat = channels[-1] * side * side
         self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(flat, code_dim))
-        up: list[nn.Module] = [nn.Linear(code_dim, flat), nn.ReLU(), nn.Unflatten(1, self._shape)]
-        rev = list(channels[::-1]) + [channels[0]]
-        for c, c_next in zip(rev[:-1], rev[1:]):
-            up += [nn.ConvTranspose2d(c, c_next, 2, stride=2), nn.BatchNorm2d(c_next), nn.ReLU(),
-                   nn.Conv2d(c_next, c_next, 3, padding=1), nn.BatchNorm2d(c_next), nn.ReLU()]  # fmt: skip
+        up: list[nn.Module] = [nn.Linear(code_dim, flat), nn.ReLU(), nn.Unflatten(1, (channels[-1], side, side))]
+        widths = [*channels[::-1], channels[0]]
+        for c, c_next in zip(widths[:-1], widths[1:]):
+            up += [nn.ConvTranspose2d(c, c_next, 2, stride=2), nn.ReLU()]
         up.append(nn.Conv2d(channels[0], 3, 3, padding=1))
         self.decoder = nn.Sequential(*up)
 
