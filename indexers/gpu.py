@@ -15,10 +15,11 @@ def gpu_count() -> int:
 
 
 @functools.cache
-def _resources() -> object:
+def gpu_resources() -> object:
+    """One ``StandardGpuResources`` for the process (scratch memory, streams)."""
     return faiss.StandardGpuResources()
 
 
 def to_gpu(index: faiss.Index) -> faiss.Index:
     """A GPU copy of ``index`` on device 0 for searching; the CPU index stays the one saved."""
-    return faiss.index_cpu_to_gpu(_resources(), 0, index)
+    return faiss.index_cpu_to_gpu(gpu_resources(), 0, index)
