@@ -84,7 +84,7 @@ def evaluate(
         **quality,
         "api_queries": n_api,
         "api_p@100": api.result()["p@100"],
-        "dim": info["dim"],
+        "code": f"{info['bits']} bits" if "bits" in info else f"{info['dim']} floats",
         "bytes_per_item": info["bytes_per_item"],
         "encode_items_per_s": len(queries) / encode_s,
         "query_p50_ms": 1000 * float(np.percentile(latencies, 50)),

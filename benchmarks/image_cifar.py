@@ -20,9 +20,10 @@ METHODS = {  # name: aer index options
     "conv-ae-64-plain": ["--encoder", "conv-ae", "--dim", "64", "-o", "contrastive=0"],
     "conv-ae-64": ["--encoder", "conv-ae", "--dim", "64"],
     "dense-ae-64": ["--encoder", "dense-ae", "--dim", "64"],
+    "conv-ae-256bit": ["--encoder", "conv-ae", "--bits", "256"],
 }
 COLUMNS = [
-    ("dim", "dim", "d"), ("bytes/item", "bytes_per_item", ".0f"), ("mAP@1000", "map@1000", ".3f"),
+    ("code", "code", ""), ("bytes/item", "bytes_per_item", ".0f"), ("mAP@1000", "map@1000", ".3f"),
     ("P@10", "p@10", ".3f"), ("P@100", "p@100", ".3f"), ("build s", "build_s", ".0f"),
     ("encode img/s", "encode_items_per_s", ".0f"), ("query p50 ms", "query_p50_ms", ".2f"),
 ]  # fmt: skip

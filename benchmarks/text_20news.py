@@ -21,9 +21,12 @@ METHODS = {  # name: aer index options
     "lsa-50": ["--encoder", "lsa", "--dim", "50"],
     "ae-10": ["--encoder", "ae", "--dim", "10"],
     "ae-32": ["--encoder", "ae", "--dim", "32"],
+    "ae-32bit": ["--encoder", "ae", "--bits", "32"],
+    "ae-64bit": ["--encoder", "ae", "--bits", "64"],
+    "ae-128bit": ["--encoder", "ae", "--bits", "128"],
 }
 COLUMNS = [
-    ("dim", "dim", "d"), ("bytes/item", "bytes_per_item", ".0f"), ("P@10", "p@10", ".3f"), ("P@100", "p@100", ".3f"),
+    ("code", "code", ""), ("bytes/item", "bytes_per_item", ".0f"), ("P@10", "p@10", ".3f"), ("P@100", "p@100", ".3f"),
     ("mAP", "map", ".3f"), ("build s", "build_s", ".0f"), ("encode docs/s", "encode_items_per_s", ".0f"),
     ("query p50 ms", "query_p50_ms", ".2f"), ("query p99 ms", "query_p99_ms", ".2f"),
 ]  # fmt: skip

@@ -28,6 +28,12 @@ from .common import device_option, library_errors, parse_option, parse_value
     help="Text: ae (default), lsa, tfidf. Images: conv-ae (default), dense-ae, pca, pixels.",
 )
 @click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50, conv-ae: 64).")
+@click.option(
+    "--bits",
+    type=click.IntRange(8, 1024),
+    default=None,
+    help="Binary codes of this many bits (a multiple of 8) instead of --dim floats: ae, conv-ae, dense-ae.",
+)
 @click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
@@ -48,6 +54,7 @@ def index_cmd(
     collection: Path,
     encoder: str | None,
     dim: int | None,
+    bits: int | None,
     vocab_size: int | None,
     hidden: str | None,
     epochs: int | None,
@@ -61,11 +68,9 @@ def index_cmd(
     layers = (hidden if hidden == "krizhevsky2011" else parse_value(hidden)) if hidden else None
     if isinstance(layers, int):
         layers = (layers,)
+    named = {"dim": dim, "bits": bits, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed}
     extra = dict(parse_option(o) for o in options)
-    report = index_source(
-        source, collection, encoder=encoder, device=device, progress=not quiet,
-        **{"dim": dim, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed, **extra},
-    )  # fmt: skip
+    report = index_source(source, collection, encoder=encoder, device=device, progress=not quiet, **named, **extra)
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)
     verb = "created" if report.fitted else "updated"

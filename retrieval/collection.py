@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from indexers import DEFAULT_SPEC, FloatIndex, IndexFileError
+from indexers import DEFAULT_BINARY_SPEC, DEFAULT_SPEC, BinaryIndex, FloatIndex, IndexFileError
 
 from .encoders import Encoder, TextEncoder, load_encoder
 from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
@@ -39,13 +39,14 @@ class AddReport:
 
 
 Item = Document | ImageItem
+CodeIndex = FloatIndex | BinaryIndex
 Query = Any  # text for text collections; a path, PIL image or array for image collections
 
 
 class Collection:
     """Search a corpus by meaning: ``search(query)`` encodes the query, searches the index, joins the store."""
 
-    def __init__(self, path: Path, encoder: Encoder, index: FloatIndex, store: MetadataStore, manifest: dict) -> None:
+    def __init__(self, path: Path, encoder: Encoder, index: CodeIndex, store: MetadataStore, manifest: dict) -> None:
         self.path = path
         self.encoder = encoder
         self.index = index
@@ -55,20 +56,28 @@ class Collection:
     # --- making and opening -------------------------------------------------------------
 
     @classmethod
-    def create(
-        cls, path: str | Path, encoder: Encoder, *, device: str = "auto", spec: str = DEFAULT_SPEC
-    ) -> Collection:
-        """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory."""
+    def create(cls, path: str | Path, encoder: Encoder, *, device: str = "auto", spec: str | None = None) -> Collection:
+        """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
+
+        ``spec`` names the FAISS index (default ``IDMap2,Flat`` for real-valued codes, ``BFlat``
+        — exact Hamming — for binary codes; ``BHash<b>`` for a hash lookup on short codes).
+        """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise CollectionError(f"{path}: already exists and is not an empty directory")
         path.mkdir(parents=True, exist_ok=True)
         encoder.save(path / ENCODER_DIR)
+        use_gpu = device != "cpu"
+        if encoder.metric == "hamming":
+            spec = spec or DEFAULT_BINARY_SPEC
+            index: CodeIndex = BinaryIndex(encoder.dim, spec, use_gpu=use_gpu)
+        else:
+            spec = spec or DEFAULT_SPEC
+            index = FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=use_gpu)
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality,
             "index_spec": spec, "metric": encoder.metric,
         }  # fmt: skip
-        index = FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=device != "cpu")
         index.save(path / INDEX_FILE)
         store = MetadataStore(sqlite_url(path / DB_FILE))
         (path / MANIFEST).write_text(json.dumps(manifest, indent=1))  # written last: marks it complete
@@ -83,9 +92,11 @@ class Collection:
         manifest = _read_manifest(path)
         try:
             encoder = load_encoder(path / ENCODER_DIR, device=device, progress=False)
-            index = FloatIndex.load(
-                path / INDEX_FILE, manifest.get("index_spec", DEFAULT_SPEC), use_gpu=device != "cpu"
-            )
+            if manifest.get("metric") == "hamming":
+                index: CodeIndex = BinaryIndex.load(path / INDEX_FILE, use_gpu=device != "cpu")
+            else:
+                spec = manifest.get("index_spec", DEFAULT_SPEC)
+                index = FloatIndex.load(path / INDEX_FILE, spec, use_gpu=device != "cpu")
         except (EncoderFileError, IndexFileError) as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
         return cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
@@ -237,8 +248,8 @@ class Collection:
             "items": len(self),
             "modality": self.encoder.modality,
             "encoder": self.encoder.describe(),
-            "dim": self.encoder.dim,
-            "metric": self.index.metric,
+            **({"bits": self.encoder.bits} if self.encoder.bits else {"dim": self.encoder.dim}),
+            "metric": self.encoder.metric,
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
             "index": self.index.index_type(),
         }

@@ -13,6 +13,8 @@ import scipy.sparse as sp
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
+from indexers import pack_bits
+
 from ..bag_of_words import BagOfWords
 from ..errors import EncoderFileError, NotFittedError
 from ..manifest import read_manifest
@@ -33,7 +35,8 @@ class Encoder(ABC):
 
     name: ClassVar[str]
     modality: ClassVar[str]
-    metric: ClassVar[str] = "cosine"  # how codes are compared: "cosine" or "l2"
+    metric: ClassVar[str] = "cosine"  # how codes are compared: "cosine", "l2" or "hamming"
+    bits: int | None = None  # binary encoders: code length in bits (codes are packed uint8)
 
     @abstractmethod
     def fit(self, items: Sequence[Any]) -> Encoder:
@@ -41,7 +44,8 @@ class Encoder(ABC):
 
     @abstractmethod
     def encode(self, items: Sequence[Any]) -> np.ndarray:
-        """Codes for ``items``: an ``(n, dim)`` ``float32`` array."""
+        """Codes for ``items``: ``(n, dim)`` ``float32``, or for binary encoders ``(n, bits / 8)``
+        ``uint8`` with the bits packed (``indexers.pack_bits`` order)."""
 
     @property
     @abstractmethod
@@ -138,3 +142,19 @@ class TextEncoder(Encoder):
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.bag_of_words_ = BagOfWords.from_saved({"vocab_size": self.vocab_size}, state["bag_of_words"])
+
+
+def check_bits(bits: int | None) -> None:
+    """Binary codes are stored packed in bytes: ``bits`` must be a positive multiple of 8."""
+    if bits is not None and (not isinstance(bits, int) or bits <= 0 or bits % 8):
+        raise ValueError(f"The 'bits' parameter must be a positive multiple of 8. Got {bits!r} instead.")
+
+
+def binary_metric(bits: int | None, otherwise: str) -> str:
+    """The metric of an encoder that may emit binary codes."""
+    return "hamming" if bits else otherwise
+
+
+def finish_codes(units: np.ndarray, bits: int | None) -> np.ndarray:
+    """Code-layer output as stored: packed bits for binary codes, else the float units."""
+    return pack_bits(units > 0.5) if bits else units

@@ -36,7 +36,7 @@ def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k in params and v is not None}
 
 
-COMMON_OPTIONS = {"dim", "vocab_size", "hidden", "epochs", "seed", "device", "progress"}
+COMMON_OPTIONS = {"dim", "vocab_size", "hidden", "epochs", "seed", "device", "progress"}  # "bits" is not one
 
 
 def create_encoder(name: str, **options: Any) -> Encoder:

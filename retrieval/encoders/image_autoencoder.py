@@ -27,6 +27,7 @@ from ..nn.augment import nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
+from .base import binary_metric, check_bits, finish_codes
 from .image_base import PIXELS, ImageEncoder
 from .torch_weights import load_model_arrays, model_arrays
 
@@ -42,6 +43,7 @@ class ImageAutoencoder(ImageEncoder):
     def __init__(
         self,
         dim: int = 64,
+        bits: int | None = None,
         epochs: int = 3,
         batch_size: int = 256,
         lr: float = 2e-3,
@@ -54,6 +56,7 @@ class ImageAutoencoder(ImageEncoder):
         progress: bool = True,
     ) -> None:
         self.code_dim = dim
+        self.bits = bits
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -67,13 +70,17 @@ class ImageAutoencoder(ImageEncoder):
 
     @property
     def dim(self) -> int:
-        return self.code_dim
+        return self.bits or self.code_dim
+
+    @property
+    def metric(self) -> str:  # type: ignore[override]
+        return binary_metric(self.bits, "cosine")
 
     def get_config(self) -> dict[str, Any]:
         return {
-            "dim": self.code_dim, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-            "weight_decay": self.weight_decay, "contrastive": self.contrastive, "temperature": self.temperature,
-            "input_noise": self.input_noise, "seed": self.seed,
+            "dim": self.code_dim, "bits": self.bits, "epochs": self.epochs, "batch_size": self.batch_size,
+            "lr": self.lr, "weight_decay": self.weight_decay, "contrastive": self.contrastive,
+            "temperature": self.temperature, "input_noise": self.input_noise, "seed": self.seed,
         }  # fmt: skip
 
     def _build(self) -> nn.Module:
@@ -89,6 +96,7 @@ class ImageAutoencoder(ImageEncoder):
         return (x - mean) / std
 
     def _fit_images(self, images: np.ndarray) -> None:
+        check_bits(self.bits)
         seed_everything(self.seed)
         device = resolve_device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
@@ -96,7 +104,7 @@ class ImageAutoencoder(ImageEncoder):
         self.mean_ = pixels.mean(0).astype(np.float32)
         self.std_ = np.maximum(pixels.std(0), 1e-3).astype(np.float32)
         self.model_ = self._build().to(device)
-        head = nn.Sequential(nn.Linear(self.code_dim, HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self.code_dim))
+        head = nn.Sequential(nn.Linear(self.dim, HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self.dim))
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
@@ -117,8 +125,9 @@ class ImageAutoencoder(ImageEncoder):
             weight_decay=self.weight_decay, seed=self.seed, progress=self.progress, desc=f"training {self.name}",
         )  # fmt: skip
         self.model_.eval()
-        self.code_mean_ = np.zeros(self.code_dim, dtype=np.float32)
-        self.code_mean_ = self._encode_images(images).mean(0)
+        self.code_mean_ = np.zeros(self.dim, dtype=np.float32)
+        if not self.bits:  # real-valued codes are centred; bits stay bits
+            self.code_mean_ = self._encode_images(images).mean(0)
 
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         """What the network takes: images as they are (conv) or flattened (dense)."""
@@ -128,11 +137,11 @@ class ImageAutoencoder(ImageEncoder):
     def _encode_images(self, images: np.ndarray) -> np.ndarray:
         device = next(self.model_.parameters()).device
         self.model_.eval()
-        out = np.empty((len(images), self.code_dim), dtype=np.float32)
+        out = np.empty((len(images), self.dim), dtype=np.float32)
         for start in range(0, len(images), ENCODE_BATCH):
             x = self._standardise(self._unit(images[start : start + ENCODE_BATCH], device))
             out[start : start + len(x)] = self.model_.encoder(self._shape_in(x)).cpu().numpy()
-        return out - self.code_mean_
+        return finish_codes(out - self.code_mean_, self.bits)
 
     @torch.no_grad()
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
@@ -167,10 +176,11 @@ class ConvImageAutoencoder(ImageAutoencoder):
         return {**super().get_config(), "channels": list(self.channels)}
 
     def describe(self) -> str:
-        return f"conv-ae(channels={'-'.join(map(str, self.channels))}, dim={self.code_dim})"
+        size = f"bits={self.bits}" if self.bits else f"dim={self.code_dim}"
+        return f"conv-ae(channels={'-'.join(map(str, self.channels))}, {size})"
 
     def _build(self) -> nn.Module:
-        return ConvAutoencoder(self.code_dim, self.channels)
+        return ConvAutoencoder(self.dim, self.channels, binary=bool(self.bits))
 
 
 class DenseImageAutoencoder(ImageAutoencoder):
@@ -186,10 +196,11 @@ class DenseImageAutoencoder(ImageAutoencoder):
         return {**super().get_config(), "hidden": list(self.hidden)}
 
     def describe(self) -> str:
-        return f"dense-ae({'-'.join(str(s) for s in (PIXELS, *self.hidden, self.code_dim))})"
+        sizes = "-".join(str(s) for s in (PIXELS, *self.hidden, self.dim))
+        return f"dense-ae({sizes}{' binary' if self.bits else ''})"
 
     def _build(self) -> nn.Module:
-        return DenseAutoencoder(PIXELS, self.hidden, self.code_dim)
+        return DenseAutoencoder(PIXELS, self.hidden, self.dim, code_activation="binary" if self.bits else "none")
 
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(len(x), -1)

@@ -31,7 +31,7 @@ from sklearn.preprocessing import normalize
 from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
-from .base import TextEncoder
+from .base import TextEncoder, binary_metric, check_bits, finish_codes
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf
 
@@ -53,6 +53,7 @@ class TextAutoencoder(TextEncoder):
     def __init__(
         self,
         dim: int = 32,
+        bits: int | None = None,
         hidden: Sequence[int] = (500, 250, 125),
         vocab_size: int = 2000,
         epochs: int = 30,
@@ -69,6 +70,7 @@ class TextAutoencoder(TextEncoder):
     ) -> None:
         super().__init__(vocab_size)
         self.code_dim = dim
+        self.bits = bits
         self.hidden = tuple(hidden)
         self.epochs = epochs
         self.min_steps = min_steps
@@ -84,11 +86,16 @@ class TextAutoencoder(TextEncoder):
 
     @property
     def dim(self) -> int:
-        return self.code_dim
+        return self.bits or self.code_dim
+
+    @property
+    def metric(self) -> str:  # type: ignore[override]
+        return binary_metric(self.bits, "cosine")
 
     def get_config(self) -> dict[str, Any]:
         return {
             "dim": self.code_dim,
+            "bits": self.bits,
             "hidden": list(self.hidden),
             "vocab_size": self.vocab_size,
             "epochs": self.epochs,
@@ -103,13 +110,15 @@ class TextAutoencoder(TextEncoder):
         }
 
     def describe(self) -> str:
-        sizes = "-".join(str(s) for s in (len(self.bag_of_words_.vocabulary_), *self.hidden, self.code_dim))
-        return f"ae({sizes})"
+        sizes = "-".join(str(s) for s in (len(self.bag_of_words_.vocabulary_), *self.hidden, self.dim))
+        return f"ae({sizes}{' binary' if self.bits else ''})"
 
     def _build(self, in_dim: int) -> DenseAutoencoder:
-        return DenseAutoencoder(in_dim, self.hidden, self.code_dim, self.activation, self.code_activation, norm=False)
+        code_activation = "binary" if self.bits else self.code_activation
+        return DenseAutoencoder(in_dim, self.hidden, self.dim, self.activation, code_activation, norm=False)
 
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
+        check_bits(self.bits)
         seed_everything(self.seed)
         device = resolve_device(self.device)
         self.model_ = self._build(counts.shape[1]).to(device)
@@ -138,11 +147,11 @@ class TextAutoencoder(TextEncoder):
         inputs = log_normalise(counts)
         device = next(self.model_.parameters()).device
         self.model_.eval()
-        out = np.empty((counts.shape[0], self.code_dim), dtype=np.float32)
+        out = np.empty((counts.shape[0], self.dim), dtype=np.float32)
         for start in range(0, counts.shape[0], ENCODE_BATCH):
             x = torch.from_numpy(inputs[start : start + ENCODE_BATCH].toarray()).to(device)
             out[start : start + len(x)] = self.model_.encoder(x).cpu().numpy()
-        return out
+        return finish_codes(out, self.bits)
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "idf": self.idf_}

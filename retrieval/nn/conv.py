@@ -7,15 +7,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .binary import BinaryCode
+
 
 class ConvAutoencoder(nn.Module):
     """``3×32×32 → [conv 3×3, ReLU, max-pool 2] per stage → linear → code``, mirrored back up.
 
     Each stage halves the resolution; the decoder doubles it with stride-2 transposed
-    convolutions and ends in a 3×3 convolution to RGB. ``forward`` returns ``(code, reconstruction)``.
+    convolutions and ends in a 3×3 convolution to RGB. With ``binary`` the code units are 0/1
+    (``BinaryCode``). ``forward`` returns ``(code, reconstruction)``.
     """
 
-    def __init__(self, code_dim: int = 64, channels: Sequence[int] = (16, 32, 64)) -> None:
+    def __init__(self, code_dim: int = 64, channels: Sequence[int] = (16, 32, 64), binary: bool = False) -> None:
         super().__init__()
         down: list[nn.Module] = []
         c_in = 3
@@ -24,7 +27,8 @@ class ConvAutoencoder(nn.Module):
             c_in = c
         side = 32 >> len(channels)
         flat = channels[-1] * side * side
-        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(flat, code_dim))
+        code_layer = [BinaryCode()] if binary else []
+        self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(flat, code_dim), *code_layer)
         up: list[nn.Module] = [nn.Linear(code_dim, flat), nn.ReLU(), nn.Unflatten(1, (channels[-1], side, side))]
         widths = [*channels[::-1], channels[0]]
         for c, c_next in zip(widths[:-1], widths[1:]):

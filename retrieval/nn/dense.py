@@ -7,7 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}
+from .binary import BinaryCode
+
+ACTIVATIONS = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity,
+    "binary": BinaryCode,  # 0/1 code units (semantic hashing)
+}  # fmt: skip
 
 
 def _check_activation(name: str) -> None:

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import retrieval
+from cli.main import main
+from indexers import unpack_bits
+from retrieval.encoders import create_encoder, load_encoder
+from retrieval.nn.binary import BinaryCode
+
+from .conftest import FAST_AE, make_images
+
+
+def test_binary_code_layer_is_exactly_binary_at_inference_and_passes_gradients():
+    layer = BinaryCode(noise=1.0)
+    z = torch.randn(64, 16, requires_grad=True)
+    out = layer.train()(z)
+    assert set(out.unique().tolist()) <= {0.0, 1.0}
+    out.sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0  # straight-through
+    assert set(layer.eval()(z).unique().tolist()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(layer.eval()(z).detach().numpy(), (z > 0).float().detach().numpy())
+
+
+def test_text_autoencoder_binary_codes_round_trip_and_group_topics(docs, tmp_path):
+    texts = [t for _, _, t in docs]
+    labels = np.array([lab for _, lab, _ in docs])
+    enc = create_encoder("ae", **{**FAST_AE, "epochs": 80}, bits=16).fit(texts)
+    codes = enc.encode(texts)
+    assert codes.dtype == np.uint8 and codes.shape == (len(texts), 2)
+    assert enc.metric == "hamming" and enc.bits == 16 and enc.describe().endswith("binary)")
+    enc.save(tmp_path / "e")
+    np.testing.assert_array_equal(load_encoder(tmp_path / "e", device="cpu").encode(texts), codes)
+    bits = unpack_bits(codes, 16).astype(int)
+    dist = (bits[:, None, :] != bits[None, :, :]).sum(2) + np.eye(len(bits), dtype=int) * 99
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :3]
+    assert (labels[nearest] == labels[:, None]).mean() > 0.7  # chance is 1/3
+
+
+def test_binary_collection_uses_a_hamming_index(tmp_path, corpus_dir):
+    retrieval.index_source(corpus_dir, tmp_path / "b.aer", encoder="ae", bits=16, **{**FAST_AE, "epochs": 80})
+    col = retrieval.open(tmp_path / "b.aer", device="cpu")
+    info = col.info()
+    assert info["bits"] == 16 and "dim" not in info and info["metric"] == "hamming"
+    assert "BFlat" in info["index"] and 2 + 8 <= info["bytes_per_item"] <= 2 + 8 + 4
+    hits = col.search("shuttle launch orbit rocket booster", k=5)
+    assert all(0.0 <= h.score <= 1.0 for h in hits) and hits[0].score >= hits[-1].score
+    like = col.search_by_id(hits[0].id, k=3)
+    assert hits[0].id not in {h.id for h in like}
+
+
+def test_image_autoencoder_binary_codes(tmp_path):
+    images = np.stack([img for _, img in make_images()])
+    enc = create_encoder("conv-ae", bits=24, channels=(8, 16), epochs=2, batch_size=16, progress=False).fit(images)
+    codes = enc.encode(images)
+    assert codes.shape == (len(images), 3) and codes.dtype == np.uint8
+    enc.save(tmp_path / "e")
+    np.testing.assert_array_equal(load_encoder(tmp_path / "e", device="cpu").encode(images), codes)
+
+
+def test_cli_bits_option(tmp_path, corpus_dir):
+    runner = CliRunner()
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "c.aer"), "--bits", "16",
+                               "--hidden", "64,32", "--epochs", "100", "-q"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    info = json.loads(runner.invoke(main, ["info", str(tmp_path / "c.aer"), "--json"]).output)
+    assert info["bits"] == 16 and info["bytes_per_item"] < 16
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "d.aer"), "--bits", "12"])
+    assert out.exit_code == 1 and "multiple of 8" in out.output
+
+
+@pytest.mark.parametrize("encoder", ["lsa", "pca"])
+def test_bits_is_refused_by_encoders_without_binary_codes(encoder):
+    with pytest.raises(ValueError, match="no option 'bits'"):
+        create_encoder(encoder, bits=64)
