@@ -34,6 +34,14 @@ from .common import device_option, library_errors, parse_option, parse_value
     default=None,
     help="Binary codes of this many bits (a multiple of 8) instead of --dim floats: ae, conv-ae, dense-ae.",
 )
+@click.option(
+    "--index",
+    "index_spec",
+    default=None,
+    metavar="SPEC",
+    help="FAISS index of a new collection: IDMap2,Flat (default), IDMap2,SQfp16 (half the bytes), "
+    "IDMap2,HNSW32...; binary codes: BFlat (default), BHash16, BHash4x16.",
+)
 @click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
@@ -55,6 +63,7 @@ def index_cmd(
     encoder: str | None,
     dim: int | None,
     bits: int | None,
+    index_spec: str | None,
     vocab_size: int | None,
     hidden: str | None,
     epochs: int | None,
@@ -70,7 +79,9 @@ def index_cmd(
         layers = (layers,)
     named = {"dim": dim, "bits": bits, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed}
     extra = dict(parse_option(o) for o in options)
-    report = index_source(source, collection, encoder=encoder, device=device, progress=not quiet, **named, **extra)
+    report = index_source(
+        source, collection, encoder=encoder, index=index_spec, device=device, progress=not quiet, **named, **extra
+    )
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)
     verb = "created" if report.fitted else "updated"

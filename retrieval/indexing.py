@@ -8,6 +8,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from indexers import check_spec
+
 from .collection import MANIFEST, Collection, Item
 from .encoders import DEFAULT_ENCODER, ENCODERS, create_encoder
 from .errors import CollectionError, SourceError
@@ -39,6 +41,7 @@ def index_source(
     collection: str | Path,
     *,
     encoder: str | None = None,
+    index: str | None = None,
     device: str = "auto",
     progress: bool = False,
     **encoder_options: Any,
@@ -46,8 +49,9 @@ def index_source(
     """Index ``source`` into ``collection``.
 
     A new collection gets an encoder of kind ``encoder`` (default: ``ae`` for text, ``conv-ae``
-    for images) fitted on the source's items; an existing one keeps its fitted encoder and gets
-    the items added (known ids updated).
+    for images) fitted on the source's items, and a FAISS index of kind ``index`` (a spec string;
+    see ``Collection.create``); an existing one keeps its encoder and index and gets the items
+    added (known ids updated).
     """
     collection = Path(collection)
     modality = source_modality(source)
@@ -58,6 +62,8 @@ def index_source(
     name = encoder or DEFAULT_ENCODER[modality]
     if not existing and name in ENCODERS and ENCODERS[name].modality != modality:
         raise SourceError(f"{source}: a {modality} source, but encoder {name!r} is for {ENCODERS[name].modality}")
+    if index and not existing:
+        check_spec(index, binary=bool(encoder_options.get("bits")))
     docs, rejected = read_source(source, progress)
     report = IndexReport(collection=collection, rejected=rejected)
     if not docs:
@@ -72,7 +78,7 @@ def index_source(
     else:
         model = create_encoder(name, device=device, progress=progress, **encoder_options)
         model.fit(contents(docs))
-        col = Collection.create(collection, model, device=device)
+        col = Collection.create(collection, model, device=device, spec=index)
         report.fitted = True
     with col:
         result = col.add(docs, progress=progress)

@@ -93,3 +93,19 @@ def test_encoder_options_by_key_value(runner, tmp_path, corpus_dir):
     out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "p.aer"), "-o", "dropuot=0.1"])
     assert out.exit_code == 1 and "no option 'dropuot'" in out.output
     assert not (tmp_path / "p.aer").exists()
+
+
+def test_index_spec_option_half_precision(runner, tmp_path, corpus_dir):
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "h.aer"), "--encoder", "lsa",
+                               "--dim", "8", "--index", "IDMap2,SQfp16", "-q"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    info = json.loads(runner.invoke(main, ["info", str(tmp_path / "h.aer"), "--json"]).output)
+    assert "SQfp16" in info["index"] and info["bytes_per_item"] < 8 * 4 + 8
+    hits = json.loads(runner.invoke(main, ["query", str(tmp_path / "h.aer"), "brake clutch engine", "--json"]).output)
+    assert hits[0]["label"] == "autos"
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "x.aer"), "--encoder", "lsa",
+                               "--index", "Flat"])  # fmt: skip
+    assert out.exit_code == 1 and "IDMap2" in out.output and "reading" not in out.output  # refused before reading
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "y.aer"), "--encoder", "lsa",
+                               "--dim", "500", "-q"])  # fmt: skip
+    assert out.exit_code == 1 and "vocabulary size" in out.output

@@ -36,6 +36,8 @@ class LsaEncoder(TextEncoder):
         }
 
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
+        if self.code_dim >= counts.shape[1]:
+            raise ValueError(f"LSA needs dim < the vocabulary size: dim {self.code_dim}, {counts.shape[1]} words")
         self.idf_ = fit_idf(counts)
         svd = TruncatedSVD(n_components=self.code_dim, random_state=self.seed)
         svd.fit(tfidf(counts, self.idf_, self.sublinear_tf))
