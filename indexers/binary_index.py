@@ -8,7 +8,6 @@ first) of byte ``i // 8``, which is what ``np.packbits(bits, axis=1, bitorder="l
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .files import atomic_write
 from .float_index import IndexFileError
 from .gpu import gpu_count, gpu_resources
 
@@ -270,12 +270,7 @@ class BinaryIndex:
 
     def save(self, path: str | Path) -> None:
         """Write the index atomically: a reader sees the old file or the new one, never half."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index_binary(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: faiss.write_index_binary(self._index, tmp))
 
     @classmethod
     def load(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from .files import atomic_write
 from .gpu import gpu_count, to_gpu
 
 DEFAULT_SPEC = "IDMap2,Flat"
@@ -92,12 +92,7 @@ class FloatIndex:
 
     def save(self, path: str | Path) -> None:
         """Write the index atomically: a reader sees the old file or the new one, never half."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: faiss.write_index(self._index, tmp))
 
     @classmethod
     def load(cls, path: str | Path, spec: str = DEFAULT_SPEC, use_gpu: bool = False) -> FloatIndex:

@@ -150,9 +150,19 @@ def check_bits(bits: int | None) -> None:
         raise ValueError(f"The 'bits' parameter must be a positive multiple of 8. Got {bits!r} instead.")
 
 
-def binary_metric(bits: int | None, otherwise: str) -> str:
-    """The metric of an encoder that may emit binary codes."""
-    return "hamming" if bits else otherwise
+class BinaryCapable:
+    """Mixin for encoders with a real-valued code of ``code_dim`` floats or, given ``bits``, a binary one."""
+
+    code_dim: int
+    bits: int | None
+
+    @property
+    def dim(self) -> int:
+        return self.bits or self.code_dim
+
+    @property
+    def metric(self) -> str:
+        return "hamming" if self.bits else "cosine"
 
 
 def finish_codes(units: np.ndarray, bits: int | None) -> np.ndarray:

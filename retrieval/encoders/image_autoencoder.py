@@ -27,7 +27,7 @@ from ..nn.augment import nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
-from .base import binary_metric, check_bits, finish_codes
+from .base import BinaryCapable, check_bits, finish_codes
 from .image_base import PIXELS, ImageEncoder
 from .torch_weights import load_model_arrays, model_arrays
 
@@ -37,7 +37,7 @@ HEAD_WIDTH = 256
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
 
 
-class ImageAutoencoder(ImageEncoder):
+class ImageAutoencoder(BinaryCapable, ImageEncoder):
     """Shared fit/encode/save for the image autoencoders; subclasses build the network."""
 
     def __init__(
@@ -67,14 +67,6 @@ class ImageAutoencoder(ImageEncoder):
         self.seed = seed
         self.device = device  # runtime only: not saved
         self.progress = progress  # runtime only: not saved
-
-    @property
-    def dim(self) -> int:
-        return self.bits or self.code_dim
-
-    @property
-    def metric(self) -> str:  # type: ignore[override]
-        return binary_metric(self.bits, "cosine")
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -31,7 +31,7 @@ from sklearn.preprocessing import normalize
 from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
-from .base import TextEncoder, binary_metric, check_bits, finish_codes
+from .base import BinaryCapable, TextEncoder, check_bits, finish_codes
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf
 
@@ -45,7 +45,7 @@ def log_normalise(counts: sp.csr_matrix) -> sp.csr_matrix:
     return normalize(x, norm="l2", copy=False)
 
 
-class TextAutoencoder(TextEncoder):
+class TextAutoencoder(BinaryCapable, TextEncoder):
     """Deep autoencoder on bag-of-words; its ``dim``-D code layer is the document's code."""
 
     name: ClassVar[str] = "ae"
@@ -83,14 +83,6 @@ class TextAutoencoder(TextEncoder):
         self.seed = seed
         self.device = device  # runtime only: not saved
         self.progress = progress  # runtime only: not saved
-
-    @property
-    def dim(self) -> int:
-        return self.bits or self.code_dim
-
-    @property
-    def metric(self) -> str:  # type: ignore[override]
-        return binary_metric(self.bits, "cosine")
 
     def get_config(self) -> dict[str, Any]:
         return {
