@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, event, func, select
+from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -107,11 +107,18 @@ class MetadataStore:
 
     def upsert(self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None) -> None:
         """Insert or replace ``records`` (matched by key), and their thumbnails, in one transaction."""
-        with Session(self.engine) as s, s.begin():
-            for r in records:
-                s.merge(ItemRow(key=r.key, item_id=r.id, source=r.source, label=r.label, snippet=r.snippet))
-            for r, pixels in zip(records, thumbnails or ()):
-                s.merge(ThumbnailRow(key=r.key, pixels=pixels))
+        keys = [r.key for r in records]
+        items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet}
+                 for r in records]  # fmt: skip
+        thumbs = [{"key": r.key, "pixels": p} for r, p in zip(records, thumbnails or ())]
+        # Delete then bulk-insert: one statement per chunk instead of a SELECT per row (as merge() does).
+        with self.engine.begin() as conn:
+            for table, rows in ((ItemRow, items), (ThumbnailRow, thumbs)):
+                if not rows:
+                    continue
+                for chunk in _chunks(keys):
+                    conn.execute(delete(table).where(table.key.in_(chunk)))
+                conn.execute(insert(table), rows)
 
     def thumbnails(self, keys: Iterable[int]) -> dict[int, bytes]:
         """Stored thumbnail bytes by key (image items only)."""
