@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 import retrieval
-from indexers import BinaryIndex, TwoStageIndex, pack_bits, unpack_bits
+from indexers import BinaryIndex, TwoStageIndex, join_codes, pack_bits, unpack_bits
 from retrieval.sources import load_cifar10
 
 SHORT_BITS = 32
@@ -57,13 +57,14 @@ def measure(db_bits: np.ndarray, q_bits: np.ndarray, short_idx: np.ndarray, radi
     keys = np.arange(len(db_bits), dtype=np.int64)
     long_db, long_q = pack_bits(db_bits), pack_bits(q_bits)
     short_db, short_q = pack_bits(db_bits[:, short_idx]), pack_bits(q_bits[:, short_idx])
+    joined_q = join_codes(short_q, long_q)
     t0 = time.perf_counter()
     flat = BinaryIndex(db_bits.shape[1], "BFlat")
     flat.add(keys, long_db)
     flat_build = time.perf_counter() - t0
     t0 = time.perf_counter()
     two = TwoStageIndex(SHORT_BITS, db_bits.shape[1], radius=radius)
-    two.add(keys, short_db, long_db)
+    two.add(keys, join_codes(short_db, long_db))
     two_build = time.perf_counter() - t0
 
     def latency(fn) -> list[float]:
@@ -75,9 +76,9 @@ def measure(db_bits: np.ndarray, q_bits: np.ndarray, short_idx: np.ndarray, radi
         return out
 
     flat_lat = latency(lambda i: flat.search(long_q[i : i + 1], 100))
-    two_lat = latency(lambda i: two.search(short_q[i : i + 1], long_q[i : i + 1], 100))
+    two_lat = latency(lambda i: two.search(joined_q[i : i + 1], 100))
     _, exact = flat.search(long_q[:n_lat], 100)
-    _, approx, stats = two.search_with_stats(short_q[:n_lat], long_q[:n_lat], 100)
+    _, approx, stats = two.search_with_stats(joined_q[:n_lat], 100)
     recall = np.mean([len(np.intersect1d(a, b)) / 100 for a, b in zip(exact, approx)])
     return {
         "codes": len(db_bits),

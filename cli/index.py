@@ -35,6 +35,19 @@ from .common import device_option, library_errors, parse_option, parse_value
     help="Binary codes of this many bits (a multiple of 8) instead of --dim floats: ae, conv-ae, dense-ae.",
 )
 @click.option(
+    "--short-bits",
+    type=click.IntRange(8, 64),
+    default=None,
+    help="Two-stage codes: also train a code of this many bits (a multiple of 8) whose hash lookup shortlists "
+    "items for the --bits code to rank (Krizhevsky & Hinton 2011: 28 + 256).",
+)
+@click.option(
+    "--radius",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Two-stage codes: Hamming radius of the short-code lookup [2].",
+)
+@click.option(
     "--index",
     "index_spec",
     default=None,
@@ -63,6 +76,8 @@ def index_cmd(
     encoder: str | None,
     dim: int | None,
     bits: int | None,
+    short_bits: int | None,
+    radius: int | None,
     index_spec: str | None,
     vocab_size: int | None,
     hidden: str | None,
@@ -77,10 +92,11 @@ def index_cmd(
     layers = (hidden if hidden == "krizhevsky2011" else parse_value(hidden)) if hidden else None
     if isinstance(layers, int):
         layers = (layers,)
-    named = {"dim": dim, "bits": bits, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed}
+    named = {"dim": dim, "bits": bits, "short_bits": short_bits, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed}
     extra = dict(parse_option(o) for o in options)
     report = index_source(
-        source, collection, encoder=encoder, index=index_spec, device=device, progress=not quiet, **named, **extra
+        source, collection, encoder=encoder, index=index_spec, radius=radius, device=device, progress=not quiet,
+        **named, **extra,
     )
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)

@@ -10,7 +10,7 @@ from .binary_index import (
 )  # fmt: skip
 from .float_index import DEFAULT_SPEC, FloatIndex, IndexFileError
 from .gpu import gpu_count
-from .two_stage import TwoStageIndex, TwoStageStats
+from .two_stage import TwoStageIndex, TwoStageStats, join_codes
 
 
 def check_spec(spec: str, binary: bool) -> None:
@@ -24,5 +24,5 @@ def check_spec(spec: str, binary: bool) -> None:
 __all__ = [
     "check_spec",
     "DEFAULT_BINARY_SPEC", "DEFAULT_SPEC", "BinaryIndex", "FloatIndex", "IndexFileError", "TwoStageIndex",
-    "TwoStageStats", "gpu_count", "hamming_distances", "pack_bits", "unpack_bits",
+    "TwoStageStats", "gpu_count", "join_codes", "hamming_distances", "pack_bits", "unpack_bits",
 ]  # fmt: skip

@@ -284,11 +284,30 @@ class BinaryIndex:
             index = faiss.read_index_binary(str(path))
         except RuntimeError as exc:
             raise IndexFileError(f"{path}: not a readable FAISS binary index") from exc
+        return cls._wrap(index, str(path), spec, use_gpu, nflip)
+
+    def to_bytes(self) -> np.ndarray:
+        """The index serialised, as ``uint8`` (what :meth:`from_bytes` reads)."""
+        return faiss.serialize_index_binary(self._index)
+
+    @classmethod
+    def from_bytes(cls, data: np.ndarray, name: str, spec: str | None = None, use_gpu: bool = False) -> BinaryIndex:
+        """Rebuild an index from :meth:`to_bytes`; ``name`` says where the bytes came from, in errors."""
+        try:
+            index = faiss.deserialize_index_binary(np.ascontiguousarray(data, dtype=np.uint8))
+        except RuntimeError as exc:
+            raise IndexFileError(f"{name}: not a readable FAISS binary index") from exc
+        return cls._wrap(index, name, spec, use_gpu, None)
+
+    @classmethod
+    def _wrap(
+        cls, index: faiss.IndexBinary, name: str, spec: str | None, use_gpu: bool, nflip: int | None
+    ) -> BinaryIndex:
         found = _spec_of(index)
         if found is None:
-            raise IndexFileError(f"{path}: a FAISS binary index, but not one BinaryIndex writes")
+            raise IndexFileError(f"{name}: a FAISS binary index, but not one BinaryIndex writes")
         if spec is not None and parse_binary_spec(spec, index.d)[0] != found:
-            raise IndexFileError(f"{path}: holds a {found} index, not {spec}")
+            raise IndexFileError(f"{name}: holds a {found} index, not {spec}")
         self = cls.__new__(cls)
         self.spec, self.use_gpu, self._index, self._gpu_index, self._sorted = found, use_gpu, index, None, None
         if nflip is not None:

@@ -1,6 +1,7 @@
 """Two-stage binary search (Krizhevsky & Hinton 2011): a short code's hash ball gives a shortlist, a long code ranks it.
 
-Each item has a short code (e.g. 32 bits) and a long code (e.g. 256 bits) under the same key. A query's
+Each item has a short code (e.g. 32 bits) and a long code (e.g. 256 bits) under the same key, given joined in one
+packed row, short code first (``join_codes``), which is what a two-stage encoder produces. A query's
 shortlist is every item whose short code is within Hamming distance ``radius`` of the query's (a hash lookup
 over all ``radius``-bit flips, so its cost does not grow with the collection); the shortlist is ranked by exact
 long-code Hamming distance. Fallback rule: a query whose shortlist holds fewer than ``k`` items is answered by
@@ -17,14 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
 
 from .binary_index import MAX_HASH_BITS, MISSING_DISTANCE, BinaryIndex, popcount_rows
+from .files import atomic_write
 from .float_index import IndexFileError
 
-SHORT_FILE = "short.faissb"
-LONG_FILE = "long.faissb"
 DEFAULT_RADIUS = 2
 MAX_CANDIDATES = 1 << 20  # candidates re-ranked at once; bounds memory when shortlists are large
+
+
+def join_codes(short_codes: np.ndarray, long_codes: np.ndarray) -> np.ndarray:
+    """One packed row per item: its short code's bytes, then its long code's."""
+    return np.ascontiguousarray(np.hstack([np.atleast_2d(short_codes), np.atleast_2d(long_codes)]), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -61,18 +68,23 @@ class TwoStageIndex:
         return self.short.nbits
 
     @property
+    def nbits(self) -> int:
+        """Width of a joined code: short plus long bits."""
+        return self.short.nbits + self.long.nbits
+
+    @property
     def long_bits(self) -> int:
         return self.long.nbits
 
     def __len__(self) -> int:
         return len(self.long)
 
-    def add(self, keys: np.ndarray, short_codes: np.ndarray, long_codes: np.ndarray) -> None:
-        """Add packed short and long codes under ``keys`` (keys must not be present already)."""
+    def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
+        """Add joined packed codes (``join_codes``) under ``keys`` (keys must not be present already)."""
         keys = np.asarray(keys, dtype=np.int64).reshape(-1)
-        short_codes, long_codes = self.short._prepared(short_codes), self.long._prepared(long_codes)
-        if not len(keys) == len(short_codes) == len(long_codes):
-            raise ValueError(f"{len(keys)} keys for {len(short_codes)} short and {len(long_codes)} long codes")
+        short_codes, long_codes = self._split(codes)
+        if len(keys) != len(short_codes):
+            raise ValueError(f"{len(keys)} keys for {len(short_codes)} codes")
         self.short.add(keys, short_codes)
         self.long.add(keys, long_codes)
 
@@ -81,18 +93,18 @@ class TwoStageIndex:
         self.short.remove(keys)
         return self.long.remove(keys)
 
-    def search(self, short_queries: np.ndarray, long_queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` ``(scores, keys)`` per query, scores from the long code; ``k`` is capped at the index size."""
-        scores, keys, _ = self.search_with_stats(short_queries, long_queries, k)
+    def reconstruct(self, key: int) -> np.ndarray:
+        """The stored joined code of ``key``; ``KeyError`` if absent."""
+        return join_codes(self.short.reconstruct(key), self.long.reconstruct(key))[0]
+
+    def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, keys)`` per joined query code, scores from the long code; ``k`` capped at the size."""
+        scores, keys, _ = self.search_with_stats(codes, k)
         return scores, keys
 
-    def search_with_stats(
-        self, short_queries: np.ndarray, long_queries: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray, TwoStageStats]:
+    def search_with_stats(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, TwoStageStats]:
         """As :meth:`search`, plus each query's shortlist size and whether it fell back to exhaustive search."""
-        short_queries, long_queries = self.short._prepared(short_queries), self.long._prepared(long_queries)
-        if len(short_queries) != len(long_queries):
-            raise ValueError(f"{len(short_queries)} short queries but {len(long_queries)} long ones")
+        short_queries, long_queries = self._split(codes)
         nq = len(long_queries)
         k = max(1, min(int(k), len(self))) if len(self) else 1
         distances = np.full((nq, k), MISSING_DISTANCE, dtype=np.int32)
@@ -110,9 +122,9 @@ class TwoStageIndex:
         scores[keys < 0] = -np.inf
         return scores, keys, TwoStageStats(shortlist_sizes=sizes, fell_back=fell_back)
 
-    def shortlist_sizes(self, short_queries: np.ndarray) -> np.ndarray:
-        """How many items each query's short-code hash ball holds (the re-ranking work per query)."""
-        lims, _, _ = self.short.range_search_hamming(short_queries, self.radius)
+    def shortlist_sizes(self, codes: np.ndarray) -> np.ndarray:
+        """How many items each joined query code's short-code hash ball holds (the re-ranking work per query)."""
+        lims, _, _ = self.short.range_search_hamming(self._split(codes)[0], self.radius)
         return np.diff(lims)
 
     def bytes_per_item(self) -> float:
@@ -125,26 +137,41 @@ class TwoStageIndex:
             f"{self.long.index_type()} re-ranking"
         )
 
-    def save(self, directory: str | Path) -> None:
-        """Write ``short.faissb`` and ``long.faissb`` into ``directory`` (each file atomically)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.short.save(directory / SHORT_FILE)
-        self.long.save(directory / LONG_FILE)
+    def save(self, path: str | Path) -> None:
+        """Write both stages into one file, atomically (safetensors holding the two serialised faiss indexes)."""
+        arrays = {"short": self.short.to_bytes(), "long": self.long.to_bytes()}
+        atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata={"format": "ae-retrieval-two-stage"}))
 
     @classmethod
-    def load(cls, directory: str | Path, use_gpu: bool = False) -> TwoStageIndex:
-        """Read a directory written by :meth:`save`; the radius comes from the short-code file."""
-        directory = Path(directory)
-        short = BinaryIndex.load(directory / SHORT_FILE)
-        long = BinaryIndex.load(directory / LONG_FILE, spec="BFlat", use_gpu=use_gpu)
+    def load(cls, path: str | Path, use_gpu: bool = False) -> TwoStageIndex:
+        """Read a file written by :meth:`save`; the radius comes from the short-code index."""
+        try:
+            arrays = load_file(str(path))
+        except (OSError, SafetensorError, ValueError) as exc:
+            raise IndexFileError(f"{path}: not a readable two-stage index ({exc})") from exc
+        if set(arrays) != {"short", "long"}:
+            raise IndexFileError(f"{path}: not a two-stage index (holds {sorted(arrays)})")
+        short = BinaryIndex.from_bytes(arrays["short"], f"{path} (short codes)")
+        long = BinaryIndex.from_bytes(arrays["long"], f"{path} (long codes)", spec="BFlat", use_gpu=use_gpu)
         if short.spec != f"BHash{short.nbits}":
-            raise IndexFileError(f"{directory / SHORT_FILE}: holds a {short.spec} index, not a whole-code hash")
+            raise IndexFileError(f"{path}: its short codes are in a {short.spec} index, not a whole-code hash")
         if len(short) != len(long):
-            raise IndexFileError(f"{directory}: {len(short)} short codes but {len(long)} long ones")
+            raise IndexFileError(f"{path}: {len(short)} short codes but {len(long)} long ones")
         self = cls.__new__(cls)
         self.short, self.long = short, long
         return self
+
+    def _split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes = np.asarray(codes)
+        codes = codes[None, :] if codes.ndim == 1 else codes
+        width = self.nbits // 8
+        if codes.ndim != 2 or codes.shape[1] != width:
+            raise ValueError(
+                f"Two-stage codes must be {width} bytes per row ({self.short_bits}-bit short code, then "
+                f"{self.long_bits}-bit long code). Got shape {codes.shape} instead."
+            )
+        cut = self.short_bits // 8
+        return self.short._prepared(codes[:, :cut]), self.long._prepared(codes[:, cut:])
 
     def _rerank(
         self,

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from indexers import DEFAULT_BINARY_SPEC, DEFAULT_SPEC, BinaryIndex, FloatIndex, IndexFileError
+from indexers import DEFAULT_BINARY_SPEC, DEFAULT_SPEC, BinaryIndex, FloatIndex, IndexFileError, TwoStageIndex
 
-from .encoders import Encoder, TextEncoder, load_encoder
+from .encoders import Encoder, TextEncoder, TwoStageEncoder, load_encoder
 from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
 from .hit import Hit
 from .images import ImageError, to_pixels
@@ -28,6 +28,7 @@ ENCODER_DIR = "encoder"
 INDEX_FILE = "index.faiss"
 DB_FILE = "metadata.sqlite"
 SNIPPET_CHARS = 240
+TWO_STAGE_SPEC = "two-stage"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class AddReport:
 
 
 Item = Document | ImageItem
-CodeIndex = FloatIndex | BinaryIndex
+CodeIndex = FloatIndex | BinaryIndex | TwoStageIndex
 Query = Any  # text for text collections; a path, PIL image or array for image collections
 
 
@@ -56,11 +57,20 @@ class Collection:
     # --- making and opening -------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, encoder: Encoder, *, device: str = "auto", spec: str | None = None) -> Collection:
+    def create(
+        cls,
+        path: str | Path,
+        encoder: Encoder,
+        *,
+        device: str = "auto",
+        spec: str | None = None,
+        radius: int | None = None,
+    ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
 
         ``spec`` names the FAISS index (default ``IDMap2,Flat`` for real-valued codes, ``BFlat``
-        — exact Hamming — for binary codes; ``BHash<b>`` for a hash lookup on short codes).
+        — exact Hamming — for binary codes; ``BHash<b>`` for a hash lookup on short codes). A
+        two-stage encoder gets a ``TwoStageIndex`` whose short-code lookup reaches ``radius`` bits.
         """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -68,9 +78,14 @@ class Collection:
         path.mkdir(parents=True, exist_ok=True)
         encoder.save(path / ENCODER_DIR)
         use_gpu = device != "cpu"
-        if encoder.metric == "hamming":
+        if isinstance(encoder, TwoStageEncoder):
+            if spec not in (None, TWO_STAGE_SPEC):
+                raise ValueError(f"two-stage codes take no index spec (got {spec!r}); choose the lookup radius instead")
+            spec = TWO_STAGE_SPEC
+            index: CodeIndex = TwoStageIndex(encoder.short_bits, encoder.bits, radius=radius or 2, use_gpu=use_gpu)
+        elif encoder.metric == "hamming":
             spec = spec or DEFAULT_BINARY_SPEC
-            index: CodeIndex = BinaryIndex(encoder.dim, spec, use_gpu=use_gpu)
+            index = BinaryIndex(encoder.dim, spec, use_gpu=use_gpu)
         else:
             spec = spec or DEFAULT_SPEC
             index = FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=use_gpu)
@@ -92,8 +107,10 @@ class Collection:
         manifest = _read_manifest(path)
         try:
             encoder = load_encoder(path / ENCODER_DIR, device=device, progress=False)
-            if manifest.get("metric") == "hamming":
-                index: CodeIndex = BinaryIndex.load(path / INDEX_FILE, use_gpu=device != "cpu")
+            if manifest.get("index_spec") == TWO_STAGE_SPEC:
+                index: CodeIndex = TwoStageIndex.load(path / INDEX_FILE, use_gpu=device != "cpu")
+            elif manifest.get("metric") == "hamming":
+                index = BinaryIndex.load(path / INDEX_FILE, use_gpu=device != "cpu")
             else:
                 spec = manifest.get("index_spec", DEFAULT_SPEC)
                 index = FloatIndex.load(path / INDEX_FILE, spec, use_gpu=device != "cpu")
@@ -173,14 +190,9 @@ class Collection:
             if not isinstance(q, str) or not q.strip():
                 raise QueryError("empty query: give some words to search for")
         if isinstance(self.encoder, TextEncoder):
-            counts = self.encoder.counts(queries)
-            empty = np.flatnonzero(np.asarray(counts.sum(axis=1)).ravel() == 0)
-            if len(empty):
-                raise QueryError(
-                    f"no word of the query {queries[empty[0]]!r} is in the collection's vocabulary "
-                    "(only stop-words or unseen words)"
-                )
-            return self.encoder.encode_counts(counts)
+            return self.encoder.encode_counts(_known_words(self.encoder, queries))
+        if isinstance(self.encoder, TwoStageEncoder) and isinstance(self.encoder.long, TextEncoder):
+            _known_words(self.encoder.long, queries)
         return self.encoder.encode(queries)
 
     def search_codes(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,6 +261,7 @@ class Collection:
             "modality": self.encoder.modality,
             "encoder": self.encoder.describe(),
             **({"bits": self.encoder.bits} if self.encoder.bits else {"dim": self.encoder.dim}),
+            **({"short_bits": self.encoder.short_bits} if isinstance(self.encoder, TwoStageEncoder) else {}),
             "metric": self.encoder.metric,
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
             "index": self.index.index_type(),
@@ -257,6 +270,18 @@ class Collection:
 
 def _read_manifest(path: Path) -> dict:
     return read_manifest(path / MANIFEST, FORMAT, FORMAT_VERSION, CollectionError, "an ae-retrieval collection")
+
+
+def _known_words(encoder: TextEncoder, queries: Sequence[str]) -> Any:
+    """The count matrix of ``queries``; ``QueryError`` for a query with no word in the vocabulary."""
+    counts = encoder.counts(queries)
+    empty = np.flatnonzero(np.asarray(counts.sum(axis=1)).ravel() == 0)
+    if len(empty):
+        raise QueryError(
+            f"no word of the query {queries[empty[0]]!r} is in the collection's vocabulary "
+            "(only stop-words or unseen words)"
+        )
+    return counts
 
 
 def _query_pixels(query: Query) -> np.ndarray:

@@ -42,6 +42,7 @@ def index_source(
     *,
     encoder: str | None = None,
     index: str | None = None,
+    radius: int | None = None,
     device: str = "auto",
     progress: bool = False,
     **encoder_options: Any,
@@ -51,7 +52,8 @@ def index_source(
     A new collection gets an encoder of kind ``encoder`` (default: ``ae`` for text, ``conv-ae``
     for images) fitted on the source's items, and a FAISS index of kind ``index`` (a spec string;
     see ``Collection.create``); an existing one keeps its encoder and index and gets the items
-    added (known ids updated).
+    added (known ids updated). ``short_bits`` (with ``bits``) among the encoder options makes a
+    two-stage collection: a short-code hash lookup within ``radius`` bits, re-ranked by the long code.
     """
     collection = Path(collection)
     modality = source_modality(source)
@@ -62,7 +64,12 @@ def index_source(
     name = encoder or DEFAULT_ENCODER[modality]
     if not existing and name in ENCODERS and ENCODERS[name].modality != modality:
         raise SourceError(f"{source}: a {modality} source, but encoder {name!r} is for {ENCODERS[name].modality}")
-    if index and not existing:
+    if not existing and encoder_options.get("short_bits"):
+        if index:
+            raise ValueError("--index does not apply to two-stage codes (--short-bits); choose --radius instead")
+        if not encoder_options.get("bits"):
+            raise ValueError("--short-bits needs --bits for the long code (e.g. --short-bits 32 --bits 256)")
+    elif index and not existing:
         check_spec(index, binary=bool(encoder_options.get("bits")))
     docs, rejected = read_source(source, progress)
     report = IndexReport(collection=collection, rejected=rejected)
@@ -78,7 +85,7 @@ def index_source(
     else:
         model = create_encoder(name, device=device, progress=progress, **encoder_options)
         model.fit(contents(docs))
-        col = Collection.create(collection, model, device=device, spec=index)
+        col = Collection.create(collection, model, device=device, spec=index, radius=radius)
         report.fitted = True
     with col:
         result = col.add(docs, progress=progress)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from indexers import unpack_bits
+from indexers import BinaryIndex, unpack_bits
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.nn.binary import BinaryCode
 
@@ -78,3 +78,48 @@ def test_cli_bits_option(tmp_path, corpus_dir):
 def test_bits_is_refused_by_encoders_without_binary_codes(encoder):
     with pytest.raises(ValueError, match="no option 'bits'"):
         create_encoder(encoder, bits=64)
+
+
+def test_two_stage_collection_holds_short_and_long_codes(tmp_path, corpus_dir):
+    options = {**FAST_AE, "epochs": 80}
+    retrieval.index_source(corpus_dir, tmp_path / "t.aer", encoder="ae", bits=32, short_bits=8, radius=3, **options)
+    col = retrieval.open(tmp_path / "t.aer", device="cpu")
+    info = col.info()
+    assert info["bits"] == 32 and info["short_bits"] == 8 and "two-stage" in info["index"] and "radius 3" in info["index"]
+    # each item: 1 + 4 code bytes, each code length with its own 8-byte key
+    assert 1 + 4 + 16 <= info["bytes_per_item"] <= 1 + 4 + 16 + 8
+    codes = col.encode(["shuttle launch orbit rocket booster"])
+    assert codes.shape == (1, 5) and codes.dtype == np.uint8
+    hits = col.search("shuttle launch orbit rocket booster", k=5)
+    assert len(hits) == 5 and [h.label for h in hits].count("space") >= 4
+    # with a radius covering every short code, two-stage ranking is exhaustive long-code ranking
+    col.index.radius = 8
+    scores, keys = col.search_codes(codes, k=len(col))
+    long_only = BinaryIndex(32)
+    all_keys = np.array(sorted(col.labels()))
+    long_only.add(all_keys, col.index.long.reconstruct_batch(all_keys))
+    np.testing.assert_allclose(scores, long_only.search(codes[:, 1:], len(col))[0])
+    assert col.search_by_id(hits[0].id, k=3)[0].id != hits[0].id
+    with pytest.raises(retrieval.QueryError, match="vocabulary"):
+        col.search("the and of")
+    col.close()
+
+
+def test_two_stage_options_are_checked_before_training(tmp_path, corpus_dir):
+    with pytest.raises(ValueError, match="needs --bits"):
+        retrieval.index_source(corpus_dir, tmp_path / "x.aer", short_bits=16)
+    with pytest.raises(ValueError, match="does not apply"):
+        retrieval.index_source(corpus_dir, tmp_path / "x.aer", short_bits=16, bits=64, index="BHash16")
+    with pytest.raises(ValueError, match="no option 'bits'"):
+        create_encoder("lsa", short_bits=16, bits=64)
+
+
+def test_cli_two_stage_collection(tmp_path, corpus_dir):
+    runner = CliRunner()
+    out = runner.invoke(main, ["index", str(corpus_dir), "-c", str(tmp_path / "c.aer"), "--bits", "16",
+                               "--short-bits", "8", "--radius", "1", "--hidden", "64,32", "--epochs", "60", "-q"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    info = json.loads(runner.invoke(main, ["info", str(tmp_path / "c.aer"), "--json"]).output)
+    assert info["short_bits"] == 8 and info["bits"] == 16 and "radius 1" in info["index"]
+    out = runner.invoke(main, ["query", str(tmp_path / "c.aer"), "doctor patient drug", "-k", "3", "--json"])
+    assert out.exit_code == 0 and len(json.loads(out.output)) == 3

@@ -4,7 +4,9 @@ import faiss
 import numpy as np
 import pytest
 
-from indexers import BinaryIndex, IndexFileError, TwoStageIndex, hamming_distances, pack_bits, unpack_bits
+from indexers import (
+    BinaryIndex, IndexFileError, TwoStageIndex, hamming_distances, join_codes, pack_bits, unpack_bits,
+)  # fmt: skip
 
 NBITS = 64
 
@@ -243,8 +245,8 @@ def two_stage_data():
 def test_two_stage_with_full_radius_is_exhaustive_long_search(two_stage_data):
     (short, long), (sq, lq) = two_stage_data
     index = TwoStageIndex(32, 128, radius=32)
-    index.add(np.arange(500, 700), short, long)
-    scores, got, stats = index.search_with_stats(sq, lq, 10)
+    index.add(np.arange(500, 700), join_codes(short, long))
+    scores, got, stats = index.search_with_stats(join_codes(sq, lq), 10)
     assert (stats.shortlist_sizes == 200).all() and not stats.fell_back.any()
     d = brute(long, lq)
     for i in range(len(lq)):
@@ -259,12 +261,12 @@ def test_two_stage_with_full_radius_is_exhaustive_long_search(two_stage_data):
 def test_two_stage_reranks_the_hash_ball_and_falls_back(two_stage_data, hash_path):
     (short, long), (sq, lq) = two_stage_data
     index = TwoStageIndex(32, 128, radius=2)
-    index.add(np.arange(200), short, long)
+    index.add(np.arange(200), join_codes(short, long))
     k = 20
-    scores, got, stats = index.search_with_stats(sq, lq, k)
+    scores, got, stats = index.search_with_stats(join_codes(sq, lq), k)
     ds, dl = brute(short, sq), brute(long, lq)
     np.testing.assert_array_equal(stats.shortlist_sizes, (ds <= 2).sum(axis=1))
-    np.testing.assert_array_equal(index.shortlist_sizes(sq), stats.shortlist_sizes)
+    np.testing.assert_array_equal(index.shortlist_sizes(join_codes(sq, lq)), stats.shortlist_sizes)
     assert stats.fell_back.any() and not stats.fell_back.all()  # the data gives both kinds of query
     assert (got >= 0).all() and ((scores >= 0) & (scores <= 1)).all()
     for i in range(len(sq)):
@@ -274,24 +276,30 @@ def test_two_stage_reranks_the_hash_ball_and_falls_back(two_stage_data, hash_pat
             np.round((1 - scores[i]) * 128).astype(int), got[i], dict(enumerate(dl[i])), np.sort(dl[i][pool])[:k]
         )
     index.radius = 0
-    _, got0, stats0 = index.search_with_stats(sq, lq, k)
+    _, got0, stats0 = index.search_with_stats(join_codes(sq, lq), k)
     assert stats0.fell_back.all() and (got0 >= 0).all() and got0.shape == (8, k)
 
 
 def test_two_stage_save_load_remove(two_stage_data, tmp_path):
     (short, long), (sq, lq) = two_stage_data
     index = TwoStageIndex(32, 128, radius=3)
-    index.add(np.arange(200), short, long)
+    index.add(np.arange(200), join_codes(short, long))
     assert index.remove(np.arange(0, 200, 2)) == 100 and len(index) == 100 and len(index.short) == 100
-    _, got = index.search(sq, lq, 10)
+    _, got = index.search(join_codes(sq, lq), 10)
     assert (got % 2 == 1).all()
     index.save(tmp_path / "ts")
     again = TwoStageIndex.load(tmp_path / "ts")
+    np.testing.assert_array_equal(again.reconstruct(1), join_codes(short[1], long[1])[0])
     assert again.radius == 3 and again.short_bits == 32 and again.long_bits == 128
-    for a, b in zip(index.search(sq, lq, 10), again.search(sq, lq, 10)):
+    for a, b in zip(index.search(join_codes(sq, lq), 10), again.search(join_codes(sq, lq), 10)):
         np.testing.assert_array_equal(a, b)
     assert 4 + 16 + 16 <= again.bytes_per_item()
-    with pytest.raises(IndexFileError, match="short.faissb"):
+    with pytest.raises(IndexFileError, match="missing"):
         TwoStageIndex.load(tmp_path / "missing")
+    (tmp_path / "junk").write_bytes(b"\x00" * 64)
+    with pytest.raises(IndexFileError, match="junk"):
+        TwoStageIndex.load(tmp_path / "junk")
+    with pytest.raises(ValueError, match="20 bytes per row"):
+        index.search(lq, 10)
     with pytest.raises(ValueError, match="'short_bits' parameter"):
         TwoStageIndex(28, 256)

@@ -9,9 +9,10 @@ from .pca import PcaEncoder
 from .pixels import PixelEncoder
 from .text_autoencoder import TextAutoencoder
 from .tfidf import TfidfEncoder
+from .two_stage import TwoStageEncoder
 
 __all__ = [
     "DEFAULT_ENCODER", "ENCODERS", "ConvImageAutoencoder", "DenseImageAutoencoder", "Encoder", "ImageEncoder",
-    "LsaEncoder", "PcaEncoder", "PixelEncoder", "TextAutoencoder", "TextEncoder", "TfidfEncoder",
+    "LsaEncoder", "PcaEncoder", "PixelEncoder", "TextAutoencoder", "TextEncoder", "TfidfEncoder", "TwoStageEncoder",
     "create_encoder", "load_encoder",
 ]  # fmt: skip

@@ -14,6 +14,7 @@ from .pca import PcaEncoder
 from .pixels import PixelEncoder
 from .text_autoencoder import TextAutoencoder
 from .tfidf import TfidfEncoder
+from .two_stage import TwoStageEncoder
 
 ENCODERS: dict[str, type[Encoder]] = {
     cls.name: cls
@@ -22,6 +23,8 @@ ENCODERS: dict[str, type[Encoder]] = {
         ConvImageAutoencoder, DenseImageAutoencoder, PcaEncoder, PixelEncoder,
     )
 }  # fmt: skip
+# Encoders that are made from others (by options), never chosen by name, but read back from disk by name.
+COMPOSITE: dict[str, type[Encoder]] = {TwoStageEncoder.name: TwoStageEncoder}
 # What `aer index` uses when no --encoder is given, by the source's modality.
 DEFAULT_ENCODER = {"text": "ae", "image": "conv-ae"}
 
@@ -39,8 +42,8 @@ def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
 COMMON_OPTIONS = {"dim", "vocab_size", "hidden", "epochs", "seed", "device", "progress"}  # "bits" is not one
 
 
-def create_encoder(name: str, **options: Any) -> Encoder:
-    """A new, unfitted encoder.
+def create_encoder(name: str, *, short_bits: int | None = None, **options: Any) -> Encoder:
+    """A new, unfitted encoder; with ``short_bits``, a two-stage one (short hash code plus ``bits`` long code).
 
     The options every encoder is offered by ``aer index`` (``dim``, ``epochs``, ``device``, …) are
     dropped where an encoder does not take them (``dim`` for TF-IDF); any other unknown option is
@@ -53,13 +56,15 @@ def create_encoder(name: str, **options: Any) -> Encoder:
     unknown = sorted(k for k, v in options.items() if k not in accepted and k not in COMMON_OPTIONS and v is not None)
     if unknown:
         raise ValueError(f"encoder {name!r} takes no option {', '.join(map(repr, unknown))}")
+    if short_bits:
+        return TwoStageEncoder.create(name, short_bits, **accepted)
     return cls(**accepted)
 
 
 def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
     """Rebuild a saved encoder; ``runtime`` options (``device``, ``progress``) apply where taken."""
     config, arrays = read_saved(folder)
-    cls = ENCODERS.get(config.get("encoder", ""))
+    cls = ENCODERS.get(config.get("encoder", "")) or COMPOSITE.get(config.get("encoder", ""))
     if cls is None:
         raise EncoderFileError(f"{folder}: unknown encoder {config.get('encoder')!r}")
     try:

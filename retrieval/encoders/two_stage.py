@@ -1,0 +1,102 @@
+"""Two binary encoders of one kind, a short code for hash lookup and a long one for ranking (Krizhevsky & Hinton 2011).
+
+The 2011 paper trains a 28-bit autoencoder whose code is a hash address and a 256-bit one whose code re-ranks
+the items found there. ``TwoStageEncoder`` fits both on the same items and gives each item its two codes joined
+in one packed row, short code first (``indexers.join_codes``), the form ``indexers.TwoStageIndex`` takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from indexers import join_codes
+
+from .base import BinaryCapable, Encoder
+
+
+def _inner_class(name: str) -> type[Encoder]:
+    from .factory import ENCODERS  # the factory registers this class: import lazily
+
+    if name not in ENCODERS or not issubclass(ENCODERS[name], BinaryCapable):
+        binary = sorted(n for n, cls in ENCODERS.items() if issubclass(cls, BinaryCapable))
+        raise ValueError(f"two-stage codes need a binary-capable encoder ({', '.join(binary)}). Got {name!r} instead.")
+    return ENCODERS[name]
+
+
+class TwoStageEncoder(Encoder):
+    """A short-code and a long-code encoder of kind ``inner``, fitted on the same items."""
+
+    name: ClassVar[str] = "two-stage"
+    metric: ClassVar[str] = "hamming"
+
+    def __init__(
+        self, inner: str, short: dict[str, Any], long: dict[str, Any], device: str = "auto", progress: bool = True
+    ) -> None:
+        cls = _inner_class(inner)
+        if not short.get("bits") or not long.get("bits"):
+            raise ValueError("two-stage codes need 'bits' for both the short and the long code")
+        self.inner = inner
+        self.short = cls(**short, device=device, progress=progress)
+        self.long = cls(**long, device=device, progress=progress)
+
+    @classmethod
+    def create(cls, inner: str, short_bits: int, bits: int | None = None, **options: Any) -> TwoStageEncoder:
+        """Short codes of ``short_bits`` and long codes of ``bits`` from encoders of kind ``inner``.
+
+        ``options`` apply to both; ``device`` and ``progress`` are not saved.
+        """
+        if not bits:
+            raise ValueError("two-stage codes need --bits for the long code as well as --short-bits")
+        runtime = {k: options.pop(k) for k in ("device", "progress") if k in options}
+        return cls(inner, {**options, "bits": short_bits}, {**options, "bits": bits}, **runtime)
+
+    @property
+    def modality(self) -> str:  # type: ignore[override]
+        return self.long.modality
+
+    @property
+    def bits(self) -> int:  # type: ignore[override]
+        """The long (ranking) code's length."""
+        return self.long.bits
+
+    @property
+    def short_bits(self) -> int:
+        """The short (hash lookup) code's length."""
+        return self.short.bits
+
+    @property
+    def dim(self) -> int:
+        """Width of a joined code in bits."""
+        return self.short.bits + self.long.bits
+
+    def fit(self, items: Sequence[Any]) -> TwoStageEncoder:
+        self.short.fit(items)
+        self.long.fit(items)
+        return self
+
+    def encode(self, items: Sequence[Any]) -> np.ndarray:
+        return join_codes(self.short.encode(items), self.long.encode(items))
+
+    def describe(self) -> str:
+        return f"two-stage(short={self.short.describe()}, long={self.long.describe()})"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"inner": self.inner, "short": self.short.get_config(), "long": self.long.get_config()}
+
+    def _get_state(self) -> dict[str, Any]:
+        return {"short": self.short._get_state(), "long": self.long._get_state()}
+
+    def _get_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            **{f"short.{k}": v for k, v in self.short._get_arrays().items()},
+            **{f"long.{k}": v for k, v in self.long._get_arrays().items()},
+        }
+
+    def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        for part in ("short", "long"):
+            prefix = f"{part}."
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            getattr(self, part)._set_arrays(state[part], own)
