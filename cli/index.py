@@ -92,11 +92,21 @@ def index_cmd(
     layers = (hidden if hidden == "krizhevsky2011" else parse_value(hidden)) if hidden else None
     if isinstance(layers, int):
         layers = (layers,)
-    named = {"dim": dim, "bits": bits, "short_bits": short_bits, "vocab_size": vocab_size, "hidden": layers, "epochs": epochs, "seed": seed}
+    named = {
+        "dim": dim, "bits": bits, "short_bits": short_bits, "vocab_size": vocab_size, "hidden": layers,
+        "epochs": epochs, "seed": seed,
+    }  # fmt: skip
     extra = dict(parse_option(o) for o in options)
     report = index_source(
-        source, collection, encoder=encoder, index=index_spec, radius=radius, device=device, progress=not quiet,
-        **named, **extra,
+        source,
+        collection,
+        encoder=encoder,
+        index=index_spec,
+        radius=radius,
+        device=device,
+        progress=not quiet,
+        **named,
+        **extra,
     )
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)

@@ -85,7 +85,8 @@ def test_two_stage_collection_holds_short_and_long_codes(tmp_path, corpus_dir):
     retrieval.index_source(corpus_dir, tmp_path / "t.aer", encoder="ae", bits=32, short_bits=8, radius=3, **options)
     col = retrieval.open(tmp_path / "t.aer", device="cpu")
     info = col.info()
-    assert info["bits"] == 32 and info["short_bits"] == 8 and "two-stage" in info["index"] and "radius 3" in info["index"]
+    assert info["bits"] == 32 and info["short_bits"] == 8
+    assert "two-stage" in info["index"] and "radius 3" in info["index"]
     # each item: 1 + 4 code bytes, each code length with its own 8-byte key
     assert 1 + 4 + 16 <= info["bytes_per_item"] <= 1 + 4 + 16 + 8
     codes = col.encode(["shuttle launch orbit rocket booster"])
@@ -116,8 +117,8 @@ def test_two_stage_options_are_checked_before_training(tmp_path, corpus_dir):
 
 def test_cli_two_stage_collection(tmp_path, corpus_dir):
     runner = CliRunner()
-    out = runner.invoke(main, ["index", str(corpus_dir), "-c", str(tmp_path / "c.aer"), "--bits", "16",
-                               "--short-bits", "8", "--radius", "1", "--hidden", "64,32", "--epochs", "60", "-q"])  # fmt: skip
+    args = ["--bits", "16", "--short-bits", "8", "--radius", "1", "--hidden", "64,32", "--epochs", "60", "-q"]
+    out = runner.invoke(main, ["index", str(corpus_dir), "-c", str(tmp_path / "c.aer"), *args])
     assert out.exit_code == 0, out.output
     info = json.loads(runner.invoke(main, ["info", str(tmp_path / "c.aer"), "--json"]).output)
     assert info["short_bits"] == 8 and info["bits"] == 16 and "radius 1" in info["index"]

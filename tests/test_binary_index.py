@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from indexers import (
-    BinaryIndex, IndexFileError, TwoStageIndex, hamming_distances, join_codes, pack_bits, unpack_bits,
+    BinaryIndex,
+    IndexFileError,
+    TwoStageIndex,
+    hamming_distances,
+    join_codes,
+    pack_bits,
+    unpack_bits,
 )  # fmt: skip
 
 NBITS = 64
