@@ -25,14 +25,15 @@ from .common import device_option, library_errors, parse_option, parse_value
     "--encoder",
     type=click.Choice(sorted(ENCODERS)),
     default=None,
-    help="Text: ae (default), lsa, tfidf. Images: conv-ae (default), dense-ae, pca, pixels.",
+    help="Text: ae (default), lsa, tfidf, minilm, minilm-ae. Images: conv-ae (default), dense-ae, pca, pixels.",
 )
 @click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50, conv-ae: 64).")
 @click.option(
     "--bits",
     type=click.IntRange(8, 1024),
     default=None,
-    help="Binary codes of this many bits (a multiple of 8) instead of --dim floats: ae, conv-ae, dense-ae.",
+    help="Binary codes of this many bits (a multiple of 8) instead of --dim floats: ae, minilm-ae, conv-ae, "
+    "dense-ae, pca (sign bits).",
 )
 @click.option(
     "--short-bits",

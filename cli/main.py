@@ -6,6 +6,7 @@ import click
 
 from retrieval import __version__
 
+from .bench import bench_cmd
 from .index import index_cmd
 from .info import info_cmd
 from .query import query_cmd
@@ -20,3 +21,4 @@ def main() -> None:
 main.add_command(index_cmd)
 main.add_command(query_cmd)
 main.add_command(info_cmd)
+main.add_command(bench_cmd)

@@ -6,6 +6,7 @@ Protocol: each query's ranking of the database; an item is relevant when it has 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,26 @@ def average_precision_at(rel: np.ndarray, k: int) -> np.ndarray:
     return (hits / ranks * rel).sum(axis=1) / np.maximum(rel.sum(axis=1), 1)
 
 
+RECALL_LEVELS = np.linspace(0.0, 1.0, 11)
+
+
+def interpolated_precision(rel: np.ndarray, n_relevant: np.ndarray, levels: np.ndarray = RECALL_LEVELS) -> np.ndarray:
+    """Per query and recall level ``r``: the highest precision at any rank whose recall is at least ``r``
+    (the classic 11-point interpolated precision; 0 where the ranking never reaches ``r``).
+    ``rel`` must be the whole ranking for recall 1 to be reachable."""
+    hits = np.cumsum(rel, axis=1)
+    precision = hits / np.arange(1, rel.shape[1] + 1)
+    best_after = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    recall = hits / np.maximum(n_relevant, 1)[:, None]
+    out = np.zeros((len(rel), len(levels)))
+    rows = np.arange(len(rel))
+    for j, level in enumerate(levels):
+        reached = recall >= level - 1e-9
+        first = reached.argmax(axis=1)
+        out[:, j] = np.where(reached[rows, first], best_after[rows, first], 0.0)
+    return out
+
+
 class RankingScores:
     """Accumulates P@k and AP over query chunks, so a full ranking never needs to fit in memory.
 
@@ -45,10 +66,20 @@ class RankingScores:
     compares quickly (pass ids to ``add`` when scoring millions of ranks).
     """
 
-    def __init__(self, database_labels: Sequence, ks: Sequence[int] = (10, 100), map_at: int | None = None) -> None:
+    def __init__(
+        self,
+        database_labels: Sequence,
+        ks: Sequence[int] = (10, 100),
+        map_at: int | None = None,
+        full_ranking: bool = True,
+    ) -> None:
+        """``full_ranking``: ``add`` gets whole rankings, so whole-ranking mAP and the 11-point
+        precision-recall curve are reported (pass ``False`` when rankings are truncated)."""
         self._ids: dict = {}
         self.map_at = map_at
+        self.full_ranking = full_ranking
         self._ap_at: list[np.ndarray] = []
+        self._pr: list[np.ndarray] = []
         db = self.label_ids(database_labels)
         self._n_rel = np.bincount(db[db >= 0], minlength=len(self._ids))
         self.ks = tuple(ks)
@@ -70,6 +101,8 @@ class RankingScores:
             self._prec[k].append(precision_at(rel, k))
         n_rel = np.where(q >= 0, self._n_rel[np.clip(q, 0, None)] if len(self._n_rel) else 0, 0)
         self._ap.append(average_precision(rel, n_rel))
+        if self.full_ranking:
+            self._pr.append(interpolated_precision(rel, n_rel))
         if self.map_at:
             self._ap_at.append(average_precision_at(rel, self.map_at))
 
@@ -79,9 +112,12 @@ class RankingScores:
             return arr.astype(np.int64, copy=False)
         return self.label_ids(arr.ravel().tolist()).reshape(arr.shape)
 
-    def result(self) -> dict[str, float]:
-        out = {f"p@{k}": float(np.concatenate(v).mean()) for k, v in self._prec.items()}
-        out["map"] = float(np.concatenate(self._ap).mean())
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {f"p@{k}": float(np.concatenate(v).mean()) for k, v in self._prec.items()}
+        if self.full_ranking:
+            out["map"] = float(np.concatenate(self._ap).mean())
+            curve = np.concatenate(self._pr).mean(axis=0)
+            out["pr_curve"] = {"recall": RECALL_LEVELS.round(2).tolist(), "precision": curve.round(5).tolist()}
         if self.map_at:
             out[f"map@{self.map_at}"] = float(np.concatenate(self._ap_at).mean())
         out["queries"] = int(sum(len(a) for a in self._ap))

@@ -50,3 +50,24 @@ def test_map_at_k_normalises_by_relevant_items_retrieved():
     scores = RankingScores(["a", "a", "b"], ks=(1,), map_at=2)
     scores.add(["a"], np.array([["b", "a", "a"]], dtype=object))
     assert scores.result()["map@2"] == pytest.approx(0.5)  # one relevant in the top 2, at rank 2
+
+
+def test_eleven_point_interpolated_precision():
+    from retrieval.evaluation import interpolated_precision
+
+    # 2 relevant at ranks 2 and 4 of 5: precision 1/2 at recall 0.5, 2/4 at recall 1
+    rel = np.array([[0, 1, 0, 1, 0]], dtype=bool)
+    curve = interpolated_precision(rel, np.array([2]))[0]
+    np.testing.assert_allclose(curve, [0.5] * 11)
+    # relevant at ranks 1 and 4: precision 1 up to recall 0.5, then 2/4
+    curve = interpolated_precision(np.array([[1, 0, 0, 1]], dtype=bool), np.array([2]))[0]
+    np.testing.assert_allclose(curve, [1.0] * 6 + [0.5] * 5)
+    # a ranking cut before the last relevant item never reaches recall 1
+    assert interpolated_precision(np.array([[1, 0]], dtype=bool), np.array([2]))[0, -1] == 0.0
+    scores = RankingScores(["a", "a", "b"], ks=(1,))
+    scores.add(["a"], np.array([["a", "b", "a"]], dtype=object))
+    pr = scores.result()["pr_curve"]
+    assert pr["recall"][0] == 0.0 and pr["recall"][-1] == 1.0 and pr["precision"][-1] == pytest.approx(2 / 3, abs=1e-5)
+    truncated = RankingScores(["a", "a", "b"], ks=(1,), full_ranking=False)
+    truncated.add(["a"], np.array([["a", "b"]], dtype=object))
+    assert "map" not in truncated.result() and "pr_curve" not in truncated.result()

@@ -12,6 +12,7 @@ from .image_autoencoder import ConvImageAutoencoder, DenseImageAutoencoder
 from .lsa import LsaEncoder
 from .pca import PcaEncoder
 from .pixels import PixelEncoder
+from .sentence import EmbeddingAutoencoder, SentenceEncoder
 from .text_autoencoder import TextAutoencoder
 from .tfidf import TfidfEncoder
 from .two_stage import TwoStageEncoder
@@ -19,7 +20,7 @@ from .two_stage import TwoStageEncoder
 ENCODERS: dict[str, type[Encoder]] = {
     cls.name: cls
     for cls in (
-        TextAutoencoder, LsaEncoder, TfidfEncoder,
+        TextAutoencoder, LsaEncoder, TfidfEncoder, SentenceEncoder, EmbeddingAutoencoder,
         ConvImageAutoencoder, DenseImageAutoencoder, PcaEncoder, PixelEncoder,
     )
 }  # fmt: skip

@@ -1,0 +1,242 @@
+"""Run a suite: build each method's collection through the product, query it, measure quality and cost.
+
+Every collection is built by ``index_items`` (what ``aer index`` runs) in a fresh child process, so its fit
+time, index time and peak memory are its own; an ``out/<method>.aer`` collection already built with the same
+options is reused with the figures recorded when it was built. Queries go through ``retrieval.open(...)``.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..collection import Collection
+from ..encoders.sentence import embed, embedding_cache, no_embedding_cache
+from ..evaluation import RankingScores
+from ..indexing import index_items
+from .data import SuiteData, load_suite
+from .methods import Method, choose
+
+BUILD_RECORD = "bench-build.json"
+CHUNK = 256  # queries per batched search
+SINGLE_QUERIES = 1000  # queries timed one at a time through Collection.search
+THROUGHPUT_QUERIES = 1000  # queries encoded (uncached) for the encode throughput
+IMAGE_DEPTH = 1000  # image rankings are cut here for P@k and mAP@1000 ...
+FULL_RANKING_QUERIES = 1000  # ... and ranked whole for this many queries (mAP, precision-recall)
+EMBEDDING_ENCODERS = {"minilm", "minilm-ae"}
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+
+
+def run_benchmark(
+    suite: str,
+    data: str | Path,
+    out: str | Path,
+    *,
+    methods: str | None = None,
+    quick: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run ``suite`` (``text`` or ``image``) on ``data``; write results, table and pictures into ``out``."""
+    from .report import write_report  # matplotlib only when reporting
+
+    chosen = choose(suite, methods, quick)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    suite_data = load_suite(suite, data, quick)
+    log(f"{suite}: {len(suite_data.database)} database items, {len(suite_data.queries)} queries "
+        f"({time.perf_counter() - t0:.0f} s to read)")  # fmt: skip
+    extra: dict[str, Any] = {}
+    cache = out / "minilm-embeddings.npz"
+    if any(m.encoder in EMBEDDING_ENCODERS for m in chosen):
+        extra["minilm_embedding"] = _embed_once(suite_data, cache, log)
+    records = []
+    for method in chosen:
+        build = _build(method, suite, Path(data), out, quick, cache, log)
+        record = {"method": method.name, "encoder": method.encoder, "options": method.options, **build}
+        with embedding_cache(cache if method.encoder in EMBEDDING_ENCODERS else None):
+            record.update(evaluate(out / f"{method.name}.aer", suite_data, suite))
+        records.append(record)
+        log(_summary(record))
+    results = {
+        "suite": suite, "data": str(data), "quick": quick, "machine": machine(),
+        "database_items": len(suite_data.database), "queries": len(suite_data.queries),
+        **extra, "methods": records,
+    }  # fmt: skip
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    write_report(out, results, suite_data)
+    log(f"wrote {out / 'results.json'}, {out / 'results.md'} and pictures")
+    return results
+
+
+def _embed_once(data: SuiteData, cache: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    """Embed database and queries with MiniLM once, into a cache every MiniLM method then reads."""
+    texts = [d.text for d in data.database] + list(data.queries)
+    with embedding_cache(cache):
+        t0 = time.perf_counter()
+        embed(texts, device="cpu", progress=True)
+        seconds = time.perf_counter() - t0
+    log(f"MiniLM embeddings of {len(texts)} texts: {seconds:.0f} s (0 when cached from an earlier run)")
+    return {"texts": len(texts), "seconds": seconds}
+
+
+def _build(
+    method: Method, suite: str, data: Path, out: Path, quick: bool, cache: Path, log: Callable[[str], None]
+) -> dict[str, Any]:
+    path = out / f"{method.name}.aer"
+    record_file = path / BUILD_RECORD
+    options = method.index_options(quick)
+    if record_file.exists():
+        record = json.loads(record_file.read_text())
+        if record.get("options") == options and record.get("quick") == quick:
+            log(f"{method.name}: reusing {path}")
+            return record["build"]
+        raise ValueError(f"{path}: built with other options ({record.get('options')}); remove it to rebuild")
+    if path.exists():
+        raise ValueError(f"{path}: exists but has no {BUILD_RECORD} (an interrupted build?); remove it to rebuild")
+    log(f"{method.name}: building {path}")
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        build = pool.apply(_build_child, (method.encoder, options, suite, str(data), str(path), quick, str(cache)))
+    record_file.write_text(json.dumps({"options": options, "quick": quick, "build": build}, indent=1))
+    return build
+
+
+def _build_child(
+    encoder: str, options: dict[str, Any], suite: str, data: str, path: str, quick: bool, cache: str
+) -> dict[str, Any]:
+    """In a fresh process: read the suite's database, fit, index; report times and peak memory."""
+    items = load_suite(suite, data, quick).database
+    with embedding_cache(cache if encoder in EMBEDDING_ENCODERS else None):
+        report = index_items(items, path, modality=suite, encoder=encoder, device="cpu", **options)
+    return {
+        "fit_s": report.fit_s,
+        "index_s": report.add_s,
+        "build_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def evaluate(path: Path, data: SuiteData, suite: str) -> dict[str, Any]:
+    """Quality and cost of one collection on the suite's queries."""
+    col = Collection.open(path, device="cpu")
+    try:
+        key_label = col.labels()
+        label_of_key = np.full(max(key_label) + 2, None, dtype=object)
+        for key, label in key_label.items():
+            label_of_key[key] = label
+        label_of_key[-1] = None  # key -1: no result
+        db_labels = list(key_label.values())
+        queries, labels = data.queries, data.labels
+        codes = col.encode(queries)
+
+        full = len(queries) if suite == "text" else min(FULL_RANKING_QUERIES, len(queries))
+        depth = len(col) if suite == "text" else min(IMAGE_DEPTH, len(col))
+        at_depth = RankingScores(db_labels, ks=(10, 100), map_at=1000 if suite == "image" else None,
+                                 full_ranking=depth == len(col))  # fmt: skip
+        t0 = time.perf_counter()
+        for start in range(0, len(queries), CHUNK):
+            _, keys = col.search_codes(codes[start : start + CHUNK], k=depth)
+            at_depth.add(labels[start : start + CHUNK], label_of_key[keys])
+        batched_s = time.perf_counter() - t0
+        quality = at_depth.result()
+        if depth < len(col):
+            whole = RankingScores(db_labels, ks=(10,))
+            for start in range(0, full, CHUNK // 2):
+                _, keys = col.search_codes(codes[start : min(start + CHUNK // 2, full)], k=len(col))
+                whole.add(labels[start : min(start + CHUNK // 2, full)], label_of_key[keys])
+            quality.update({k: v for k, v in whole.result().items() if k in ("map", "pr_curve")})
+        quality["ranked_whole_for"] = full
+
+        throughput_items = queries[:THROUGHPUT_QUERIES]
+        with no_embedding_cache():
+            t0 = time.perf_counter()
+            col.encode(throughput_items)
+            encode_s = time.perf_counter() - t0
+        single = _single_query_latency(col, queries[:SINGLE_QUERIES])
+        info = col.info()
+        record: dict[str, Any] = {
+            **quality,
+            "code": f"{info['bits']} bits" if "bits" in info else f"{info['dim']} floats",
+            "bytes_per_item": info["bytes_per_item"],
+            "index": info["index"],
+            "encode_items_per_s": len(throughput_items) / encode_s,
+            **single,
+            "qps_batched": len(queries) / batched_s,
+        }
+        if "short_bits" in info:
+            record.update(two_stage_against_exhaustive(col, codes[:SINGLE_QUERIES]))
+        return record
+    finally:
+        col.close()
+
+
+def _single_query_latency(col: Collection, queries: Sequence[Any]) -> dict[str, float]:
+    """One query at a time through ``Collection.search`` (encode, search, metadata), k = 100."""
+    with no_embedding_cache():
+        latencies = []
+        for q in queries:
+            t0 = time.perf_counter()
+            col.search(q, k=100)
+            latencies.append(time.perf_counter() - t0)
+    return {
+        "query_p50_ms": 1000 * float(np.percentile(latencies, 50)),
+        "query_p99_ms": 1000 * float(np.percentile(latencies, 99)),
+        "qps_single": len(latencies) / float(np.sum(latencies)),
+        "timed_queries": len(latencies),
+    }
+
+
+def two_stage_against_exhaustive(col: Collection, codes: np.ndarray, k: int = 100) -> dict[str, Any]:
+    """The 2011 question: how much of the exhaustive long-code top-``k`` the hash shortlist finds, and how fast."""
+    index = col.index
+    long_codes = codes[:, index.short_bits // 8 :]
+    _, exact = index.long.search(long_codes, k)
+    _, approx, stats = index.search_with_stats(codes, k)
+    recall = np.mean(
+        [len(np.intersect1d(a[a >= 0], b[b >= 0])) / max(1, (a >= 0).sum()) for a, b in zip(exact, approx)]
+    )
+
+    def p50(fn: Callable[[int], Any]) -> float:
+        times = []
+        for i in range(len(codes)):
+            t0 = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - t0)
+        return 1000 * float(np.median(times))
+
+    return {
+        "two_stage": {
+            "radius": index.radius,
+            "recall_of_exhaustive_top100": float(recall),
+            "fell_back": float(stats.fell_back.mean()),
+            "median_shortlist": float(np.median(stats.shortlist_sizes)),
+            "search_p50_ms": p50(lambda i: index.search(codes[i : i + 1], k)),
+            "exhaustive_search_p50_ms": p50(lambda i: index.long.search(long_codes[i : i + 1], k)),
+        }
+    }
+
+
+def _summary(r: dict[str, Any]) -> str:
+    keys = ("p@10", "p@100", "map", "map@1000", "bytes_per_item", "fit_s", "query_p50_ms")
+    return f"{r['method']}: " + ", ".join(f"{k} {r[k]:.4g}" for k in keys if k in r)
