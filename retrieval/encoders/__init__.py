@@ -13,7 +13,7 @@ from .tfidf import TfidfEncoder
 from .two_stage import TwoStageEncoder
 
 __all__ = [
-    "DEFAULT_ENCODER", "ENCODERS", "ConvImageAutoencoder", "DenseImageAutoencoder", "EmbeddingAutoencoder", "Encoder", "ImageEncoder",
-    "LsaEncoder", "PcaEncoder", "PixelEncoder", "SentenceEncoder", "TextAutoencoder", "TextEncoder", "TfidfEncoder", "TwoStageEncoder",
-    "create_encoder", "embedding_cache", "load_encoder",
+    "DEFAULT_ENCODER", "ENCODERS", "ConvImageAutoencoder", "DenseImageAutoencoder", "EmbeddingAutoencoder",
+    "Encoder", "ImageEncoder", "LsaEncoder", "PcaEncoder", "PixelEncoder", "SentenceEncoder", "TextAutoencoder",
+    "TextEncoder", "TfidfEncoder", "TwoStageEncoder", "create_encoder", "embedding_cache", "load_encoder",
 ]  # fmt: skip
