@@ -29,6 +29,7 @@ COLUMNS = {  # header: (record key, format)
     "fit s": ("fit_s", ".0f"),
     "index s": ("index_s", ".1f"),
     "build peak MB": ("build_peak_rss_mb", ".0f"),
+    "aer index s": ("build_total_s", ".0f"),  # collections reused from an earlier `aer index` run
     "encode items/s": ("encode_items_per_s", ".0f"),
     "p50 ms": ("query_p50_ms", ".2f"),
     "p99 ms": ("query_p99_ms", ".2f"),
