@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
+from retrieval.collection import COMMIT_EVERY
 from retrieval.device import DEVICES
 from retrieval.errors import RetrievalError
+from retrieval.indexing import IndexReport
 
 device_option = click.option(
     "--device", type=click.Choice(DEVICES), default="auto", show_default=True,
     help="Where to run the encoder (auto = CUDA when torch sees a GPU).",
 )  # fmt: skip
+
+
+commit_option = click.option(
+    "--commit-every", type=click.IntRange(1), default=COMMIT_EVERY, show_default=True,
+    help="Items encoded between writes to disk (a crash loses at most this much work, never the collection).",
+)  # fmt: skip
+
+
+def print_report(report: IndexReport, collection: Path) -> None:
+    """What ``aer index`` / ``aer add`` did; exit 1 if anything was rejected (after indexing the rest)."""
+    for rej in report.rejected:
+        click.echo(f"rejected {rej}", err=True)
+    verb = "created" if report.fitted else "updated"
+    click.echo(f"{verb} {collection}: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected")
+    if report.rejected:
+        raise SystemExit(1)
 
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

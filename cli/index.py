@@ -8,7 +8,7 @@ import click
 
 from retrieval import ENCODERS, index_source
 
-from .common import device_option, library_errors, parse_option, parse_value
+from .common import commit_option, device_option, library_errors, parse_option, parse_value, print_report
 
 
 @click.command("index")
@@ -68,6 +68,7 @@ from .common import device_option, library_errors, parse_option, parse_value
     metavar="KEY=VALUE",
     help="Any other encoder option, e.g. -o contrastive=0 -o channels=32,64,128 (repeatable).",
 )
+@commit_option
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
@@ -85,6 +86,7 @@ def index_cmd(
     epochs: int | None,
     seed: int | None,
     options: tuple[str, ...],
+    commit_every: int,
     device: str,
     quiet: bool,
 ) -> None:
@@ -109,9 +111,4 @@ def index_cmd(
         **named,
         **extra,
     )
-    for rej in report.rejected:
-        click.echo(f"rejected {rej}", err=True)
-    verb = "created" if report.fitted else "updated"
-    click.echo(f"{verb} {collection}: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected")
-    if report.rejected:
-        raise SystemExit(1)
+    print_report(report, collection)

@@ -6,7 +6,9 @@ import click
 
 from retrieval import __version__
 
+from .add import add_cmd
 from .bench import bench_cmd
+from .delete import delete_cmd
 from .index import index_cmd
 from .info import info_cmd
 from .query import query_cmd
@@ -21,4 +23,6 @@ def main() -> None:
 main.add_command(index_cmd)
 main.add_command(query_cmd)
 main.add_command(info_cmd)
+main.add_command(add_cmd)
+main.add_command(delete_cmd)
 main.add_command(bench_cmd)

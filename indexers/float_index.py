@@ -74,6 +74,10 @@ class FloatIndex:
             scores = -np.sqrt(np.maximum(scores, 0))
         return scores, keys
 
+    def keys(self) -> np.ndarray:
+        """The stored keys (a copy)."""
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+
     def reconstruct(self, key: int) -> np.ndarray:
         """The stored code of ``key`` (normalised, for cosine); ``KeyError`` if absent."""
         try:

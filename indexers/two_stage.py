@@ -93,6 +93,10 @@ class TwoStageIndex:
         self.short.remove(keys)
         return self.long.remove(keys)
 
+    def keys(self) -> np.ndarray:
+        """The stored keys (a copy)."""
+        return self.long.keys()
+
     def reconstruct(self, key: int) -> np.ndarray:
         """The stored joined code of ``key``; ``KeyError`` if absent."""
         return join_codes(self.short.reconstruct(key), self.long.reconstruct(key))[0]

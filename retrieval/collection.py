@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from indexers import DEFAULT_BINARY_SPEC, DEFAULT_SPEC, BinaryIndex, FloatIndex, IndexFileError, TwoStageIndex
@@ -27,6 +31,9 @@ MANIFEST = "collection.json"
 ENCODER_DIR = "encoder"
 INDEX_FILE = "index.faiss"
 DB_FILE = "metadata.sqlite"
+LOCK_FILE = "write.lock"
+COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the store
+LOCK_TIMEOUT_S = 10.0  # how long a second writer waits for the first before giving up
 SNIPPET_CHARS = 240
 TWO_STAGE_SPEC = "two-stage"
 
@@ -75,8 +82,11 @@ class Collection:
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise CollectionError(f"{path}: already exists and is not an empty directory")
-        path.mkdir(parents=True, exist_ok=True)
-        encoder.save(path / ENCODER_DIR)
+        # Built beside the target and renamed into place: a crash leaves no half-made collection at ``path``.
+        building = path.with_name(f".{path.name}.creating-{os.getpid()}")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        encoder.save(building / ENCODER_DIR)
         use_gpu = device != "cpu"
         if isinstance(encoder, TwoStageEncoder):
             if spec not in (None, TWO_STAGE_SPEC):
@@ -93,10 +103,13 @@ class Collection:
             "format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality,
             "index_spec": spec, "metric": encoder.metric,
         }  # fmt: skip
-        index.save(path / INDEX_FILE)
-        store = MetadataStore(sqlite_url(path / DB_FILE))
-        (path / MANIFEST).write_text(json.dumps(manifest, indent=1))  # written last: marks it complete
-        return cls(path, encoder, index, store, manifest)
+        index.save(building / INDEX_FILE)
+        MetadataStore(sqlite_url(building / DB_FILE)).close()
+        (building / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if path.exists():
+            path.rmdir()  # the empty directory checked above
+        os.replace(building, path)
+        return cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
 
     @classmethod
     def open(cls, path: str | Path, *, device: str = "auto") -> Collection:
@@ -116,7 +129,45 @@ class Collection:
                 index = FloatIndex.load(path / INDEX_FILE, spec, use_gpu=device != "cpu")
         except (EncoderFileError, IndexFileError) as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
-        return cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
+        col = cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
+        col._drop_unlisted_codes()
+        return col
+
+    def _load_index(self) -> CodeIndex:
+        use_gpu = self.index.use_gpu if hasattr(self.index, "use_gpu") else False
+        if self.manifest.get("index_spec") == TWO_STAGE_SPEC:
+            return TwoStageIndex.load(self.path / INDEX_FILE, use_gpu=use_gpu)
+        if self.manifest.get("metric") == "hamming":
+            return BinaryIndex.load(self.path / INDEX_FILE, use_gpu=use_gpu)
+        return FloatIndex.load(self.path / INDEX_FILE, self.manifest.get("index_spec", DEFAULT_SPEC), use_gpu=use_gpu)
+
+    def _drop_unlisted_codes(self) -> None:
+        """Forget codes the store does not list: what a crash between the index write and the store
+        commit leaves (the store is the record of what the collection holds)."""
+        if len(self.index) == self.store.count():
+            return
+        stored = np.fromiter(self.store.labels().keys(), dtype=np.int64)
+        extra = np.setdiff1d(self.index.keys(), stored)
+        if len(extra):
+            self.index.remove(extra)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the collection's write lock and start from the files as the last writer left them."""
+        lock = FileLock(str(self.path / LOCK_FILE), timeout=LOCK_TIMEOUT_S)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise CollectionError(
+                f"{self.path}: another process is writing to this collection (lock {self.path / LOCK_FILE} held "
+                f"for over {LOCK_TIMEOUT_S:.0f} s); try again when it has finished"
+            ) from exc
+        try:
+            self.index = self._load_index()
+            self._drop_unlisted_codes()
+            yield
+        finally:
+            lock.release()
 
     def close(self) -> None:
         self.store.close()
@@ -135,7 +186,7 @@ class Collection:
         return self.encoder.modality
 
     def add(
-        self, items: Iterable[Item], *, batch_size: int = 1000, commit_every: int = 20_000, progress: bool = False
+        self, items: Iterable[Item], *, batch_size: int = 1000, commit_every: int = COMMIT_EVERY, progress: bool = False
     ) -> AddReport:
         """Encode and index ``items``; a known id is updated in place, not duplicated.
 
@@ -171,6 +222,27 @@ class Collection:
             bar.update(len(batch))
         bar.close()
         return AddReport(added=added, updated=updated)
+
+    def update(self, item: Item) -> None:
+        """Replace the stored item with ``item.id`` (its code, text or pixels and metadata)."""
+        if not self.store.keys_of([item.id]):
+            raise ItemNotFoundError(f"no item with id {item.id!r} in {self.path}")
+        self.add([item])
+
+    def delete(self, item_ids: Sequence[str]) -> int:
+        """Remove the items with ``item_ids``; return how many there were (unknown ids are skipped).
+
+        The store forgets them first, then the index file is rewritten: a crash in between leaves
+        codes the store does not list, which are dropped on the next open, so a deleted item never
+        comes back from ``search``.
+        """
+        with self._writing():
+            keys = list(self.store.keys_of(list(item_ids)).values())
+            if keys:
+                self.store.delete(keys)
+                self.index.remove(np.asarray(keys, dtype=np.int64))
+                self.index.save(self.path / INDEX_FILE)
+            return len(keys)
 
     def _commit(self, items: list[Item], keys: list[int]) -> None:
         self.index.save(self.path / INDEX_FILE)

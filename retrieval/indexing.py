@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from indexers import check_spec
 
-from .collection import MANIFEST, Collection, Item
+from .collection import COMMIT_EVERY, MANIFEST, Collection, Item
 from .encoders import DEFAULT_ENCODER, ENCODERS, create_encoder
 from .errors import CollectionError, SourceError
 from .sources import Rejected, contents, iter_items, source_modality
@@ -48,6 +48,7 @@ def index_source(
     radius: int | None = None,
     device: str = "auto",
     progress: bool = False,
+    commit_every: int = COMMIT_EVERY,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index ``source`` into ``collection``.
@@ -79,7 +80,7 @@ def index_source(
         raise SourceError(f"{source}: no item could be read ({len(rejected)} rejected)")
     report = index_items(
         docs, collection, modality=modality, encoder=name, index=index, radius=radius, device=device,
-        progress=progress, **encoder_options,
+        progress=progress, commit_every=commit_every, **encoder_options,
     )  # fmt: skip
     report.rejected = rejected
     return report
@@ -95,6 +96,7 @@ def index_items(
     radius: int | None = None,
     device: str = "auto",
     progress: bool = False,
+    commit_every: int = COMMIT_EVERY,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index items already read (what ``index_source`` does after reading; benchmarks pass slices)."""
@@ -115,7 +117,7 @@ def index_items(
         report.fitted = True
     t0 = time.perf_counter()
     with col:
-        result = col.add(docs, progress=progress)
+        result = col.add(docs, progress=progress, commit_every=commit_every)
     report.add_s = time.perf_counter() - t0
     report.added, report.updated = result.added, result.updated
     return report

@@ -120,6 +120,13 @@ class MetadataStore:
                     conn.execute(delete(table).where(table.key.in_(chunk)))
                 conn.execute(insert(table), rows)
 
+    def delete(self, keys: Sequence[int]) -> None:
+        """Forget the items with ``keys`` (and their thumbnails), in one transaction."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks([int(k) for k in keys]):
+                conn.execute(delete(ItemRow).where(ItemRow.key.in_(chunk)))
+                conn.execute(delete(ThumbnailRow).where(ThumbnailRow.key.in_(chunk)))
+
     def thumbnails(self, keys: Iterable[int]) -> dict[int, bytes]:
         """Stored thumbnail bytes by key (image items only)."""
         out: dict[int, bytes] = {}

@@ -1,0 +1,28 @@
+"""``aer add DIR SOURCE``: add a source's items to an existing collection (known ids are updated)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from retrieval import index_source
+from retrieval.collection import MANIFEST
+from retrieval.errors import CollectionError
+
+from .common import commit_option, device_option, library_errors, print_report
+
+
+@click.command("add")
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
+@commit_option
+@device_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@library_errors
+def add_cmd(collection: Path, source: Path, commit_every: int, device: str, quiet: bool) -> None:
+    """Encode SOURCE's items with COLLECTION's encoder and add them; an id already there is updated."""
+    if not (collection / MANIFEST).exists():
+        raise CollectionError(f"{collection}: no such collection (make one with `aer index SOURCE -c DIR`)")
+    report = index_source(source, collection, device=device, progress=not quiet, commit_every=commit_every)
+    print_report(report, collection)

@@ -1,0 +1,24 @@
+"""``aer delete DIR ID...``: remove items from a collection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+import retrieval
+
+from .common import library_errors
+
+
+@click.command("delete")
+@click.argument("collection", type=click.Path(path_type=Path))
+@click.argument("ids", nargs=-1, required=True)
+@library_errors
+def delete_cmd(collection: Path, ids: tuple[str, ...]) -> None:
+    """Remove the items with IDS from COLLECTION; exit 1 if some id was not there."""
+    with retrieval.open(collection, device="cpu") as col:
+        removed = col.delete(list(ids))
+    click.echo(f"deleted {removed} of {len(ids)} items from {collection}")
+    if removed < len(set(ids)):
+        raise SystemExit(1)
