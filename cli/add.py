@@ -10,19 +10,20 @@ from retrieval import index_source
 from retrieval.collection import MANIFEST
 from retrieval.errors import CollectionError
 
-from .common import commit_option, device_option, library_errors, print_report
+from .common import commit_option, db_option, device_option, library_errors, print_report
 
 
 @click.command("add")
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("source", type=click.Path(path_type=Path))
 @commit_option
+@db_option
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
-def add_cmd(collection: Path, source: Path, commit_every: int, device: str, quiet: bool) -> None:
+def add_cmd(collection: Path, source: Path, commit_every: int, db: str | None, device: str, quiet: bool) -> None:
     """Encode SOURCE's items with COLLECTION's encoder and add them; an id already there is updated."""
     if not (collection / MANIFEST).exists():
         raise CollectionError(f"{collection}: no such collection (make one with `aer index SOURCE -c DIR`)")
-    report = index_source(source, collection, device=device, progress=not quiet, commit_every=commit_every)
+    report = index_source(source, collection, device=device, progress=not quiet, commit_every=commit_every, db=db)
     print_report(report, collection)

@@ -20,6 +20,12 @@ device_option = click.option(
 )  # fmt: skip
 
 
+db_option = click.option(
+    "--db", default=None, metavar="URL",
+    help="Metadata database of the collection, e.g. postgresql://user@host:5432/dbname (one database per "
+    "collection; default: metadata.sqlite inside it; or set AER_DATABASE_URL).",
+)  # fmt: skip
+
 commit_option = click.option(
     "--commit-every", type=click.IntRange(1), default=COMMIT_EVERY, show_default=True,
     help="Items encoded between writes to disk (a crash loses at most this much work, never the collection).",

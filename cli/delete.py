@@ -8,16 +8,17 @@ import click
 
 import retrieval
 
-from .common import library_errors
+from .common import db_option, library_errors
 
 
 @click.command("delete")
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("ids", nargs=-1, required=True)
+@db_option
 @library_errors
-def delete_cmd(collection: Path, ids: tuple[str, ...]) -> None:
+def delete_cmd(collection: Path, ids: tuple[str, ...], db: str | None) -> None:
     """Remove the items with IDS from COLLECTION; exit 1 if some id was not there."""
-    with retrieval.open(collection, device="cpu") as col:
+    with retrieval.open(collection, device="cpu", db=db) as col:
         removed = col.delete(list(ids))
     click.echo(f"deleted {removed} of {len(ids)} items from {collection}")
     if removed < len(set(ids)):

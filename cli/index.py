@@ -8,7 +8,7 @@ import click
 
 from retrieval import ENCODERS, index_source
 
-from .common import commit_option, device_option, library_errors, parse_option, parse_value, print_report
+from .common import commit_option, db_option, device_option, library_errors, parse_option, parse_value, print_report
 
 
 @click.command("index")
@@ -69,6 +69,7 @@ from .common import commit_option, device_option, library_errors, parse_option, 
     help="Any other encoder option, e.g. -o contrastive=0 -o channels=32,64,128 (repeatable).",
 )
 @commit_option
+@db_option
 @device_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
@@ -87,6 +88,7 @@ def index_cmd(
     seed: int | None,
     options: tuple[str, ...],
     commit_every: int,
+    db: str | None,
     device: str,
     quiet: bool,
 ) -> None:
@@ -108,6 +110,8 @@ def index_cmd(
         radius=radius,
         device=device,
         progress=not quiet,
+        commit_every=commit_every,
+        db=db,
         **named,
         **extra,
     )

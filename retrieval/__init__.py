@@ -28,9 +28,10 @@ from .sources import Document, Rejected
 __version__ = "0.1.0"
 
 
-def open(path: str | Path, *, device: str = "auto") -> Collection:  # noqa: A001 - the API the issue asks for
-    """Open the collection at ``path`` for searching and adding."""
-    return Collection.open(path, device=device)
+def open(path: str | Path, *, device: str = "auto", db: str | None = None) -> Collection:  # noqa: A001
+    """Open the collection at ``path`` for searching and adding (``db``: its metadata database URL, when
+    it was made with one; ``AER_DATABASE_URL`` otherwise)."""
+    return Collection.open(path, device=device, db=db)
 
 
 __all__ = [

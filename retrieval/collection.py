@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from .hit import Hit
 from .images import ImageError, to_pixels
 from .manifest import read_manifest
 from .sources import Document, ImageItem, contents
-from .store import ItemRecord, MetadataStore, sqlite_url
+from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
 
 FORMAT = "ae-retrieval-collection"
 FORMAT_VERSION = 1
@@ -36,6 +37,7 @@ COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the 
 LOCK_TIMEOUT_S = 10.0  # how long a second writer waits for the first before giving up
 SNIPPET_CHARS = 240
 TWO_STAGE_SPEC = "two-stage"
+DATABASE_ENV = "AER_DATABASE_URL"  # where a collection's metadata lives when it is not the embedded SQLite
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,16 @@ class Collection:
         device: str = "auto",
         spec: str | None = None,
         radius: int | None = None,
+        db: str | None = None,
     ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
 
         ``spec`` names the FAISS index (default ``IDMap2,Flat`` for real-valued codes, ``BFlat``
         — exact Hamming — for binary codes; ``BHash<b>`` for a hash lookup on short codes). A
         two-stage encoder gets a ``TwoStageIndex`` whose short-code lookup reaches ``radius`` bits.
+        ``db``: a database URL (e.g. ``postgresql://user@host/dbname``, one database per collection) for
+        the item metadata instead of ``metadata.sqlite`` in the directory; the URL is not saved (it may
+        hold a password): pass it again to ``open``, or set ``AER_DATABASE_URL``.
         """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -101,19 +107,20 @@ class Collection:
             index = FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=use_gpu)
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality,
-            "index_spec": spec, "metric": encoder.metric,
+            "index_spec": spec, "metric": encoder.metric, "collection_id": uuid.uuid4().hex,
+            "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
         }  # fmt: skip
         index.save(building / INDEX_FILE)
-        MetadataStore(sqlite_url(building / DB_FILE)).close()
+        MetadataStore(db or sqlite_url(building / DB_FILE), manifest["collection_id"]).close()
         (building / MANIFEST).write_text(json.dumps(manifest, indent=1))
         if path.exists():
             path.rmdir()  # the empty directory checked above
         os.replace(building, path)
-        return cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
+        return cls(path, encoder, index, _store(path, manifest, db), manifest)
 
     @classmethod
-    def open(cls, path: str | Path, *, device: str = "auto") -> Collection:
-        """Open a collection made by ``create`` (or ``aer index``)."""
+    def open(cls, path: str | Path, *, device: str = "auto", db: str | None = None) -> Collection:
+        """Open a collection made by ``create`` (or ``aer index``); ``db``: its database URL, if external."""
         path = Path(path)
         if not path.exists():
             raise CollectionError(f"{path}: no such collection (the directory does not exist)")
@@ -129,7 +136,7 @@ class Collection:
                 index = FloatIndex.load(path / INDEX_FILE, spec, use_gpu=device != "cpu")
         except (EncoderFileError, IndexFileError) as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
-        col = cls(path, encoder, index, MetadataStore(sqlite_url(path / DB_FILE)), manifest)
+        col = cls(path, encoder, index, _store(path, manifest, db), manifest)
         col._drop_unlisted_codes()
         return col
 
@@ -336,8 +343,22 @@ class Collection:
             **({"short_bits": self.encoder.short_bits} if isinstance(self.encoder, TwoStageEncoder) else {}),
             "metric": self.encoder.metric,
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
+            "store": self.manifest.get("store_hint", "metadata.sqlite"),
             "index": self.index.index_type(),
         }
+
+
+def _store(path: Path, manifest: dict, db: str | None) -> MetadataStore:
+    """The collection's metadata store: the embedded SQLite file, or the external database it was made with."""
+    if manifest.get("store") != "external":
+        return MetadataStore(sqlite_url(path / DB_FILE), manifest.get("collection_id"))
+    url = db or os.environ.get(DATABASE_ENV)
+    if not url:
+        raise CollectionError(
+            f"{path}: its metadata is in an external database ({manifest.get('store_hint', 'URL not saved')}); "
+            f"pass its URL (--db URL, or db= in Python) or set {DATABASE_ENV}"
+        )
+    return MetadataStore(url, manifest["collection_id"])
 
 
 def _read_manifest(path: Path) -> dict:

@@ -49,6 +49,7 @@ def index_source(
     device: str = "auto",
     progress: bool = False,
     commit_every: int = COMMIT_EVERY,
+    db: str | None = None,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index ``source`` into ``collection``.
@@ -80,7 +81,7 @@ def index_source(
         raise SourceError(f"{source}: no item could be read ({len(rejected)} rejected)")
     report = index_items(
         docs, collection, modality=modality, encoder=name, index=index, radius=radius, device=device,
-        progress=progress, commit_every=commit_every, **encoder_options,
+        progress=progress, commit_every=commit_every, db=db, **encoder_options,
     )  # fmt: skip
     report.rejected = rejected
     return report
@@ -97,6 +98,7 @@ def index_items(
     device: str = "auto",
     progress: bool = False,
     commit_every: int = COMMIT_EVERY,
+    db: str | None = None,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index items already read (what ``index_source`` does after reading; benchmarks pass slices)."""
@@ -104,7 +106,7 @@ def index_items(
     existing = (collection / MANIFEST).exists()
     report = IndexReport(collection=collection)
     if existing:
-        col = Collection.open(collection, device=device)
+        col = Collection.open(collection, device=device, db=db)
         if col.modality != modality:
             col.close()
             raise CollectionError(f"{collection}: a {col.modality} collection cannot take {modality} items")
@@ -113,7 +115,7 @@ def index_items(
         model = create_encoder(encoder, device=device, progress=progress, **encoder_options)
         model.fit(contents(docs))
         report.fit_s = time.perf_counter() - t0
-        col = Collection.create(collection, model, device=device, spec=index, radius=radius)
+        col = Collection.create(collection, model, device=device, spec=index, radius=radius, db=db)
         report.fitted = True
     t0 = time.perf_counter()
     with col:

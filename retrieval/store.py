@@ -1,16 +1,43 @@
-"""Item metadata in SQL through SQLAlchemy 2: SQLite inside the collection by default, any URL otherwise."""
+"""Item metadata in SQL through SQLAlchemy 2: SQLite inside the collection by default, PostgreSQL by URL.
+
+The schema is versioned: ``meta.schema_version`` says which version a database has, and ``MIGRATIONS``
+upgrade it one step at a time, each step in its own transaction, when a store is opened. A database written
+by a newer version of this package is refused rather than guessed at.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, delete, event, func, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    make_url,
+    select,
+    text,
+)  # fmt: skip
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-SCHEMA_VERSION = 1
+from .errors import CollectionError
+
+SCHEMA_VERSION = 2
+# 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
+Key = BigInteger().with_variant(Integer, "sqlite")
 _IN_CHUNK = 500  # ids per IN (...) clause, well under SQLite's bound-parameter limit
 
 
@@ -20,18 +47,19 @@ class Base(DeclarativeBase):
 
 class ItemRow(Base):
     __tablename__ = "items"
-    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the FAISS id
+    key: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)  # the FAISS id
     item_id: Mapped[str] = mapped_column(String, unique=True, index=True)
     source: Mapped[str] = mapped_column(Text, default="")
     label: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
     snippet: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # schema 2: Unix time of the last write
 
 
 class ThumbnailRow(Base):
     """An image item's 32×32×3 uint8 pixels, so results can be shown without the source."""
 
     __tablename__ = "thumbnails"
-    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
     pixels: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -56,18 +84,95 @@ def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
+def database_url(url: str) -> str:
+    """``url`` with PostgreSQL's driver made explicit (psycopg 3); a bad URL is a clear error."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise CollectionError(f"not a database URL: {url!r} (e.g. postgresql://user@host:5432/dbname)") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password masked, for messages and the manifest."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _add_updated_at(conn: Connection) -> None:
+    column_type = Float().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE items ADD COLUMN updated_at {column_type}"))
+
+
+# MIGRATIONS[v] upgrades a schema-v database to v + 1.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at}
+
+
 class MetadataStore:
     """Items by id and by index key. Writes happen in one transaction per call."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = create_engine(url)
-        if url.startswith("sqlite"):
+    def __init__(self, url: str, collection_id: str | None = None) -> None:
+        """Open (creating or upgrading the schema) the store at ``url``.
+
+        ``collection_id``: the id the collection's manifest records; a database that already holds
+        another collection's items is refused (one collection per PostgreSQL database).
+        """
+        self.url = database_url(url)
+        try:
+            self.engine: Engine = create_engine(self.url)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise CollectionError(
+                f"{safe_url(url)}: no driver for this database ({exc}); "
+                "for PostgreSQL: pip install 'ae-retrieval[postgres]'"
+            ) from exc
+        if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
-        with Session(self.engine) as s, s.begin():
-            if s.get(MetaRow, "schema_version") is None:
-                s.add(MetaRow(name="schema_version", value=str(SCHEMA_VERSION)))
+        try:
+            self._prepare(collection_id)
+        except OperationalError as exc:
+            raise CollectionError(f"{safe_url(url)}: cannot open the metadata database ({exc.orig})") from exc
+
+    def _prepare(self, collection_id: str | None) -> None:
+        fresh = not inspect(self.engine).has_table(MetaRow.__tablename__)
+        with self.engine.begin() as conn:
+            Base.metadata.create_all(conn)
+            if fresh:
+                conn.execute(insert(MetaRow), [{"name": "schema_version", "value": str(SCHEMA_VERSION)}])
+            version = int(conn.scalar(select(MetaRow.value).where(MetaRow.name == "schema_version")) or 1)
+        if version > SCHEMA_VERSION:
+            raise CollectionError(
+                f"{safe_url(self.url)}: metadata schema version {version} was written by a newer ae-retrieval "
+                f"(this one reads up to {SCHEMA_VERSION}); upgrade ae-retrieval"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self.engine.begin() as conn:
+                MIGRATIONS[step](conn)
+                conn.execute(
+                    MetaRow.__table__.update().where(MetaRow.name == "schema_version"), {"value": str(step + 1)}
+                )
+        if collection_id is not None:
+            self._claim(collection_id)
+
+    def _claim(self, collection_id: str) -> None:
+        with self.engine.begin() as conn:
+            owner = conn.scalar(select(MetaRow.value).where(MetaRow.name == "collection_id"))
+            if owner is None:
+                if conn.scalar(select(func.count()).select_from(ItemRow)):
+                    raise CollectionError(
+                        f"{safe_url(self.url)}: this database already holds items of another collection"
+                    )
+                conn.execute(insert(MetaRow), [{"name": "collection_id", "value": collection_id}])
+            elif owner != collection_id:
+                raise CollectionError(
+                    f"{safe_url(self.url)}: this database holds the metadata of another collection ({owner}), "
+                    f"not of this one ({collection_id})"
+                )
+
+    @property
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(MetaRow.value).where(MetaRow.name == "schema_version")))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -108,8 +213,9 @@ class MetadataStore:
     def upsert(self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None) -> None:
         """Insert or replace ``records`` (matched by key), and their thumbnails, in one transaction."""
         keys = [r.key for r in records]
-        items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet}
-                 for r in records]  # fmt: skip
+        now = time.time()
+        items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet,
+                  "updated_at": now} for r in records]  # fmt: skip
         thumbs = [{"key": r.key, "pixels": p} for r, p in zip(records, thumbnails or ())]
         # Delete then bulk-insert: one statement per chunk instead of a SELECT per row (as merge() does).
         with self.engine.begin() as conn:

@@ -119,3 +119,41 @@ def cifar_archive(tmp_path: Path) -> Path:
             recs = [bytes([names.index(lab)]) + img.transpose(2, 0, 1).tobytes() for lab, img in chunk]
             add(name, b"".join(recs))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A real PostgreSQL server for the session (see tests/pg_server.py); skipped only without its binaries."""
+    import os
+
+    from .pg_server import postgres_server
+
+    if os.environ.get("AER_TEST_POSTGRES_URL"):
+        yield os.environ["AER_TEST_POSTGRES_URL"].rstrip("/")
+        return
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except FileNotFoundError as exc:
+        pytest.skip(f"PostgreSQL tests skipped: {exc} (install Debian's postgresql package)")
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url, request) -> str:
+    """A new, empty database on the test server; its URL."""
+    import re
+
+    from sqlalchemy import create_engine, text
+
+    name = "aer_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
+    admin = create_engine(f"{postgres_server_url}/postgres".replace("postgresql://", "postgresql+psycopg://"),
+                          isolation_level="AUTOCOMMIT")  # fmt: skip
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{postgres_server_url}/{name}"

@@ -136,3 +136,17 @@ def test_cli_two_stage_collection(tmp_path, corpus_dir):
     assert info["short_bits"] == 8 and info["bits"] == 16 and "radius 1" in info["index"]
     out = runner.invoke(main, ["query", str(tmp_path / "c.aer"), "doctor patient drug", "-k", "3", "--json"])
     assert out.exit_code == 0 and len(json.loads(out.output)) == 3
+
+
+def test_embedding_autoencoder_binary_codes_group_topics(docs, tmp_path):
+    texts = [t for _, _, t in docs]
+    labels = np.array([lab for _, lab, _ in docs])
+    enc = create_encoder("minilm-ae", bits=16, epochs=60, batch_size=16, progress=False).fit(texts)
+    codes = enc.encode(texts)
+    assert codes.shape == (len(texts), 2) and enc.metric == "hamming" and enc.describe().endswith("binary)")
+    enc.save(tmp_path / "m")
+    np.testing.assert_array_equal(load_encoder(tmp_path / "m", device="cpu").encode(texts), codes)
+    bits = unpack_bits(codes, 16).astype(int)
+    dist = (bits[:, None, :] != bits[None, :, :]).sum(2) + np.eye(len(bits), dtype=int) * 99
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :3]
+    assert (labels[nearest] == labels[:, None]).mean() > 0.7  # chance is 1/3

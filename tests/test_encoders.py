@@ -12,7 +12,10 @@ from retrieval.evaluation import RankingScores
 
 from .conftest import FAST_AE
 
-OPTIONS = {"ae": FAST_AE, "lsa": {"dim": 4}, "tfidf": {}}
+OPTIONS = {
+    "ae": FAST_AE, "lsa": {"dim": 4}, "tfidf": {}, "minilm": {"progress": False},
+    "minilm-ae": {"dim": 8, "epochs": 40, "batch_size": 16, "progress": False},
+}  # fmt: skip
 
 
 def texts_labels(docs):
