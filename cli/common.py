@@ -34,6 +34,8 @@ commit_option = click.option(
 
 def print_report(report: IndexReport, collection: Path) -> None:
     """What ``aer index`` / ``aer add`` did; exit 1 if anything was rejected (after indexing the rest)."""
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     for rej in report.rejected:
         click.echo(f"rejected {rej}", err=True)
     verb = "created" if report.fitted else "updated"

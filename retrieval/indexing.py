@@ -25,6 +25,7 @@ class IndexReport:
     added: int = 0
     updated: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # "id: how it was read" for items read with a caveat
     fitted: bool = False
     fit_s: float = 0.0  # seconds fitting the encoder (0 when the collection existed)
     add_s: float = 0.0  # seconds encoding and indexing the items
@@ -84,6 +85,7 @@ def index_source(
         progress=progress, commit_every=commit_every, db=db, **encoder_options,
     )  # fmt: skip
     report.rejected = rejected
+    report.notes = [f"{d.id}: {d.note}" for d in docs if getattr(d, "note", None)]
     return report
 
 

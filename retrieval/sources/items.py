@@ -15,6 +15,7 @@ class Document:
     text: str
     label: str | None = None
     source: str = ""
+    note: str | None = None  # how the item was read, when that is worth telling (truncated, not UTF-8)
 
     @property
     def content(self) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .decode import UndecodableError, decode_text
+from .decode import UndecodableError, decode_text_noting
 from .items import Document, Rejected
 
-# Bigger files are cut to this many bytes before decoding, so one huge file cannot exhaust memory.
+# Bigger files are cut to this many bytes before decoding, so one huge file cannot exhaust memory
+# (the item gets a note saying so).
 MAX_TEXT_BYTES = 2_000_000
 
 
@@ -20,12 +21,17 @@ def iter_folder(root: Path) -> Iterator[Document | Rejected]:
         label = parts[0] if len(parts) > 1 else None
         try:
             with path.open("rb") as fh:
-                data = fh.read(MAX_TEXT_BYTES)
-            text = decode_text(data)
+                data = fh.read(MAX_TEXT_BYTES + 1)
+            truncated = len(data) > MAX_TEXT_BYTES
+            text, note = decode_text_noting(data[:MAX_TEXT_BYTES], truncated)
         except (OSError, UndecodableError) as exc:
             yield Rejected(item_id, _reason(exc))
             continue
-        yield Document(id=item_id, text=text, label=label, source=str(path))
+        if truncated:
+            size = path.stat().st_size
+            cut = f"truncated to the first {MAX_TEXT_BYTES:,} of its {size:,} bytes"
+            note = f"{cut}; {note}" if note else cut
+        yield Document(id=item_id, text=text, label=label, source=str(path), note=note)
 
 
 def walk_files(root: Path) -> Iterator[Path]:
