@@ -25,10 +25,10 @@ test: install
 	$(BIN)/python -m pytest
 
 bench-image: install
-	$(BIN)/python benchmarks/image_cifar.py --data ../shared/data/cifar-10-binary.tar.gz --out runs/image
+	$(BIN)/aer bench image --data ../shared/data/cifar-10-binary.tar.gz --out runs/image
 
 bench-text: install
-	$(BIN)/python benchmarks/text_20news.py --data ../shared/data/20news-bydate.tar.gz --out runs/text
+	$(BIN)/aer bench text --data ../shared/data/20news-bydate.tar.gz --out runs/text
 
 clean:
 	rm -rf demo.aer runs .pytest_cache
