@@ -11,7 +11,9 @@ from .bench import bench_cmd
 from .delete import delete_cmd
 from .index import index_cmd
 from .info import info_cmd
+from .outliers import outliers_cmd
 from .query import query_cmd
+from .reconstruct import reconstruct_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,3 +28,5 @@ main.add_command(info_cmd)
 main.add_command(add_cmd)
 main.add_command(delete_cmd)
 main.add_command(bench_cmd)
+main.add_command(outliers_cmd)
+main.add_command(reconstruct_cmd)

@@ -8,7 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class AddReport:
 
     added: int
     updated: int
+    outlier_scores: dict[str, float] = field(default_factory=dict)  # id -> reconstruction error (autoencoders)
 
 
 Item = Document | ImageItem
@@ -198,11 +199,18 @@ class Collection:
         """Encode and index ``items``; a known id is updated in place, not duplicated.
 
         Items are encoded ``batch_size`` at a time and written to disk every ``commit_every``:
-        first the index file (atomically), then the store in one transaction. A crash in
-        between leaves codes the store does not list, and search skips keys the store does not know.
+        first the index file (atomically), then the store in one transaction. A crash in between
+        leaves codes the store does not list; they are dropped when the collection is next opened.
+        One writer at a time: a second one waits for the lock (``LOCK_TIMEOUT_S``), then fails.
+
+        With an autoencoder, each item's reconstruction error is stored as its outlier score and
+        returned in the report (``AddReport.outlier_scores``), so unusual items can be flagged.
         """
+        with self._writing():
+            return self._add(_dedupe(list(items)), batch_size, commit_every, progress)
+
+    def _add(self, docs: list[Item], batch_size: int, commit_every: int, progress: bool) -> AddReport:
         added = updated = 0
-        docs = _dedupe(list(items))
         for d in docs:
             if (self.modality == "image") != isinstance(d, ImageItem):
                 raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
@@ -217,18 +225,22 @@ class Collection:
         updated = len(docs) - added
         bar = tqdm(total=len(docs), desc="encoding", unit="item", disable=not progress, leave=False)
         pending: list[int] = []
+        scores: dict[str, float] = {}
         for start in range(0, len(docs), batch_size):
             batch, batch_keys = docs[start : start + batch_size], np.asarray(keys[start : start + batch_size])
             codes = self.encoder.encode(contents(batch))
+            errors = self.encoder.reconstruction_error(contents(batch))
+            if errors is not None:
+                scores.update(zip((d.id for d in batch), errors.tolist()))
             self.index.remove(batch_keys)  # the old codes of updated items
             self.index.add(batch_keys, codes)
             pending.extend(range(start, start + len(batch)))
             if len(pending) >= commit_every or start + batch_size >= len(docs):
-                self._commit([docs[i] for i in pending], [keys[i] for i in pending])
+                self._commit([docs[i] for i in pending], [keys[i] for i in pending], scores)
                 pending = []
             bar.update(len(batch))
         bar.close()
-        return AddReport(added=added, updated=updated)
+        return AddReport(added=added, updated=updated, outlier_scores=scores)
 
     def update(self, item: Item) -> None:
         """Replace the stored item with ``item.id`` (its code, text or pixels and metadata)."""
@@ -251,10 +263,10 @@ class Collection:
                 self.index.save(self.path / INDEX_FILE)
             return len(keys)
 
-    def _commit(self, items: list[Item], keys: list[int]) -> None:
+    def _commit(self, items: list[Item], keys: list[int], scores: dict[str, float]) -> None:
         self.index.save(self.path / INDEX_FILE)
         thumbs = [d.pixels.tobytes() for d in items] if self.modality == "image" else None
-        self.store.upsert([_record(k, d) for k, d in zip(keys, items)], thumbs)
+        self.store.upsert([_record(k, d, scores.get(d.id)) for k, d in zip(keys, items)], thumbs)
 
     # --- searching ----------------------------------------------------------------------------
 
@@ -326,6 +338,21 @@ class Collection:
             out.append(hits)
         return out
 
+    # --- outliers -------------------------------------------------------------------------------
+
+    def outlier_scores(self) -> dict[str, float]:
+        """Each item's reconstruction error under the collection's autoencoder (higher = less typical).
+
+        Empty for encoders that do not reconstruct (TF-IDF, pixels, MiniLM) and for items added
+        before scores were kept (add them again to score them).
+        """
+        return self.store.outlier_scores()
+
+    def outliers(self, k: int = 20) -> list[Hit]:
+        """The ``k`` least typical items, as hits whose score is the outlier score."""
+        return [Hit(id=r.id, score=float(r.outlier_score), label=r.label, source=r.source, snippet=r.snippet)
+                for r in self.store.top_outliers(k)]  # fmt: skip
+
     # --- describing ----------------------------------------------------------------------------
 
     def labels(self) -> dict[int, str | None]:
@@ -390,6 +417,8 @@ def _dedupe(items: list[Item]) -> list[Item]:
     return list({d.id: d for d in items}.values())
 
 
-def _record(key: int, item: Item) -> ItemRecord:
+def _record(key: int, item: Item, outlier_score: float | None) -> ItemRecord:
     snippet = " ".join(item.text.split())[:SNIPPET_CHARS] if isinstance(item, Document) else ""
-    return ItemRecord(key=key, id=item.id, source=item.source, label=item.label, snippet=snippet)
+    return ItemRecord(
+        key=key, id=item.id, source=item.source, label=item.label, snippet=snippet, outlier_score=outlier_score
+    )

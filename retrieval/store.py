@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .errors import CollectionError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
 Key = BigInteger().with_variant(Integer, "sqlite")
 _IN_CHUNK = 500  # ids per IN (...) clause, well under SQLite's bound-parameter limit
@@ -53,6 +53,7 @@ class ItemRow(Base):
     label: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
     snippet: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # schema 2: Unix time of the last write
+    outlier_score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)  # schema 3
 
 
 class ThumbnailRow(Base):
@@ -78,6 +79,7 @@ class ItemRecord:
     source: str
     label: str | None
     snippet: str
+    outlier_score: float | None = None  # reconstruction error under the collection's autoencoder
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -105,8 +107,14 @@ def _add_updated_at(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE items ADD COLUMN updated_at {column_type}"))
 
 
+def _add_outlier_score(conn: Connection) -> None:
+    column_type = Float().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE items ADD COLUMN outlier_score {column_type}"))
+    conn.execute(text("CREATE INDEX ix_items_outlier_score ON items (outlier_score)"))
+
+
 # MIGRATIONS[v] upgrades a schema-v database to v + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at, 2: _add_outlier_score}
 
 
 class MetadataStore:
@@ -215,7 +223,7 @@ class MetadataStore:
         keys = [r.key for r in records]
         now = time.time()
         items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet,
-                  "updated_at": now} for r in records]  # fmt: skip
+                  "updated_at": now, "outlier_score": r.outlier_score} for r in records]  # fmt: skip
         thumbs = [{"key": r.key, "pixels": p} for r, p in zip(records, thumbnails or ())]
         # Delete then bulk-insert: one statement per chunk instead of a SELECT per row (as merge() does).
         with self.engine.begin() as conn:
@@ -225,6 +233,20 @@ class MetadataStore:
                 for chunk in _chunks(keys):
                     conn.execute(delete(table).where(table.key.in_(chunk)))
                 conn.execute(insert(table), rows)
+
+    def top_outliers(self, k: int) -> list[ItemRecord]:
+        """The ``k`` items with the highest outlier scores, highest first (items without a score last)."""
+        columns = (ItemRow.key, ItemRow.item_id, ItemRow.source, ItemRow.label, ItemRow.snippet, ItemRow.outlier_score)
+        q = select(*columns).where(ItemRow.outlier_score.is_not(None))
+        q = q.order_by(ItemRow.outlier_score.desc(), ItemRow.key).limit(k)
+        with self.engine.connect() as conn:
+            return [ItemRecord(*row) for row in conn.execute(q)]
+
+    def outlier_scores(self) -> dict[str, float]:
+        """Every scored item's outlier score by id."""
+        with self.engine.connect() as conn:
+            q = select(ItemRow.item_id, ItemRow.outlier_score).where(ItemRow.outlier_score.is_not(None))
+            return dict(conn.execute(q).all())
 
     def delete(self, keys: Sequence[int]) -> None:
         """Forget the items with ``keys`` (and their thumbnails), in one transaction."""

@@ -159,3 +159,13 @@ def test_a_collection_killed_while_being_created_leaves_nothing_half_made(tmp_pa
     assert not target.exists() or not any(target.iterdir())
     retrieval.index_source(corpus_dir, target, **FAST_AE)
     assert consistent(target) == 36
+
+
+def test_two_writers_at_once_are_serialised(collection, tmp_path):
+    corpora = []
+    for w in ("a", "b"):
+        docs = make_docs(per_topic=100, seed=ord(w))
+        corpora.append(write_corpus(tmp_path / w, [(f"{w}-{i}", lab, text) for i, (_, lab, text) in enumerate(docs)]))
+    writers = [subprocess.Popen([*AER, "add", str(collection), str(c), "-q", "--commit-every", "25"]) for c in corpora]
+    assert [w.wait() for w in writers] == [0, 0]
+    assert consistent(collection) == 36 + 600  # both complete, neither lost the other's items

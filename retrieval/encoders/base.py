@@ -72,6 +72,11 @@ class Encoder(ABC):
         """One line for ``aer info``."""
         return f"{self.name}(dim={self.dim})"
 
+    def reconstruction_error(self, items: Sequence[Any]) -> np.ndarray | None:
+        """Per item, how badly the encoder reconstructs it (higher = less typical), or ``None`` for an
+        encoder that does not reconstruct (TF-IDF, pixels, MiniLM)."""
+        return None
+
     def save(self, folder: str | Path) -> None:
         """Write ``config.json`` and ``weights.safetensors`` into ``folder``."""
         folder = Path(folder)

@@ -36,7 +36,7 @@ from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seed_everything, train
 from ..nn.vq import VectorQuantizer
 from .base import BinaryCapable, check_bits, finish_codes
-from .image_base import PIXELS, ImageEncoder
+from .image_base import PIXELS, ImageEncoder, as_batch
 from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
@@ -213,8 +213,9 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         return self._to_pixels(self.model_.decoder(z))
 
     @torch.no_grad()
-    def reconstruction_error(self, images: np.ndarray) -> np.ndarray:
+    def reconstruction_error(self, items: Any) -> np.ndarray:
         """Mean squared reconstruction error per image, in standardised pixel units (the anomaly score)."""
+        images = as_batch(items)
         device = next(self.model_.parameters()).device
         self.model_.eval()
         out = np.empty(len(images), dtype=np.float32)

@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA
 from indexers import pack_bits
 
 from .base import check_bits
-from .image_base import ImageEncoder, flat_unit
+from .image_base import ImageEncoder, as_batch, flat_unit
 
 
 class PcaEncoder(ImageEncoder):
@@ -50,6 +50,12 @@ class PcaEncoder(ImageEncoder):
     def _encode_images(self, images: np.ndarray) -> np.ndarray:
         projections = (flat_unit(images) - self.mean_) @ self.components_.T
         return pack_bits(projections > 0) if self.bits else projections
+
+    def reconstruction_error(self, items: Any) -> np.ndarray:
+        """Squared distance of each image (unit pixels) from its projection on the components."""
+        x = flat_unit(as_batch(items)) - self.mean_
+        residual = x - (x @ self.components_.T) @ self.components_
+        return (residual**2).mean(1)
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean_, "components": self.components_}

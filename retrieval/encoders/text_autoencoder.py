@@ -182,6 +182,22 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             out[start : start + len(x)] = self.model_.encoder(x).cpu().numpy()
         return finish_codes(out, self.bits)
 
+    @torch.no_grad()
+    def reconstruction_error(self, items: Sequence[str]) -> np.ndarray:
+        """The training loss per document: IDF-weighted multinomial NLL per weighted word."""
+        counts = self.counts(items)
+        inputs, targets = log_normalise(counts), (counts @ sp.diags(self.idf_)).tocsr()
+        device = next(self.model_.parameters()).device
+        self.model_.eval()
+        out = np.empty(counts.shape[0], dtype=np.float32)
+        for start in range(0, counts.shape[0], ENCODE_BATCH):
+            stop = start + ENCODE_BATCH
+            _, logits = self.model_(torch.from_numpy(inputs[start:stop].toarray()).to(device))
+            target = torch.from_numpy(targets[start:stop].toarray()).to(device)
+            nll = -(target * F.log_softmax(logits, dim=1)).sum(1) / target.sum(1).clamp(min=1e-6)
+            out[start : start + len(nll)] = nll.cpu().numpy()
+        return out
+
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "idf": self.idf_}
 

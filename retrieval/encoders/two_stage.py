@@ -80,6 +80,9 @@ class TwoStageEncoder(Encoder):
     def encode(self, items: Sequence[Any]) -> np.ndarray:
         return join_codes(self.short.encode(items), self.long.encode(items))
 
+    def reconstruction_error(self, items: Sequence[Any]) -> np.ndarray | None:
+        return self.long.reconstruction_error(items)
+
     def describe(self) -> str:
         return f"two-stage(short={self.short.describe()}, long={self.long.describe()})"
 
