@@ -100,12 +100,8 @@ def image_dir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def cifar_archive(tmp_path: Path) -> Path:
-    """A CIFAR-10 binary archive in the canonical layout, with the synthetic images as records."""
-    images = make_images(per_class=4)
-    names = ["red", "green", "stripes"]
-    path = tmp_path / "cifar-10-binary.tar.gz"
+def write_cifar_archive(path: Path, train: list, test: list, names: list[str]) -> Path:
+    """A CIFAR-10 binary archive in the canonical layout: ``train`` spread over the 5 data batches."""
     with tarfile.open(path, "w:gz") as tar:
 
         def add(name: str, data: bytes) -> None:
@@ -113,12 +109,24 @@ def cifar_archive(tmp_path: Path) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
 
+        def records(pairs: list) -> bytes:
+            return b"".join(bytes([names.index(lab)]) + img.transpose(2, 0, 1).tobytes() for lab, img in pairs)
+
         add("batches.meta.txt", ("\n".join(names) + "\n").encode())
-        for b, name in enumerate([f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]):
-            chunk = images[b * 2 : b * 2 + 2] if b < 6 else []
-            recs = [bytes([names.index(lab)]) + img.transpose(2, 0, 1).tobytes() for lab, img in chunk]
-            add(name, b"".join(recs))
+        per = -(-len(train) // 5)
+        for b in range(5):
+            add(f"data_batch_{b + 1}.bin", records(train[b * per : (b + 1) * per]))
+        add("test_batch.bin", records(test))
     return path
+
+
+@pytest.fixture
+def cifar_archive(tmp_path: Path) -> Path:
+    """A CIFAR-10 binary archive in the canonical layout, with the synthetic images as records."""
+    images = make_images(per_class=4)
+    return write_cifar_archive(
+        tmp_path / "cifar-10-binary.tar.gz", images[:10], images[10:], ["red", "green", "stripes"]
+    )
 
 
 @pytest.fixture(scope="session")

@@ -61,3 +61,31 @@ def test_bench_errors_are_clear(tmp_path, newsgroups_archive):
     assert out.exit_code == 1 and "not the CIFAR-10" in out.output
     with pytest.raises(ValueError, match="unknown text method 'lsa-7'"):
         choose("text", "lsa-7", quick=False)
+
+
+def test_bench_anomaly_quick(tmp_path):
+    from .conftest import make_images, write_cifar_archive
+
+    images = make_images(per_class=10, seed=1)
+    train = [p for i, p in enumerate(images) if i % 10 < 6]
+    test = [p for i, p in enumerate(images) if i % 10 >= 6]
+    data = write_cifar_archive(tmp_path / "c.tar.gz", train, test, ["red", "green", "stripes"])
+    out = tmp_path / "anomaly"
+    result = CliRunner().invoke(main, ["bench", "anomaly", "--data", str(data), "--out", str(out), "--quick"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert [r["normal_class"] for r in results["classes"]] == ["red", "green", "stripes"]
+    for r in results["classes"]:
+        assert r["normal_train_images"] == 6 and r["test_images"] == 12 and r["anomalies"] == 8
+        assert r["auc_pixel_knn5"] > 0.9  # the synthetic classes are far apart in pixel space
+        assert 0.0 <= r["auc_reconstruction"] <= 1.0
+    assert "| **mean** |" in (out / "results.md").read_text()
+
+
+def test_bench_variants_quick(tmp_path, cifar_archive):
+    out = tmp_path / "variants"
+    result = CliRunner().invoke(main, ["bench", "variants", "--data", str(cifar_archive), "--out", str(out),
+                                       "--quick", "--methods", "plain,tied"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["modality"] == "image" and [r["method"] for r in results["methods"]] == ["plain", "tied"]

@@ -26,7 +26,7 @@ class SuiteData:
 
 
 def load_suite(suite: str, data: str | Path, quick: bool = False) -> SuiteData:
-    """Read ``data`` for ``suite`` (20 Newsgroups by-date archive for text, CIFAR-10 for images).
+    """Read ``data`` for a ``text`` or ``image`` suite (20 Newsgroups by-date archive, CIFAR-10).
 
     ``quick`` keeps a seeded random slice (``QUICK_SIZES``) of each split.
     """

@@ -53,16 +53,32 @@ IMAGE_METHODS = [
     _m("conv-ae-256bit", "conv-ae", bits=256),
     _m("conv-ae-32+256bit", "conv-ae", short_bits=32, bits=256),
 ]
-METHODS = {"text": TEXT_METHODS, "image": IMAGE_METHODS}
+# The autoencoder family at one budget and seed: a dense 3072-1024-512-64 autoencoder, 2 epochs, plain MSE
+# (no contrastive term), each variant changing one thing.
+_BASE = {"dim": 64, "epochs": 2, "contrastive": 0.0}
+VARIANT_METHODS = [
+    _m("plain", "dense-ae", **_BASE),
+    _m("denoising-mask", "dense-ae", **_BASE, mask=0.25),
+    _m("denoising-gauss", "dense-ae", **_BASE, input_noise=0.3),
+    _m("contractive", "dense-ae", **_BASE, contractive=0.1),
+    _m("sparse", "dense-ae", **_BASE, sparse=0.05),
+    _m("code-l2", "dense-ae", **_BASE, code_l2=0.05),
+    _m("tied", "dense-ae", **_BASE, tied=True),
+    _m("pretrained", "dense-ae", **_BASE, pretrain_epochs=1),
+    _m("vq-256x8", "dense-ae", **_BASE, codebook=256, segments=8),
+]
+METHODS = {"text": TEXT_METHODS, "image": IMAGE_METHODS, "variants": VARIANT_METHODS}
+MODALITY = {"text": "text", "image": "image", "variants": "image"}
 QUICK_METHODS = {
     "text": ["tfidf", "lsa-10", "ae-2", "ae-32bit"],
     "image": ["pixels", "pca-64", "conv-ae-64bit"],
+    "variants": ["plain", "tied", "vq-256x8"],
 }
 QUICK_TRAINING: dict[str, dict[str, Any]] = {
     "ae": {"epochs": 4, "min_steps": 0},
     "minilm-ae": {"epochs": 5},
     "conv-ae": {"epochs": 1},
-    "dense-ae": {"epochs": 1},
+    "dense-ae": {"epochs": 1, "pretrain_epochs": 0},
 }
 
 

@@ -77,7 +77,7 @@ def write_report(out: Path, results: dict[str, Any], data: SuiteData) -> None:
         path = out / f"{r['method']}.aer"
         if r["code"] == "2 floats":
             plot_code_map(out / f"map_{r['method']}.png", path, data, r["method"])
-        if results["suite"] == "image":
+        if results["modality"] == "image":
             draw_result_grid(out / f"grid_{r['method']}.png", path, data, r["method"])
 
 

@@ -25,7 +25,7 @@ from ..encoders.sentence import embed, embedding_cache, no_embedding_cache
 from ..evaluation import RankingScores
 from ..indexing import index_items
 from .data import SuiteData, load_suite
-from .methods import Method, choose
+from .methods import MODALITY, Method, choose
 
 BUILD_RECORD = "bench-build.json"
 CHUNK = 256  # queries per batched search
@@ -57,14 +57,16 @@ def run_benchmark(
     quick: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run ``suite`` (``text`` or ``image``) on ``data``; write results, table and pictures into ``out``."""
+    """Run ``suite`` (``text``, ``image`` or ``variants``) on ``data``; write results, table and pictures
+    into ``out``."""
     from .report import write_report  # matplotlib only when reporting
 
     chosen = choose(suite, methods, quick)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    suite_data = load_suite(suite, data, quick)
+    modality = MODALITY[suite]
+    suite_data = load_suite(modality, data, quick)
     log(f"{suite}: {len(suite_data.database)} database items, {len(suite_data.queries)} queries "
         f"({time.perf_counter() - t0:.0f} s to read)")  # fmt: skip
     extra: dict[str, Any] = {}
@@ -73,14 +75,14 @@ def run_benchmark(
         extra["minilm_embedding"] = _embed_once(suite_data, cache, log)
     records = []
     for method in chosen:
-        build = _build(method, suite, Path(data), out, quick, cache, log)
+        build = _build(method, modality, Path(data), out, quick, cache, log)
         record = {"method": method.name, "encoder": method.encoder, "options": method.options, **build}
         with embedding_cache(cache if method.encoder in EMBEDDING_ENCODERS else None):
-            record.update(evaluate(out / f"{method.name}.aer", suite_data, suite))
+            record.update(evaluate(out / f"{method.name}.aer", suite_data, modality))
         records.append(record)
         log(_summary(record))
     results = {
-        "suite": suite, "data": str(data), "quick": quick, "machine": machine(),
+        "suite": suite, "modality": modality, "data": str(data), "quick": quick, "machine": machine(),
         "database_items": len(suite_data.database), "queries": len(suite_data.queries),
         **extra, "methods": records,
     }  # fmt: skip
