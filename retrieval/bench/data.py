@@ -12,7 +12,7 @@ from ..errors import SourceError
 from ..sources import Document, ImageItem, is_cifar10, iter_cifar10, iter_newsgroups, load_cifar10
 from ..sources.newsgroups import is_newsgroups_archive
 
-QUICK_SIZES = {"text": (2000, 500), "image": (5000, 500)}  # database items, queries
+QUICK_SIZES = {"text": (1500, 300), "image": (3000, 300)}  # database items, queries
 SEED = 0
 
 

@@ -75,7 +75,7 @@ def run_benchmark(
         extra["minilm_embedding"] = _embed_once(suite_data, cache, log)
     records = []
     for method in chosen:
-        build = _build(method, modality, Path(data), out, quick, cache, log)
+        build = _build(method, modality, suite_data.database, out, quick, cache, log)
         record = {"method": method.name, "encoder": method.encoder, "options": method.options, **build}
         with embedding_cache(cache if method.encoder in EMBEDDING_ENCODERS else None):
             record.update(evaluate(out / f"{method.name}.aer", suite_data, modality))
@@ -104,7 +104,7 @@ def _embed_once(data: SuiteData, cache: Path, log: Callable[[str], None]) -> dic
 
 
 def _build(
-    method: Method, suite: str, data: Path, out: Path, quick: bool, cache: Path, log: Callable[[str], None]
+    method: Method, modality: str, items: list, out: Path, quick: bool, cache: Path, log: Callable[[str], None]
 ) -> dict[str, Any]:
     path = out / f"{method.name}.aer"
     record_file = path / BUILD_RECORD
@@ -120,18 +120,17 @@ def _build(
     log(f"{method.name}: building {path}")
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        build = pool.apply(_build_child, (method.encoder, options, suite, str(data), str(path), quick, str(cache)))
+        build = pool.apply(_build_child, (method.encoder, options, modality, items, str(path), str(cache)))
     record_file.write_text(json.dumps({"options": options, "quick": quick, "build": build}, indent=1))
     return build
 
 
 def _build_child(
-    encoder: str, options: dict[str, Any], suite: str, data: str, path: str, quick: bool, cache: str
+    encoder: str, options: dict[str, Any], modality: str, items: list, path: str, cache: str
 ) -> dict[str, Any]:
-    """In a fresh process: read the suite's database, fit, index; report times and peak memory."""
-    items = load_suite(suite, data, quick).database
+    """In a fresh process: fit, encode and index the database items; report times and peak memory."""
     with embedding_cache(cache if encoder in EMBEDDING_ENCODERS else None):
-        report = index_items(items, path, modality=suite, encoder=encoder, device="cpu", **options)
+        report = index_items(items, path, modality=modality, encoder=encoder, device="cpu", **options)
     return {
         "fit_s": report.fit_s,
         "index_s": report.add_s,
