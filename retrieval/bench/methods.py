@@ -75,7 +75,7 @@ QUICK_METHODS = {
     "variants": ["plain", "tied", "vq-256x8"],
 }
 QUICK_TRAINING: dict[str, dict[str, Any]] = {
-    "ae": {"epochs": 3, "min_steps": 0},
+    "ae": {"epochs": 3, "min_steps": 300},
     "minilm-ae": {"epochs": 5},
     "conv-ae": {"epochs": 1},
     "dense-ae": {"epochs": 1, "pretrain_epochs": 0},
