@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import click
 from retrieval.collection import COMMIT_EVERY
 from retrieval.device import DEVICES
 from retrieval.errors import RetrievalError
+from retrieval.hit import Hit
 from retrieval.indexing import IndexReport
 
 device_option = click.option(
@@ -42,6 +44,17 @@ def print_report(report: IndexReport, collection: Path) -> None:
     click.echo(f"{verb} {collection}: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected")
     if report.rejected:
         raise SystemExit(1)
+
+
+def print_hits(hits: list[Hit], as_json: bool) -> None:
+    """Hits as a JSON list, or one ranked line each (with the snippet of text items)."""
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], indent=1))
+        return
+    for rank, h in enumerate(hits, start=1):
+        click.echo(f"{rank:3d}  {h.score:8.4f}  {h.id}  [{h.label or '-'}]")
+        if h.snippet:
+            click.echo(f"     {h.snippet[:100]}")
 
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 import retrieval
 
-from .common import db_option, library_errors
+from .common import db_option, library_errors, print_hits
 
 
 @click.command("outliers")
@@ -25,10 +24,4 @@ def outliers_cmd(collection: Path, k: int, as_json: bool, db: str | None) -> Non
         encoder = col.encoder.describe()
     if not hits:
         raise click.ClickException(f"{collection}: no outlier scores ({encoder} does not reconstruct its input)")
-    if as_json:
-        click.echo(json.dumps([h.to_dict() for h in hits], indent=1))
-        return
-    for rank, h in enumerate(hits, start=1):
-        click.echo(f"{rank:3d}  {h.score:8.4f}  {h.id}  [{h.label or '-'}]")
-        if h.snippet:
-            click.echo(f"     {h.snippet[:100]}")
+    print_hits(hits, as_json)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ import retrieval
 from retrieval.grid import draw_grid
 from retrieval.images import to_pixels
 
-from .common import db_option, device_option, library_errors
+from .common import db_option, device_option, library_errors, print_hits
 
 
 @click.command("query")
@@ -53,12 +52,6 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
         if grid is not None:
             query_pixels = col.pixels([like_id])[0] if like_id else to_pixels(image)
             draw_grid(grid, [(query_pixels, hits, col.pixels([h.id for h in hits]))])
-    if as_json:
-        click.echo(json.dumps([h.to_dict() for h in hits], indent=1))
-        return
-    for rank, h in enumerate(hits, start=1):
-        click.echo(f"{rank:3d}  {h.score:6.3f}  {h.id}  [{h.label or '-'}]")
-        if h.snippet:
-            click.echo(f"     {h.snippet[:100]}")
-    if grid is not None:
+    print_hits(hits, as_json)
+    if grid is not None and not as_json:
         click.echo(f"grid saved to {grid}")
