@@ -98,16 +98,17 @@ def plot_pr_curves(path: Path, results: dict[str, Any]) -> None:
 
 def plot_code_map(path: Path, collection: Path, data: SuiteData, name: str) -> None:
     """The 2006 paper's picture: the 2-D codes of the test queries, one colour per label."""
+    pick = np.sort(np.random.default_rng(0).permutation(len(data.queries))[:MAP_POINTS])  # splits are sorted by label
     with Collection.open(collection, device="cpu") as col:
-        codes = col.encode(data.queries[:MAP_POINTS])
-    labels = np.array(data.labels[:MAP_POINTS])
+        codes = col.encode([data.queries[i] for i in pick])
+    labels = np.array(data.labels)[pick]
     fig, ax = plt.subplots(figsize=(7, 7))
     cmap = plt.get_cmap("tab20")
     for i, label in enumerate(sorted(set(labels))):
         pts = codes[labels == label]
         ax.scatter(pts[:, 0], pts[:, 1], s=3, color=cmap(i % 20), label=label, alpha=0.7)
     ax.set_title(f"{name}: 2-D codes of {len(codes)} test queries")
-    ax.legend(fontsize=6, markerscale=3, loc="upper right", ncol=2)
+    ax.legend(fontsize=5, markerscale=3, loc="best", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
