@@ -68,6 +68,11 @@ class TwoStageIndex:
         return self.short.nbits
 
     @property
+    def use_gpu(self) -> bool:
+        """Whether long-code ranking may run on a GPU (the hash lookup stays on the CPU)."""
+        return self.long.use_gpu
+
+    @property
     def nbits(self) -> int:
         """Width of a joined code: short plus long bits."""
         return self.short.nbits + self.long.nbits

@@ -128,26 +128,12 @@ class Collection:
         manifest = _read_manifest(path)
         try:
             encoder = load_encoder(path / ENCODER_DIR, device=device, progress=False)
-            if manifest.get("index_spec") == TWO_STAGE_SPEC:
-                index: CodeIndex = TwoStageIndex.load(path / INDEX_FILE, use_gpu=device != "cpu")
-            elif manifest.get("metric") == "hamming":
-                index = BinaryIndex.load(path / INDEX_FILE, use_gpu=device != "cpu")
-            else:
-                spec = manifest.get("index_spec", DEFAULT_SPEC)
-                index = FloatIndex.load(path / INDEX_FILE, spec, use_gpu=device != "cpu")
+            index = _load_index(path / INDEX_FILE, manifest, use_gpu=device != "cpu")
         except (EncoderFileError, IndexFileError) as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
         col = cls(path, encoder, index, _store(path, manifest, db), manifest)
         col._drop_unlisted_codes()
         return col
-
-    def _load_index(self) -> CodeIndex:
-        use_gpu = self.index.use_gpu if hasattr(self.index, "use_gpu") else False
-        if self.manifest.get("index_spec") == TWO_STAGE_SPEC:
-            return TwoStageIndex.load(self.path / INDEX_FILE, use_gpu=use_gpu)
-        if self.manifest.get("metric") == "hamming":
-            return BinaryIndex.load(self.path / INDEX_FILE, use_gpu=use_gpu)
-        return FloatIndex.load(self.path / INDEX_FILE, self.manifest.get("index_spec", DEFAULT_SPEC), use_gpu=use_gpu)
 
     def _drop_unlisted_codes(self) -> None:
         """Forget codes the store does not list: what a crash between the index write and the store
@@ -171,7 +157,7 @@ class Collection:
                 f"for over {LOCK_TIMEOUT_S:.0f} s); try again when it has finished"
             ) from exc
         try:
-            self.index = self._load_index()
+            self.index = _load_index(self.path / INDEX_FILE, self.manifest, use_gpu=self.index.use_gpu)
             self._drop_unlisted_codes()
             yield
         finally:
@@ -228,8 +214,9 @@ class Collection:
         scores: dict[str, float] = {}
         for start in range(0, len(docs), batch_size):
             batch, batch_keys = docs[start : start + batch_size], np.asarray(keys[start : start + batch_size])
-            codes = self.encoder.encode(contents(batch))
-            errors = self.encoder.reconstruction_error(contents(batch))
+            batch_contents = contents(batch)
+            codes = self.encoder.encode(batch_contents)
+            errors = self.encoder.reconstruction_error(batch_contents)
             if errors is not None:
                 scores.update(zip((d.id for d in batch), errors.tolist()))
             self.index.remove(batch_keys)  # the old codes of updated items
@@ -373,6 +360,15 @@ class Collection:
             "store": self.manifest.get("store_hint", "metadata.sqlite"),
             "index": self.index.index_type(),
         }
+
+
+def _load_index(file: Path, manifest: dict, use_gpu: bool) -> CodeIndex:
+    """The index file of a collection, read as the kind its manifest names."""
+    if manifest.get("index_spec") == TWO_STAGE_SPEC:
+        return TwoStageIndex.load(file, use_gpu=use_gpu)
+    if manifest.get("metric") == "hamming":
+        return BinaryIndex.load(file, use_gpu=use_gpu)
+    return FloatIndex.load(file, manifest.get("index_spec", DEFAULT_SPEC), use_gpu=use_gpu)
 
 
 def _store(path: Path, manifest: dict, db: str | None) -> MetadataStore:
