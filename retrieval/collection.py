@@ -63,6 +63,7 @@ class Collection:
         self.index = index
         self.store = store
         self.manifest = manifest
+        self._index_stamp = self._stamp()  # the index file as this process last read or wrote it
 
     # --- making and opening -------------------------------------------------------------
 
@@ -157,7 +158,9 @@ class Collection:
                 f"for over {LOCK_TIMEOUT_S:.0f} s); try again when it has finished"
             ) from exc
         try:
-            self.index = _load_index(self.path / INDEX_FILE, self.manifest, use_gpu=self.index.use_gpu)
+            if self._stamp() != self._index_stamp:  # another writer changed it since
+                self.index = _load_index(self.path / INDEX_FILE, self.manifest, use_gpu=self.index.use_gpu)
+                self._index_stamp = self._stamp()
             self._drop_unlisted_codes()
             yield
         finally:
@@ -229,6 +232,14 @@ class Collection:
         bar.close()
         return AddReport(added=added, updated=updated, outlier_scores=scores)
 
+    def _stamp(self) -> tuple[int, int, int]:
+        st = (self.path / INDEX_FILE).stat()
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _save_index(self) -> None:
+        self.index.save(self.path / INDEX_FILE)
+        self._index_stamp = self._stamp()
+
     def update(self, item: Item) -> None:
         """Replace the stored item with ``item.id`` (its code, text or pixels and metadata)."""
         if not self.store.keys_of([item.id]):
@@ -247,11 +258,11 @@ class Collection:
             if keys:
                 self.store.delete(keys)
                 self.index.remove(np.asarray(keys, dtype=np.int64))
-                self.index.save(self.path / INDEX_FILE)
+                self._save_index()
             return len(keys)
 
     def _commit(self, items: list[Item], keys: list[int], scores: dict[str, float]) -> None:
-        self.index.save(self.path / INDEX_FILE)
+        self._save_index()
         thumbs = [d.pixels.tobytes() for d in items] if self.modality == "image" else None
         self.store.upsert([_record(k, d, scores.get(d.id)) for k, d in zip(keys, items)], thumbs)
 
