@@ -182,6 +182,11 @@ class BinaryIndex:
         """Whether searches run on a GPU (exact ``BFlat`` only; faiss has no GPU hash index)."""
         return self.use_gpu and not self.is_hash and gpu_count() > 0
 
+    is_trained = True
+
+    def train(self, codes: np.ndarray) -> None:
+        """Nothing to train: binary indexes here are flat storage or hash tables."""
+
     def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
         """Add packed ``codes`` under ``keys`` (keys must not be present already; remove first to replace)."""
         codes = self._prepared(codes)
