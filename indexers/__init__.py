@@ -8,8 +8,11 @@ from .binary_index import (
     parse_binary_spec,
     unpack_bits,
 )  # fmt: skip
+from .choice import IndexChoice, choose_index, parse_size
 from .float_index import DEFAULT_SPEC, FloatIndex, IndexFileError
 from .gpu import gpu_count
+from .recall import RecallProbe
+from .sharded import ShardedIndex, merge_top_k
 from .two_stage import TwoStageIndex, TwoStageStats, join_codes
 
 
@@ -22,7 +25,7 @@ def check_spec(spec: str, binary: bool) -> None:
 
 
 __all__ = [
-    "check_spec",
+    "check_spec", "choose_index", "parse_size", "IndexChoice", "RecallProbe", "ShardedIndex", "merge_top_k",
     "DEFAULT_BINARY_SPEC", "DEFAULT_SPEC", "BinaryIndex", "FloatIndex", "IndexFileError", "TwoStageIndex",
     "TwoStageStats", "gpu_count", "join_codes", "hamming_distances", "pack_bits", "unpack_bits",
 ]  # fmt: skip
