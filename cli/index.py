@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from indexers import parse_size
 from retrieval import ENCODERS, index_source
+from retrieval.indexing import DEFAULT_FIT_SAMPLE
 
 from .common import commit_option, db_option, device_option, library_errors, parse_option, parse_value, print_report
 
@@ -53,8 +55,45 @@ from .common import commit_option, db_option, device_option, library_errors, par
     "index_spec",
     default=None,
     metavar="SPEC",
-    help="FAISS index of a new collection: IDMap2,Flat (default), IDMap2,SQfp16 (half the bytes), "
-    "IDMap2,HNSW32...; binary codes: BFlat (default), BHash16, BHash4x16.",
+    help="FAISS index of a new collection (default: chosen from its size, --memory-budget and --target-latency): "
+    "IDMap2,Flat, IDMap2,SQfp16 (half the bytes), IDMap2,IVF1024,Flat, IDMap2,IVF1024,PQ16...; binary codes: "
+    "BFlat, BHash16, BHash4x16.",
+)
+@click.option(
+    "--fit-sample",
+    type=click.IntRange(1),
+    default=DEFAULT_FIT_SAMPLE,
+    show_default=True,
+    help="New collection: fit the vocabulary, the encoder and the index on a seeded sample of this many items; "
+    "everything is then encoded in batches, so memory stays flat however large SOURCE is.",
+)
+@click.option(
+    "--memory-budget",
+    default=None,
+    metavar="SIZE",
+    help="New collection: the index must fit in SIZE (e.g. 2GB); picks IVF-PQ for real-valued codes if needed.",
+)
+@click.option(
+    "--target-latency",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="MS",
+    help="New collection: exact search while its estimated one-query latency is within MS [10]; "
+    "IVF (real-valued codes) or hash lookup (binary codes) beyond.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="New collection: split the index into N shards searched in parallel (default 1; with --ray, one per CPU).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    metavar="ADDRESS",
+    help="Cluster mode: encode with Ray Data across the workers of the Ray cluster at ADDRESS (auto, local, "
+    "ray://head:10001) and hold the index shards in Ray actors. Needs ae-retrieval[cluster].",
 )
 @click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
@@ -82,6 +121,11 @@ def index_cmd(
     short_bits: int | None,
     radius: int | None,
     index_spec: str | None,
+    fit_sample: int,
+    memory_budget: str | None,
+    target_latency: float | None,
+    shards: int | None,
+    ray_address: str | None,
     vocab_size: int | None,
     hidden: str | None,
     epochs: int | None,
@@ -112,6 +156,11 @@ def index_cmd(
         progress=not quiet,
         commit_every=commit_every,
         db=db,
+        fit_sample=fit_sample,
+        memory_budget=parse_size(memory_budget) if memory_budget else None,
+        target_latency_ms=target_latency,
+        shards=shards,
+        ray=ray_address,
         **named,
         **extra,
     )

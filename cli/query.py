@@ -32,15 +32,18 @@ from .common import db_option, device_option, library_errors, print_hits
     help="Image collections: save the query and its hits as a picture (PNG).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
+@click.option(
+    "--ray", "ray_address", default=None, metavar="ADDRESS", help="Search the index shards in Ray actors at ADDRESS."
+)
 @db_option
 @device_option
 @library_errors
 def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, grid: Path | None,
-              k: int, as_json: bool, db: str | None, device: str) -> None:  # fmt: skip
+              k: int, as_json: bool, ray_address: str | None, db: str | None, device: str) -> None:  # fmt: skip
     """Search COLLECTION for TEXT, for an --image, or for items like --like ID."""
     if sum(x is not None for x in (text, image, like_id)) != 1:
         raise click.UsageError("give exactly one of TEXT, --image PATH or --like ID")
-    with retrieval.open(collection, device=device, db=db) as col:
+    with retrieval.open(collection, device=device, db=db, ray=ray_address) as col:
         if col.modality == "image" and text is not None:
             raise click.UsageError("this is an image collection: query it with --image PATH (or --like ID)")
         if col.modality == "text" and (image is not None or grid is not None):

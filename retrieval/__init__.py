@@ -28,10 +28,11 @@ from .sources import Document, Rejected
 __version__ = "0.1.0"
 
 
-def open(path: str | Path, *, device: str = "auto", db: str | None = None) -> Collection:  # noqa: A001
+def open(path: str | Path, *, device: str = "auto", db: str | None = None, ray: str | None = None) -> Collection:  # noqa: A001
     """Open the collection at ``path`` for searching and adding (``db``: its metadata database URL, when
-    it was made with one; ``AER_DATABASE_URL`` otherwise)."""
-    return Collection.open(path, device=device, db=db)
+    it was made with one; ``AER_DATABASE_URL`` otherwise; ``ray``: a Ray cluster address whose actors hold
+    and search the index shards in parallel)."""
+    return Collection.open(path, device=device, db=db, ray=ray)
 
 
 __all__ = [

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,16 @@ import numpy as np
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
-from indexers import DEFAULT_BINARY_SPEC, DEFAULT_SPEC, BinaryIndex, FloatIndex, IndexFileError, TwoStageIndex
+from indexers import (
+    DEFAULT_BINARY_SPEC,
+    DEFAULT_SPEC,
+    BinaryIndex,
+    FloatIndex,
+    IndexFileError,
+    ShardedIndex,
+    TwoStageIndex,
+)
+from indexers.files import atomic_write
 
 from .encoders import Encoder, TextEncoder, TwoStageEncoder, load_encoder
 from .errors import CollectionError, EncoderFileError, ItemNotFoundError, QueryError
@@ -50,7 +60,7 @@ class AddReport:
 
 
 Item = Document | ImageItem
-CodeIndex = FloatIndex | BinaryIndex | TwoStageIndex
+CodeIndex = FloatIndex | BinaryIndex | TwoStageIndex | ShardedIndex
 Query = Any  # text for text collections; a path, PIL image or array for image collections
 
 
@@ -64,6 +74,7 @@ class Collection:
         self.store = store
         self.manifest = manifest
         self._index_stamp = self._stamp()  # the index file as this process last read or wrote it
+        self.on_cluster = False  # whether add() encodes with Ray Data (use_cluster)
 
     # --- making and opening -------------------------------------------------------------
 
@@ -77,6 +88,8 @@ class Collection:
         spec: str | None = None,
         radius: int | None = None,
         db: str | None = None,
+        index_choice: dict[str, Any] | None = None,
+        shards: int = 1,
     ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
 
@@ -85,11 +98,16 @@ class Collection:
         two-stage encoder gets a ``TwoStageIndex`` whose short-code lookup reaches ``radius`` bits.
         ``db``: a database URL (e.g. ``postgresql://user@host/dbname``, one database per collection) for
         the item metadata instead of ``metadata.sqlite`` in the directory; the URL is not saved (it may
-        hold a password): pass it again to ``open``, or set ``AER_DATABASE_URL``.
+        hold a password): pass it again to ``open``, or set ``AER_DATABASE_URL``. ``index_choice``: why
+        this index (``indexers.IndexChoice.as_dict()``), kept in the manifest for ``info``. ``shards``: split
+        the index into that many (key ``k`` in shard ``k % shards``), searched in parallel and merged —
+        locally, or held by Ray actors when opened with ``ray=`` (see ``retrieval.cluster``).
         """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise CollectionError(f"{path}: already exists and is not an empty directory")
+        if shards < 1 or (shards > 1 and isinstance(encoder, TwoStageEncoder)):
+            raise ValueError(f"The 'shards' parameter must be 1 for two-stage codes, else >= 1. Got {shards}.")
         # Built beside the target and renamed into place: a crash leaves no half-made collection at ``path``.
         building = path.with_name(f".{path.name}.creating-{os.getpid()}")
         shutil.rmtree(building, ignore_errors=True)
@@ -101,16 +119,20 @@ class Collection:
                 raise ValueError(f"two-stage codes take no index spec (got {spec!r}); choose the lookup radius instead")
             spec = TWO_STAGE_SPEC
             index: CodeIndex = TwoStageIndex(encoder.short_bits, encoder.bits, radius=radius or 2, use_gpu=use_gpu)
-        elif encoder.metric == "hamming":
-            spec = spec or DEFAULT_BINARY_SPEC
-            index = BinaryIndex(encoder.dim, spec, use_gpu=use_gpu)
         else:
-            spec = spec or DEFAULT_SPEC
-            index = FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=use_gpu)
+            binary = encoder.metric == "hamming"
+            spec = spec or (DEFAULT_BINARY_SPEC if binary else DEFAULT_SPEC)
+            make = (
+                (lambda: BinaryIndex(encoder.dim, spec, use_gpu=use_gpu))
+                if binary
+                else (lambda: FloatIndex(encoder.dim, spec, metric=encoder.metric, use_gpu=use_gpu))
+            )
+            index = make() if shards == 1 else ShardedIndex.create(shards, make)
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "modality": encoder.modality,
             "index_spec": spec, "metric": encoder.metric, "collection_id": uuid.uuid4().hex,
             "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
+            **({"index_choice": index_choice} if index_choice else {}), **({"shards": shards} if shards > 1 else {}),
         }  # fmt: skip
         index.save(building / INDEX_FILE)
         MetadataStore(db or sqlite_url(building / DB_FILE), manifest["collection_id"]).close()
@@ -121,8 +143,14 @@ class Collection:
         return cls(path, encoder, index, _store(path, manifest, db), manifest)
 
     @classmethod
-    def open(cls, path: str | Path, *, device: str = "auto", db: str | None = None) -> Collection:
-        """Open a collection made by ``create`` (or ``aer index``); ``db``: its database URL, if external."""
+    def open(
+        cls, path: str | Path, *, device: str = "auto", db: str | None = None, ray: str | None = None
+    ) -> Collection:
+        """Open a collection made by ``create`` (or ``aer index``); ``db``: its database URL, if external.
+
+        ``ray``: a Ray cluster address (``"auto"``, ``"local"``, ``"ray://head:10001"``): the index
+        shards are loaded into Ray actors and searched in parallel, their top-k merged (``retrieval.cluster``).
+        """
         path = Path(path)
         if not path.exists():
             raise CollectionError(f"{path}: no such collection (the directory does not exist)")
@@ -134,7 +162,21 @@ class Collection:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
         col = cls(path, encoder, index, _store(path, manifest, db), manifest)
         col._drop_unlisted_codes()
+        if ray:
+            col.use_cluster(ray, encode=False)
         return col
+
+    def use_cluster(self, address: str, *, encode: bool = True) -> None:
+        """Hold the index shards in Ray actors at ``address``; with ``encode``, ``add`` encodes with Ray Data."""
+        from . import cluster  # Ray is optional
+
+        if isinstance(self.index, TwoStageIndex):
+            raise CollectionError(f"{self.path}: two-stage collections cannot run on a cluster (yet)")
+        cluster.connect(address)
+        self.index = cluster.to_actors(self.index, self.manifest)
+        if encode:
+            cluster.encode_on_cluster(self)
+            self.on_cluster = True
 
     def _drop_unlisted_codes(self) -> None:
         """Forget codes the store does not list: what a crash between the index write and the store
@@ -160,7 +202,7 @@ class Collection:
         try:
             if self._stamp() != self._index_stamp:  # another writer changed it since
                 self.index = _load_index(self.path / INDEX_FILE, self.manifest, use_gpu=self.index.use_gpu)
-                self._index_stamp = self._stamp()
+                self._index_stamp = self._stamp()  # (a cluster's actors are replaced by the local index)
             self._drop_unlisted_codes()
             yield
         finally:
@@ -168,6 +210,11 @@ class Collection:
 
     def close(self) -> None:
         self.store.close()
+
+    def annotate(self, **entries: Any) -> None:
+        """Add ``entries`` to the manifest (``collection.json``, rewritten atomically)."""
+        self.manifest.update(entries)
+        atomic_write(self.path / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(self.manifest, indent=1)))
 
     def __enter__(self) -> Collection:
         return self
@@ -183,54 +230,75 @@ class Collection:
         return self.encoder.modality
 
     def add(
-        self, items: Iterable[Item], *, batch_size: int = 1000, commit_every: int = COMMIT_EVERY, progress: bool = False
+        self,
+        items: Iterable[Item],
+        *,
+        batch_size: int = 1000,
+        commit_every: int = COMMIT_EVERY,
+        progress: bool = False,
+        total: int | None = None,
+        on_codes: Callable[[np.ndarray, np.ndarray], None] | None = None,
+        keep_scores: bool = True,
     ) -> AddReport:
         """Encode and index ``items``; a known id is updated in place, not duplicated.
 
-        Items are encoded ``batch_size`` at a time and written to disk every ``commit_every``:
-        first the index file (atomically), then the store in one transaction. A crash in between
-        leaves codes the store does not list; they are dropped when the collection is next opened.
-        One writer at a time: a second one waits for the lock (``LOCK_TIMEOUT_S``), then fails.
+        ``items`` may be any iterable, a generator over a corpus larger than memory included: it is
+        consumed ``commit_every`` items at a time, each chunk encoded ``batch_size`` at a time and then
+        written to disk: first the index file (atomically), then the store in one transaction. A crash
+        in between leaves codes the store does not list; they are dropped when the collection is next
+        opened. One writer at a time: a second one waits for the lock (``LOCK_TIMEOUT_S``), then fails.
 
         With an autoencoder, each item's reconstruction error is stored as its outlier score and
-        returned in the report (``AddReport.outlier_scores``), so unusual items can be flagged.
+        returned in the report (``AddReport.outlier_scores``; ``keep_scores=False`` leaves them in the
+        store only, for streams too long to hold a score per item). ``total``: the item count, for the
+        progress bar's ETA; ``on_codes(keys, codes)`` sees every encoded batch (e.g. a ``RecallProbe``).
         """
-        with self._writing():
-            return self._add(_dedupe(list(items)), batch_size, commit_every, progress)
-
-    def _add(self, docs: list[Item], batch_size: int, commit_every: int, progress: bool) -> AddReport:
         added = updated = 0
+        scores: dict[str, float] = {}
+        bar = tqdm(total=total, desc="encoding", unit="item", disable=not progress, leave=False, smoothing=0.05)
+        with self._writing(), bar:
+            for chunk in _chunks(items, commit_every):
+                docs = _dedupe(chunk)
+                chunk_added, chunk_scores = self._add(docs, batch_size, bar, on_codes)
+                added += chunk_added
+                updated += len(docs) - chunk_added
+                if keep_scores:
+                    scores.update(chunk_scores)
+        return AddReport(added=added, updated=updated, outlier_scores=scores)
+
+    def _add(
+        self, docs: list[Item], batch_size: int, bar: tqdm, on_codes: Callable | None
+    ) -> tuple[int, dict[str, float]]:
+        """Encode, index and commit one chunk; return how many were new and their outlier scores."""
         for d in docs:
             if (self.modality == "image") != isinstance(d, ImageItem):
                 raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
         known = self.store.keys_of([d.id for d in docs])
         next_key = self.store.next_key()
-        keys = []
+        keys, added = [], 0
         for d in docs:
             if d.id not in known:
                 known[d.id], next_key = next_key, next_key + 1
                 added += 1
             keys.append(known[d.id])
-        updated = len(docs) - added
-        bar = tqdm(total=len(docs), desc="encoding", unit="item", disable=not progress, leave=False)
-        pending: list[int] = []
         scores: dict[str, float] = {}
         for start in range(0, len(docs), batch_size):
             batch, batch_keys = docs[start : start + batch_size], np.asarray(keys[start : start + batch_size])
-            batch_contents = contents(batch)
-            codes = self.encoder.encode(batch_contents)
-            errors = self.encoder.reconstruction_error(batch_contents)
+            codes, errors = self.encode_batch(contents(batch))
             if errors is not None:
                 scores.update(zip((d.id for d in batch), errors.tolist()))
             self.index.remove(batch_keys)  # the old codes of updated items
             self.index.add(batch_keys, codes)
-            pending.extend(range(start, start + len(batch)))
-            if len(pending) >= commit_every or start + batch_size >= len(docs):
-                self._commit([docs[i] for i in pending], [keys[i] for i in pending], scores)
-                pending = []
+            if on_codes is not None:
+                on_codes(batch_keys, codes)
             bar.update(len(batch))
-        bar.close()
-        return AddReport(added=added, updated=updated, outlier_scores=scores)
+        self._commit(docs, keys, scores)
+        return added, scores
+
+    def encode_batch(self, batch: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Codes and reconstruction errors (``None`` for encoders that do not reconstruct) of a batch's
+        contents; ``retrieval.cluster`` replaces it on a collection to encode across Ray workers."""
+        return self.encoder.encode(batch), self.encoder.reconstruction_error(batch)
 
     def _stamp(self) -> tuple[int, int, int]:
         st = (self.path / INDEX_FILE).stat()
@@ -370,16 +438,43 @@ class Collection:
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
             "store": self.manifest.get("store_hint", "metadata.sqlite"),
             "index": self.index.index_type(),
+            **_choice_info(self.manifest.get("index_choice"), len(self)),
         }
+
+
+def _choice_info(choice: dict[str, Any] | None, items: int) -> dict[str, Any]:
+    """Why the collection has its index, the measured recall, and a hint when it has outgrown it."""
+    if not choice:
+        return {}
+    out = {"index_reason": choice["reason"]}
+    if choice.get("recall_at_10") is not None:
+        out["index_recall_at_10"] = choice["recall_at_10"]
+    chosen_for = choice.get("items") or 0
+    if chosen_for and items > 10 * chosen_for:
+        out["index_hint"] = (
+            f"chosen for {chosen_for:,} items, now {items:,}: re-index into a new collection to choose again"
+        )
+    return out
 
 
 def _load_index(file: Path, manifest: dict, use_gpu: bool) -> CodeIndex:
     """The index file of a collection, read as the kind its manifest names."""
     if manifest.get("index_spec") == TWO_STAGE_SPEC:
         return TwoStageIndex.load(file, use_gpu=use_gpu)
+    spec = manifest.get("index_spec", DEFAULT_SPEC)
+    if manifest.get("shards", 1) > 1:
+        return ShardedIndex.load(file, shard_reader(manifest, use_gpu))
     if manifest.get("metric") == "hamming":
         return BinaryIndex.load(file, use_gpu=use_gpu)
-    return FloatIndex.load(file, manifest.get("index_spec", DEFAULT_SPEC), use_gpu=use_gpu)
+    return FloatIndex.load(file, spec, use_gpu=use_gpu)
+
+
+def shard_reader(manifest: dict, use_gpu: bool = False) -> Callable[[np.ndarray, str], FloatIndex | BinaryIndex]:
+    """What rebuilds one shard of a collection's sharded index from its bytes."""
+    spec = manifest.get("index_spec", DEFAULT_SPEC)
+    if manifest.get("metric") == "hamming":
+        return lambda data, name: BinaryIndex.from_bytes(data, name, use_gpu=use_gpu)
+    return lambda data, name: FloatIndex.from_bytes(data, name, spec, use_gpu=use_gpu)
 
 
 def _store(path: Path, manifest: dict, db: str | None) -> MetadataStore:
@@ -417,6 +512,13 @@ def _query_pixels(query: Query) -> np.ndarray:
     except ImageError as exc:
         name = str(query) if isinstance(query, (str, Path)) else type(query).__name__
         raise QueryError(f"query image {name}: {exc}") from exc
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """``items`` in lists of ``size`` (the last one shorter), read lazily."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _dedupe(items: list[Item]) -> list[Item]:
