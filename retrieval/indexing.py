@@ -250,6 +250,8 @@ def _create(
         index_choice={**choice.as_dict(), "items": count} if choice else None, shards=shards,
     )  # fmt: skip
     probe = None
+    if choice is not None and choice.nflip is not None:
+        col.index.nflip = choice.nflip  # saved with the hash index
     if choice is not None and (not col.index.is_trained or not choice.exact):
         try:
             codes = _encode_sample(col, sample)

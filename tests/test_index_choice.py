@@ -12,6 +12,8 @@ from retrieval import index_source
 from retrieval import open as open_collection
 from retrieval.errors import CollectionError
 
+from .conftest import FAST_AE
+
 
 def test_small_collections_get_exact_search():
     choice = choose_index(10_000, 32, binary=False)
@@ -39,8 +41,9 @@ def test_a_memory_budget_below_flat_size_picks_product_quantisation():
 
 def test_large_binary_collections_get_a_hash_index():
     choice = choose_index(10_000_000, 64, binary=True, target_latency_ms=5)
-    assert choice.spec == "BHash4x16" and not choice.exact
-    BinaryIndex(64, choice.spec)  # a spec the binary index accepts
+    assert choice.spec == "BHash2x32" and choice.nflip == 1 and not choice.exact
+    BinaryIndex(64, choice.spec, nflip=choice.nflip)  # a spec the binary index accepts
+    assert choose_index(10_000_000, 16, binary=True, target_latency_ms=1).spec == "BHash16"
 
 
 @pytest.mark.parametrize("text, expected", [("512MB", 512 * 2**20), ("2G", 2 * 2**30), ("1.5KiB", 1536), ("100", 100)])
@@ -109,6 +112,15 @@ def test_index_chooses_and_explains_ivf_with_a_tight_latency_target(tmp_path, co
         assert col.search("rocket orbit", 3)
     manifest = json.loads((tmp_path / "c" / "collection.json").read_text())
     assert manifest["index_choice"]["items"] == 36 and manifest["index_choice"]["probe_queries"] == 36
+
+
+def test_a_binary_collection_past_its_latency_target_gets_the_hash_index_with_one_flip(tmp_path, corpus_dir):
+    options = {**FAST_AE, "dim": None, "bits": 16}
+    index_source(corpus_dir, tmp_path / "c", encoder="ae", target_latency_ms=1e-6, **options)
+    with open_collection(tmp_path / "c") as col:
+        assert col.index.spec == "BHash16" and col.index.nflip == 1
+        assert "hash lookup" in col.info()["index_reason"]
+        assert 0.0 < col.info()["index_recall_at_10"] <= 1.0
 
 
 def test_an_index_that_cannot_be_trained_leaves_no_collection(tmp_path, corpus_dir):
