@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -54,6 +55,12 @@ class ItemRow(Base):
     snippet: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # schema 2: Unix time of the last write
     outlier_score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)  # schema 3
+
+
+# Built once: the query path's statement (re-building it per search cost more than running it).
+_BY_KEYS = select(ItemRow.key, ItemRow.item_id, ItemRow.source, ItemRow.label, ItemRow.snippet).where(
+    ItemRow.key.in_(bindparam("keys", expanding=True))
+)
 
 
 class ThumbnailRow(Base):
@@ -204,12 +211,9 @@ class MetadataStore:
 
     def by_keys(self, keys: Iterable[int]) -> dict[int, ItemRecord]:
         out: dict[int, ItemRecord] = {}
-        columns = (ItemRow.key, ItemRow.item_id, ItemRow.source, ItemRow.label, ItemRow.snippet)
         with self.engine.connect() as conn:  # plain rows: no ORM objects on the query path
             for chunk in _chunks([int(k) for k in keys]):
-                for key, item_id, source, label, snippet in conn.execute(
-                    select(*columns).where(ItemRow.key.in_(chunk))
-                ):
+                for key, item_id, source, label, snippet in conn.execute(_BY_KEYS, {"keys": chunk}):
                     out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
         return out
 

@@ -50,6 +50,13 @@ def log_normalise(counts: sp.csr_matrix) -> sp.csr_matrix:
     return normalize(x, norm="l2", copy=False)
 
 
+def log_normalise_dense(counts: sp.csr_matrix) -> np.ndarray:
+    """:func:`log_normalise` as a dense ``float32`` array, without sklearn's input checks (the query path)."""
+    x = np.log1p(counts.toarray().astype(np.float32, copy=False))
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    return np.divide(x, norms, out=x, where=norms > 0)
+
+
 class TextAutoencoder(BinaryCapable, TextEncoder):
     """Deep autoencoder on bag-of-words; its ``dim``-D code layer is the document's code."""
 
@@ -173,12 +180,12 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     @torch.no_grad()
     def _encode_counts(self, counts: sp.csr_matrix) -> np.ndarray:
-        inputs = log_normalise(counts)
         device = next(self.model_.parameters()).device
-        self.model_.eval()
+        if self.model_.training:
+            self.model_.eval()
         out = np.empty((counts.shape[0], self.dim), dtype=np.float32)
         for start in range(0, counts.shape[0], ENCODE_BATCH):
-            x = torch.from_numpy(inputs[start : start + ENCODE_BATCH].toarray()).to(device)
+            x = torch.from_numpy(log_normalise_dense(counts[start : start + ENCODE_BATCH])).to(device)
             out[start : start + len(x)] = self.model_.encoder(x).cpu().numpy()
         return finish_codes(out, self.bits)
 
