@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench-text bench-image clean
+.PHONY: install demo test bench-text bench-image bench-scale clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ bench-image: install
 
 bench-text: install
 	$(BIN)/aer bench text --data ../shared/data/20news-bydate.tar.gz --out runs/text
+
+bench-scale: install  # needs runs/text from bench-text (its ae-64bit and ae-32 collections)
+	$(BIN)/python benchmarks/scale.py ingest --data ../shared/data/20news-bydate.tar.gz --out runs/scale
+	$(BIN)/python benchmarks/scale.py indexes --binary runs/text/ae-64bit.aer --float runs/text/ae-32.aer --out runs/scale
 
 clean:
 	rm -rf demo.aer runs .pytest_cache

@@ -17,6 +17,7 @@ fresh process: build time, bytes per item (serialised index), peak RSS, one-thre
 batched QPS (all 200 queries in one call, all cores) and recall@10 against exact search.
 
     python benchmarks/scale.py ingest  --data ../shared/data/20news-bydate.tar.gz --out runs/scale
+    python benchmarks/scale.py latency --data ../shared/data/20news-bydate.tar.gz --out runs/scale
     python benchmarks/scale.py indexes --binary runs/text/ae-64bit.aer --float runs/text/ae-32.aer --out runs/scale
 """
 
@@ -49,7 +50,8 @@ def write_corpus(data: Path, n: int, path: Path) -> None:
     from retrieval.sources import iter_newsgroups
 
     posts = [d for d in iter_newsgroups(data, "train") if hasattr(d, "text")]
-    bodies = [" ".join(p.text.split("\n\n", 1)[-1].split()[:120]).split() for p in posts]
+    posts = [p for p in posts if p.text.split("\n\n", 1)[-1].split()]  # a few posts have no body
+    bodies = [p.text.split("\n\n", 1)[-1].split()[:120] for p in posts]
     rng = np.random.default_rng(0)
     with path.open("w") as fh:
         for i in range(n):
@@ -90,15 +92,32 @@ def query_latency(collection: Path, queries: list[str]) -> dict:
         for name, index in (("BFlat", exact), ("BHash2x32/1", hashed)):
             col.index = index
             col.search(queries[0], 10)  # warm
-            lat = []
-            for q in queries:
+            lat, code_lat = [], []
+            for q, code in zip(queries, qcodes):
                 t0 = time.perf_counter()
-                col.search(q, 10)
-                lat.append((time.perf_counter() - t0) * 1000)
+                col.search(q, 10)  # encode the text, search, read the hits' metadata
+                t1 = time.perf_counter()
+                col.search_codes(code[None], 10)  # the index search alone
+                code_lat.append((time.perf_counter() - t1) * 1000)
+                lat.append((t1 - t0) * 1000)
             scores, found = index.search(qcodes, 10)
             recall = float(((scores >= exact_scores[:, -1:] - 1e-6) & (found >= 0)).mean())
-            out[name] = {"p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "recall_at_10": round(recall, 3)}
+            out[name] = {"p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "search_codes_p50_ms": _pct(code_lat, 50),
+                         "search_codes_p99_ms": _pct(code_lat, 99), "recall_at_10": round(recall, 3)}  # fmt: skip
     return out
+
+
+def latency(args: argparse.Namespace) -> None:
+    """Measure query latency again on the collections ``ingest`` built (e.g. on an idle machine)."""
+    from retrieval.sources import iter_newsgroups
+
+    out = Path(args.out)
+    queries = [d.text for d in iter_newsgroups(args.data, "test") if hasattr(d, "text")][:QUERIES]
+    rows = json.loads((out / "ingest.json").read_text())
+    for row in rows:
+        row["query"] = query_latency(out / f"ingest-{row['items']}.aer", queries)
+        print(json.dumps(row), flush=True)
+    (out / "ingest.json").write_text(json.dumps(rows, indent=1))
 
 
 def ingest(args: argparse.Namespace) -> None:
@@ -221,8 +240,8 @@ def measure_cell(kind: str, source: str, n: int, spec: str) -> dict:
 def indexes(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cells = [("binary", args.binary, n, s) for n in args.binary_sizes for s in BINARY_SPECS]
-    cells += [("float", args.float, n, s) for n in args.float_sizes for s in FLOAT_SPECS]
+    cells = [("binary", args.binary, n, s) for n in args.binary_sizes for s in args.binary_specs]
+    cells += [("float", args.float, n, s) for n in args.float_sizes for s in args.float_specs]
     rows = []
     ctx = multiprocessing.get_context("spawn")
     for cell in cells:
@@ -251,14 +270,19 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     p.add_argument("--fit-sample", type=int, default=20_000)
     p.add_argument("--epochs", type=int, default=5)
+    p = sub.add_parser("latency")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", default="runs/scale")
     p = sub.add_parser("indexes")
     p.add_argument("--binary", required=True, help="a collection of 64-bit codes (aer index --bits 64)")
     p.add_argument("--float", required=True, help="a collection of real-valued codes (aer index --dim 32)")
     p.add_argument("--out", default="runs/scale")
-    p.add_argument("--binary-sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
-    p.add_argument("--float-sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    p.add_argument("--binary-sizes", type=int, nargs="*", default=[100_000, 1_000_000, 10_000_000])
+    p.add_argument("--float-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    p.add_argument("--binary-specs", nargs="*", default=BINARY_SPECS, help="BinaryIndex specs, /nflip optional")
+    p.add_argument("--float-specs", nargs="*", default=FLOAT_SPECS, help="FloatIndex specs; auto = choose_index")
     args = parser.parse_args()
-    (ingest if args.part == "ingest" else indexes)(args)
+    {"ingest": ingest, "latency": latency, "indexes": indexes}[args.part](args)
 
 
 if __name__ == "__main__":
