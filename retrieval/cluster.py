@@ -77,10 +77,9 @@ def _run_remote(shards: list[Any], method: str, args: list[tuple]) -> list[Any]:
     return ray.get([holder.call.remote(method, *a) for holder, a in zip(shards, args)])
 
 
-def to_actors(index: FloatIndex | BinaryIndex | ShardedIndex, manifest: dict) -> ShardedIndex:
-    """``index`` with each shard moved into a Ray actor (a plain index becomes one shard)."""
+def to_actors(sharded: ShardedIndex, manifest: dict) -> ShardedIndex:
+    """``sharded`` with each shard moved into a Ray actor."""
     ray = _ray()
-    sharded = index if isinstance(index, ShardedIndex) else ShardedIndex([index])
     holder = ray.remote(num_cpus=0)(_ShardHolder)  # searches are short: do not reserve a CPU per shard
     binary = manifest.get("metric") == "hamming"
     spec = manifest.get("index_spec", "")

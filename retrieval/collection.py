@@ -167,13 +167,15 @@ class Collection:
         return col
 
     def use_cluster(self, address: str, *, encode: bool = True) -> None:
-        """Hold the index shards in Ray actors at ``address``; with ``encode``, ``add`` encodes with Ray Data."""
+        """Hold the index shards (of a sharded collection) in Ray actors at ``address``; with ``encode``, ``add``
+        encodes with Ray Data."""
         from . import cluster  # Ray is optional
 
         if isinstance(self.index, TwoStageIndex):
             raise CollectionError(f"{self.path}: two-stage collections cannot run on a cluster (yet)")
         cluster.connect(address)
-        self.index = cluster.to_actors(self.index, self.manifest)
+        if isinstance(self.index, ShardedIndex):  # an unsharded index stays here (one actor would gain nothing)
+            self.index = cluster.to_actors(self.index, self.manifest)
         if encode:
             cluster.encode_on_cluster(self)
             self.on_cluster = True

@@ -103,3 +103,16 @@ def test_ray_cluster_build_and_search_equal_a_single_index_on_the_same_codes(tmp
         on_cluster = [h.id for h in col.search("rocket orbit launch", 10)]
     with open_collection(tmp_path / "c") as local:  # the same collection without Ray
         assert [h.id for h in local.search("rocket orbit launch", 10)] == on_cluster
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "extra-1", "text": "rocket orbit launch shuttle"}\n')
+    assert index_source(more, tmp_path / "c", ray="local").added == 1  # adding through the cluster
+    with open_collection(tmp_path / "c") as local:
+        assert len(local) == 37 and len(local.index) == 37
+        assert "extra-1" in [h.id for h in local.search("rocket orbit launch", 37)]
+
+
+def test_an_unsharded_collection_opened_on_ray_is_searched_here(tmp_path, corpus_dir, local_ray):
+    index_source(corpus_dir, tmp_path / "c", encoder="lsa", dim=8)
+    with open_collection(tmp_path / "c") as local, open_collection(tmp_path / "c", ray="local") as on_ray:
+        assert isinstance(on_ray.index, FloatIndex)
+        assert [h.id for h in on_ray.search("engine wheel", 5)] == [h.id for h in local.search("engine wheel", 5)]
