@@ -49,21 +49,16 @@ class _Scan:
     notes: list[str] = field(default_factory=list)
 
 
-def _scan(source: str | Path, sample_size: int | None, seed: int, progress: bool) -> _Scan:
-    """Read ``source`` once, keeping a reservoir sample of ``sample_size`` items (all, when ``None``).
+def _scan(source: str | Path, sample_size: int, seed: int, progress: bool) -> _Scan:
+    """Read ``source`` once, keeping a seeded reservoir sample of ``sample_size`` items.
 
     A source with no more items than ``sample_size`` is kept whole and in order.
     """
     scan = _Scan()
     rng = random.Random(seed)
-    for item in tqdm(iter_items(source), desc="reading", unit="item", disable=not progress, leave=False):
-        if isinstance(item, Rejected):
-            scan.rejected.append(item)
-            continue
-        if getattr(item, "note", None):
-            scan.notes.append(f"{item.id}: {item.note}")
-        scan.count += 1
-        if sample_size is None or len(scan.sample) < sample_size:
+    items = tqdm(iter_items(source), desc="reading", unit="item", disable=not progress, leave=False)
+    for item in _counting(items, scan):
+        if len(scan.sample) < sample_size:
             scan.sample.append(item)
         elif (slot := rng.randrange(scan.count)) < sample_size:
             scan.sample[slot] = item
@@ -119,15 +114,13 @@ def index_source(
     name = encoder or DEFAULT_ENCODER[modality]
     if not existing:
         _check_new(name, modality, source, index, encoder_options)
-        scan = _scan(source, fit_sample, encoder_options.get("seed") or 0, progress)
-    else:
-        scan = _Scan()
     if ray:
         from . import cluster  # Ray is optional
 
         cluster.connect(ray)
         shards = shards or cluster.default_shards()
     if existing:
+        scan = _Scan()
         with _open_for(collection, modality, device, db) as col:
             if ray:
                 col.use_cluster(ray)
@@ -135,24 +128,23 @@ def index_source(
         if not scan.count:
             raise SourceError(f"{source}: no item could be read ({len(scan.rejected)} rejected)")
     else:
+        scan = _scan(source, fit_sample, encoder_options.get("seed") or 0, progress)
         if not scan.count:
             raise SourceError(f"{source}: no item could be read ({len(scan.rejected)} rejected)")
-        whole = scan.count <= len(scan.sample)
-        col, report, probe = _create(
+        col, fit_s, probe = _create(
             scan.sample, scan.count, collection, modality=modality, encoder=name, index=index, radius=radius,
             device=device, progress=progress, db=db, memory_budget=memory_budget,
             target_latency_ms=target_latency_ms, shards=shards or 1, **encoder_options,
         )  # fmt: skip
         if ray:
             col.use_cluster(ray)
-        items: Iterable[Item] = scan.sample if whole else _readable(source)
-        if not whole:
-            scan.sample = []  # the second pass streams; let the sample go
+        # The second pass streams the source, unless the sample is all of it.
+        items: Iterable[Item] = scan.sample if scan.count <= len(scan.sample) else _readable(source)
+        scan.sample = []
         with col:
-            added = _add_stream(col, items, scan.count, progress, commit_every, probe)
+            report = _add_stream(col, items, scan.count, progress, commit_every, probe)
             _record_recall(col, probe)
-        added.fitted, added.fit_s = True, report.fit_s
-        report = added
+        report.fitted, report.fit_s = True, fit_s
     report.rejected = scan.rejected
     report.notes = scan.notes
     return report
@@ -225,16 +217,16 @@ def _create(
     target_latency_ms: float | None,
     shards: int = 1,
     **encoder_options: Any,
-) -> tuple[Collection, IndexReport, RecallProbe | None]:
+) -> tuple[Collection, float, RecallProbe | None]:
     """Fit an encoder on ``sample``, choose the index for ``count`` items, make the empty collection.
 
-    Returns it with a recall probe (exact top-10 of a few sample items) when the index is approximate.
+    Returns it, the seconds fitting took, and a recall probe (exact top-10 of a few sample items) when
+    the index is approximate.
     """
-    report = IndexReport(collection=collection, fitted=True)
     t0 = time.perf_counter()
     model = create_encoder(encoder, device=device, progress=progress, **encoder_options)
     model.fit(contents(sample))
-    report.fit_s = time.perf_counter() - t0
+    fit_s = time.perf_counter() - t0
     choice = None
     if not isinstance(model, TwoStageEncoder):
         binary = model.metric == "hamming"
@@ -262,7 +254,7 @@ def _create(
             raise CollectionError(f"{collection}: cannot train the index {choice.spec}: {exc}") from exc
         if not choice.exact:
             probe = RecallProbe(codes[:PROBE_QUERIES], k=10, metric=col.encoder.metric)
-    return col, report, probe
+    return col, fit_s, probe
 
 
 def _encode_sample(col: Collection, sample: list[Item], batch_size: int = 1000) -> np.ndarray:
@@ -298,12 +290,12 @@ def index_items(
     if (collection / MANIFEST).exists():
         with _open_for(collection, modality, device, db) as col:
             return _add_stream(col, docs, len(docs), progress, commit_every, None)
-    col, created, probe = _create(
+    col, fit_s, probe = _create(
         docs, len(docs), collection, modality=modality, encoder=encoder, index=index, radius=radius, device=device,
         progress=progress, db=db, memory_budget=None, target_latency_ms=None, **encoder_options,
     )  # fmt: skip
     with col:
         report = _add_stream(col, docs, len(docs), progress, commit_every, probe)
         _record_recall(col, probe)
-    report.fitted, report.fit_s = True, created.fit_s
+    report.fitted, report.fit_s = True, fit_s
     return report
