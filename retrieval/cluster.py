@@ -10,7 +10,6 @@ collection directory. Ray is an optional dependency (``pip install 'ae-retrieval
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -134,4 +133,4 @@ def encode_on_cluster(col: Collection) -> None:
 
 def default_shards() -> int:
     """Shards for a new collection built on the connected cluster: one per CPU (at least 2)."""
-    return max(2, workers()) if _ray().is_initialized() else max(2, os.cpu_count() or 2)
+    return max(2, workers())
