@@ -6,8 +6,8 @@ dropped, first 120 words), each word kept with probability 0.9 (seed ``i``), so 
 equal but the vocabulary and topics are real. Each build runs in its own process under
 ``/usr/bin/time -v`` (peak RSS of the whole run). Queries are 200 test-split posts, searched one at a
 time through ``retrieval.open(...).search`` with one thread; the same collection is then searched with
-its codes in a hash index (``BHash2x32``, one bit flip per table: what ``aer index`` picks for large
-binary collections) to give the hash lookup's latency and recall@10.
+its codes in a hash index (``BHash2x32,nflip=1``, one bit flip per table: what ``aer index`` picks for large
+binary collections) to give the hash lookup's latency and recall@10 (``indexers.recall_at_k``, ties counted).
 
 Part ``indexes`` measures FAISS index types on codes, without the encoder: 64-bit codes of the
 20 Newsgroups train split (from an ``ae --bits 64`` collection) replicated to N with 3% of bits flipped
@@ -36,8 +36,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-BINARY_SPECS = ["BFlat", "BHash4x16/2", "BHash2x32/1"]  # spec/nflip
+BINARY_SPECS = ["BFlat", "BHash4x16,nflip=2", "BHash2x32,nflip=1"]  # indexers.factory specs
 FLOAT_SPECS = ["IDMap2,Flat", "auto", "IDMap2,IVF{nlist},PQ8"]
+HASH_SPEC = "BHash2x32,nflip=1"  # what aer index picks for large binary collections
 QUERIES = 200
 AER = str(Path(sys.executable).with_name("aer"))  # the CLI installed beside this Python
 
@@ -76,7 +77,7 @@ def query_latency(collection: Path, queries: list[str]) -> dict:
     import torch
 
     import retrieval
-    from indexers import BinaryIndex
+    from indexers import create_index, recall_at_k
 
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
@@ -84,12 +85,11 @@ def query_latency(collection: Path, queries: list[str]) -> dict:
     with retrieval.open(collection, device="cpu") as col:
         exact = col.index
         keys = exact.keys()
-        codes = exact.reconstruct_batch(keys)
-        hashed = BinaryIndex(exact.nbits, "BHash2x32", nflip=1)
-        hashed.add(keys, codes)
+        hashed = create_index(HASH_SPEC, exact.dim, "hamming")
+        hashed.add(keys, exact.reconstruct_batch(keys))  # a BFlat collection's index
         qcodes = col.encode(queries)
-        exact_scores, _ = exact.search(qcodes, 10)
-        for name, index in (("BFlat", exact), ("BHash2x32/1", hashed)):
+        exact_scores, exact_keys = exact.search(qcodes, 10)
+        for name, index in ((exact.spec, exact), (HASH_SPEC, hashed)):
             col.index = index
             col.search(queries[0], 10)  # warm
             lat, code_lat = [], []
@@ -101,7 +101,7 @@ def query_latency(collection: Path, queries: list[str]) -> dict:
                 code_lat.append((time.perf_counter() - t1) * 1000)
                 lat.append((t1 - t0) * 1000)
             scores, found = index.search(qcodes, 10)
-            recall = float(((scores >= exact_scores[:, -1:] - 1e-6) & (found >= 0)).mean())
+            recall = recall_at_k(found, exact_keys, 10, found_scores=scores, true_scores=exact_scores)
             out[name] = {"p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "search_codes_p50_ms": _pct(code_lat, 50),
                          "search_codes_p99_ms": _pct(code_lat, 99), "recall_at_10": round(recall, 3)}  # fmt: skip
     return out
@@ -189,24 +189,19 @@ def float_codes(collection: Path, n: int, seed: int = 0) -> tuple[np.ndarray, np
 
 def measure_cell(kind: str, source: str, n: int, spec: str) -> dict:
     """One (codes, size, index) cell; meant to run in a fresh process (peak RSS is the process's)."""
-    from indexers import BinaryIndex, FloatIndex, choose_index
+    from indexers import choose_index, create_index, default_spec, recall_at_k
 
     db, queries = (binary_codes if kind == "binary" else float_codes)(Path(source), n)
     base_rss = _rss_mb()
     binary = kind == "binary"
     dim = db.shape[1] * 8 if binary else db.shape[1]
+    metric = "hamming" if binary else "cosine"
     if spec == "auto":
         spec = choose_index(n, dim, binary=binary, train_items=100_000, target_latency_ms=1.0).spec
     spec = spec.format(nlist=2 ** int(np.log2(max(16, min(4 * n**0.5, 100_000 / 39)))))
-    spec, _, nflip = spec.partition("/")
-    make = (
-        (lambda s: BinaryIndex(dim, s, nflip=int(nflip) if nflip else None))
-        if binary
-        else (lambda s: FloatIndex(dim, s))
-    )
     keys = np.arange(n, dtype=np.int64)
     t0 = time.perf_counter()
-    index = make(spec)
+    index = create_index(spec, dim, metric)
     index.train(db[np.random.default_rng(1).permutation(n)[:100_000]])
     for start in range(0, n, 1_000_000):
         index.add(keys[start : start + 1_000_000], db[start : start + 1_000_000])
@@ -224,12 +219,12 @@ def measure_cell(kind: str, source: str, n: int, spec: str) -> dict:
     scores, found = index.search(queries, 10)
     qps = len(queries) / (time.perf_counter() - t1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    exact = BinaryIndex(dim) if binary else FloatIndex(dim)
+    exact = create_index(default_spec(metric), dim, metric)
     exact.add(keys, db)
-    truth = exact.search(queries, 10)[0]
-    recall = float(((scores >= truth[:, -1:] - 1e-5) & (found >= 0)).mean())
+    truth, truth_keys = exact.search(queries, 10)
+    recall = recall_at_k(found, truth_keys, 10, found_scores=scores, true_scores=truth)
     return {
-        "codes": kind, "items": n, "index": spec + (f" (nflip {nflip})" if nflip else ""), "build_s": round(build_s, 2),
+        "codes": kind, "items": n, "index": index.spec, "build_s": round(build_s, 2),
         "bytes_per_item": round(index.bytes_per_item(), 1), "index_rss_mb": round(index_rss, 1),
         "peak_rss_mb": round(peak, 1),
         "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "qps_1_thread": round(1000 / np.mean(lat), 1),
@@ -279,8 +274,8 @@ def main() -> None:
     p.add_argument("--out", default="runs/scale")
     p.add_argument("--binary-sizes", type=int, nargs="*", default=[100_000, 1_000_000, 10_000_000])
     p.add_argument("--float-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
-    p.add_argument("--binary-specs", nargs="*", default=BINARY_SPECS, help="BinaryIndex specs, /nflip optional")
-    p.add_argument("--float-specs", nargs="*", default=FLOAT_SPECS, help="FloatIndex specs; auto = choose_index")
+    p.add_argument("--binary-specs", nargs="*", default=BINARY_SPECS, help="binary specs, e.g. BHash2x32,nflip=1")
+    p.add_argument("--float-specs", nargs="*", default=FLOAT_SPECS, help="float index specs; auto = choose_index")
     args = parser.parse_args()
     {"ingest": ingest, "latency": latency, "indexes": indexes}[args.part](args)
 

@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 import retrieval
-from indexers import BinaryIndex, TwoStageIndex, join_codes, pack_bits, unpack_bits
+from indexers import create_index, join_codes, pack_bits, recall_at_k, unpack_bits
 from retrieval.sources import load_cifar10
 
 SHORT_BITS = 32
@@ -59,11 +59,11 @@ def measure(db_bits: np.ndarray, q_bits: np.ndarray, short_idx: np.ndarray, radi
     short_db, short_q = pack_bits(db_bits[:, short_idx]), pack_bits(q_bits[:, short_idx])
     joined_q = join_codes(short_q, long_q)
     t0 = time.perf_counter()
-    flat = BinaryIndex(db_bits.shape[1], "BFlat")
+    flat = create_index("BFlat", db_bits.shape[1], "hamming")
     flat.add(keys, long_db)
     flat_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    two = TwoStageIndex(SHORT_BITS, db_bits.shape[1], radius=radius)
+    two = create_index(f"TwoStage{SHORT_BITS},radius={radius}", SHORT_BITS + db_bits.shape[1], "hamming")
     two.add(keys, join_codes(short_db, long_db))
     two_build = time.perf_counter() - t0
 
@@ -79,7 +79,7 @@ def measure(db_bits: np.ndarray, q_bits: np.ndarray, short_idx: np.ndarray, radi
     two_lat = latency(lambda i: two.search(joined_q[i : i + 1], 100))
     _, exact = flat.search(long_q[:n_lat], 100)
     _, approx, stats = two.search_with_stats(joined_q[:n_lat], 100)
-    recall = np.mean([len(np.intersect1d(a, b)) / 100 for a, b in zip(exact, approx)])
+    recall = recall_at_k(approx, exact, 100)
     return {
         "codes": len(db_bits),
         "radius": radius,

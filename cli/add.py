@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from retrieval import index_source
-from retrieval.collection import MANIFEST
-from retrieval.errors import CollectionError
+from retrieval import add_source
 
 from .common import commit_option, db_option, device_option, library_errors, print_report
 
@@ -23,7 +21,5 @@ from .common import commit_option, db_option, device_option, library_errors, pri
 @library_errors
 def add_cmd(collection: Path, source: Path, commit_every: int, db: str | None, device: str, quiet: bool) -> None:
     """Encode SOURCE's items with COLLECTION's encoder and add them; an id already there is updated."""
-    if not (collection / MANIFEST).exists():
-        raise CollectionError(f"{collection}: no such collection (make one with `aer index SOURCE -c DIR`)")
-    report = index_source(source, collection, device=device, progress=not quiet, commit_every=commit_every, db=db)
+    report = add_source(collection, source, device=device, progress=not quiet, commit_every=commit_every, db=db)
     print_report(report, collection)

@@ -10,7 +10,6 @@ from retrieval.bench import METHODS, run_anomaly, run_benchmark
 
 from .common import library_errors
 
-DEFAULT_DATA = {"text": "../shared/data/20news-bydate.tar.gz", "image": "../shared/data/cifar-10-binary.tar.gz"}
 METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suite, methods in METHODS.items())
 
 
@@ -19,7 +18,7 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    default=None,
+    required=True,
     help="text: the 20 Newsgroups by-date archive; image, variants, anomaly: the CIFAR-10 binary archive "
     "(or its folder).",
 )
@@ -32,12 +31,11 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
 )
 @click.option("--quick", is_flag=True, help="A seeded slice of the data, short training: a smoke test, not results.")
 @library_errors
-def bench_cmd(suite: str, data: Path | None, out: Path | None, methods: str | None, quick: bool) -> None:
+def bench_cmd(suite: str, data: Path, out: Path | None, methods: str | None, quick: bool) -> None:
     """Run the SUITE benchmark: text (20 Newsgroups), image (CIFAR-10), variants (the autoencoder family on
     CIFAR-10 at one budget) or anomaly (CIFAR-10, each class in turn as the normal one). Test split as
     queries, train split as database, same label = relevant. Writes results.json, results.md and pictures
     into --out; collections already built there are reused."""
-    data = data or Path(DEFAULT_DATA["text" if suite == "text" else "image"])
     out = out or Path("runs") / suite
     if suite == "anomaly":
         run_anomaly(data, out, quick=quick, log=click.echo)

@@ -58,13 +58,14 @@ def print_hits(hits: list[Hit], as_json: bool) -> None:
 
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the library's own errors into ``ClickException`` (message, exit code 1)."""
+    """Turn the library's own errors into ``ClickException`` (message, exit code 1); anything else is a bug
+    and keeps its traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (RetrievalError, ValueError, OSError) as exc:
+        except RetrievalError as exc:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper

@@ -20,6 +20,10 @@ def delete_cmd(collection: Path, ids: tuple[str, ...], db: str | None) -> None:
     """Remove the items with IDS from COLLECTION; exit 1 if some id was not there."""
     with retrieval.open(collection, device="cpu", db=db) as col:
         removed = col.delete(list(ids))
-    click.echo(f"deleted {removed} of {len(ids)} items from {collection}")
-    if removed < len(set(ids)):
+    wanted = list(dict.fromkeys(ids))
+    missing = [i for i in wanted if i not in set(removed)]
+    click.echo(f"deleted {len(removed)} of {len(wanted)} items from {collection}")
+    for item_id in missing:
+        click.echo(f"not found: {item_id}", err=True)
+    if missing:
         raise SystemExit(1)

@@ -96,7 +96,7 @@ from .common import commit_option, db_option, device_option, library_errors, par
     "ray://head:10001) and hold the index shards in Ray actors. Needs ae-retrieval[cluster].",
 )
 @click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
-@click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125.")
+@click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125 (dense-ae: krizhevsky2011).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
 @click.option(
@@ -138,7 +138,7 @@ def index_cmd(
 ) -> None:
     """Index SOURCE: a folder of text files or of images, a .jsonl file, the 20 Newsgroups
     by-date archive or the CIFAR-10 binary archive (their train splits)."""
-    layers = (hidden if hidden == "krizhevsky2011" else parse_value(hidden)) if hidden else None
+    layers = parse_value(hidden) if hidden else None  # "500,250" -> (500, 250); a preset name stays a string
     if isinstance(layers, int):
         layers = (layers,)
     named = {
@@ -157,7 +157,7 @@ def index_cmd(
         commit_every=commit_every,
         db=db,
         fit_sample=fit_sample,
-        memory_budget=parse_size(memory_budget) if memory_budget else None,
+        memory_budget=_size(memory_budget),
         target_latency_ms=target_latency,
         shards=shards,
         ray=ray_address,
@@ -165,3 +165,10 @@ def index_cmd(
         **extra,
     )
     print_report(report, collection)
+
+
+def _size(text: str | None) -> int | None:
+    try:
+        return parse_size(text) if text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--memory-budget") from exc

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 import retrieval
-from retrieval.grid import draw_grid
-from retrieval.images import to_pixels
+from retrieval.grid import save_results_grid
 
 from .common import db_option, device_option, library_errors, print_hits
 
@@ -44,17 +43,10 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
     if sum(x is not None for x in (text, image, like_id)) != 1:
         raise click.UsageError("give exactly one of TEXT, --image PATH or --like ID")
     with retrieval.open(collection, device=device, db=db, ray=ray_address) as col:
-        if col.modality == "image" and text is not None:
-            raise click.UsageError("this is an image collection: query it with --image PATH (or --like ID)")
-        if col.modality == "text" and (image is not None or grid is not None):
-            raise click.UsageError("this is a text collection: --image and --grid are for image collections")
-        if like_id:
-            hits = col.search_by_id(like_id, k=k)
-        else:
-            hits = col.search(image if image is not None else text, k=k)
+        query = image if image is not None else text
+        hits = col.search_by_id(like_id, k=k) if like_id else col.search(query, k=k)
         if grid is not None:
-            query_pixels = col.pixels([like_id])[0] if like_id else to_pixels(image)
-            draw_grid(grid, [(query_pixels, hits, col.pixels([h.id for h in hits]))])
+            save_results_grid(col, grid, hits, query=query, like_id=like_id)
     print_hits(hits, as_json)
     if grid is not None and not as_json:
         click.echo(f"grid saved to {grid}")

@@ -1,31 +1,28 @@
-"""The FAISS layer: code indexes with stable keys, saved beside the collection."""
+"""The FAISS layer: code indexes with stable keys, named by spec strings, saved beside the collection.
 
-from .binary_index import (
-    DEFAULT_BINARY_SPEC,
-    BinaryIndex,
-    hamming_distances,
-    pack_bits,
-    parse_binary_spec,
-    unpack_bits,
-)  # fmt: skip
-from .choice import IndexChoice, choose_index, parse_size
-from .float_index import DEFAULT_SPEC, FloatIndex, IndexFileError
+``create_index(spec, dim, metric)``, ``load_index(path, spec, metric)`` and ``index_from_bytes(data, spec, name)``
+build and read every kind of index (``indexers.spec`` is the grammar); each is a ``CodeIndex``.
+"""
+
+from .base import CodeIndex
+from .binary_base import HammingIndex
+from .binary_flat import BinaryFlatIndex
+from .binary_hash import BinaryHashIndex
+from .bits import hamming_distances, pack_bits, unpack_bits
+from .choice import IndexChoice, choose_index, explain_choice, parse_size
+from .errors import IndexFileError, InvalidParameterError, RetrievalError
+from .factory import check_spec, create_index, default_spec, index_from_bytes, load_index, shard_spec
+from .float_index import FloatIndex
 from .gpu import gpu_count
-from .recall import RecallProbe
+from .recall import RecallProbe, recall_at_k
 from .sharded import ShardedIndex, merge_top_k
+from .spec import DEFAULT_BINARY_SPEC, DEFAULT_FLOAT_SPEC, parse_spec
 from .two_stage import TwoStageIndex, TwoStageStats, join_codes
 
-
-def check_spec(spec: str, binary: bool) -> None:
-    """Refuse a spec of the wrong family early (before minutes of training), with a clear message."""
-    if binary:
-        parse_binary_spec(spec, 1024)
-    elif not spec.startswith("IDMap2"):
-        raise ValueError(f"The 'spec' parameter must start with 'IDMap2' (stable ids). Got {spec!r} instead.")
-
-
 __all__ = [
-    "check_spec", "choose_index", "parse_size", "IndexChoice", "RecallProbe", "ShardedIndex", "merge_top_k",
-    "DEFAULT_BINARY_SPEC", "DEFAULT_SPEC", "BinaryIndex", "FloatIndex", "IndexFileError", "TwoStageIndex",
-    "TwoStageStats", "gpu_count", "join_codes", "hamming_distances", "pack_bits", "unpack_bits",
+    "DEFAULT_BINARY_SPEC", "DEFAULT_FLOAT_SPEC", "BinaryFlatIndex", "BinaryHashIndex", "CodeIndex", "FloatIndex",
+    "HammingIndex", "IndexChoice", "IndexFileError", "InvalidParameterError", "RecallProbe", "RetrievalError",
+    "ShardedIndex", "TwoStageIndex", "TwoStageStats", "check_spec", "choose_index", "create_index", "default_spec",
+    "explain_choice", "gpu_count", "hamming_distances", "index_from_bytes", "join_codes", "load_index", "merge_top_k",
+    "pack_bits", "parse_size", "parse_spec", "recall_at_k", "shard_spec", "unpack_bits",
 ]  # fmt: skip

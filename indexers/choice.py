@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
+
+from .spec import DEFAULT_BINARY_SPEC, DEFAULT_FLOAT_SPEC
 
 DEFAULT_TARGET_LATENCY_MS = 10.0
 # Seconds per stored code byte of an exhaustive one-query scan on one core (measured with faiss
@@ -25,17 +28,15 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class IndexChoice:
-    """A spec for ``FloatIndex`` / ``BinaryIndex``, the search parameter it needs, and why it was picked."""
+    """A spec (``indexers.spec`` grammar, search parameters included) and why it was picked."""
 
     spec: str
     reason: str
     exact: bool
-    nprobe: int | None = None  # IVF lists visited per query
-    nflip: int | None = None  # hash lookup: bits a candidate's key may differ in, per table
 
     def as_dict(self) -> dict[str, object]:
-        return {"spec": self.spec, "reason": self.reason, "exact": self.exact, "nprobe": self.nprobe,
-                "nflip": self.nflip}  # fmt: skip
+        """What a collection's manifest keeps of the choice."""
+        return {"spec": self.spec, "reason": self.reason, "exact": self.exact}
 
 
 def parse_size(text: str) -> int:
@@ -56,7 +57,8 @@ def choose_index(
     memory_budget: int | None = None,
     target_latency_ms: float | None = None,
 ) -> IndexChoice:
-    """The index for ``n`` codes of ``dim`` floats (or ``dim`` bits when ``binary``).
+    """The index for ``n`` codes of ``dim`` floats (or ``dim`` bits when ``binary``); its spec carries the search
+    parameter it needs (``BHash2x32,nflip=1``, ``IDMap2,IVF256,Flat,nprobe=8``).
 
     ``train_items``: codes available to train an IVF quantiser (the fit sample), which caps the lists;
     ``memory_budget``: bytes the index may take; ``target_latency_ms``: the one-query latency to stay under.
@@ -70,7 +72,7 @@ def choose_index(
     budget = f"memory budget {_human(memory_budget)}" if memory_budget is not None else ""
     if scan_ms <= target and not over_budget:
         return IndexChoice(
-            "BFlat" if binary else "IDMap2,Flat",
+            DEFAULT_BINARY_SPEC if binary else DEFAULT_FLOAT_SPEC,
             f"exact search: {size}, estimated scan {scan_ms:.1f} ms <= target {target:g} ms"
             + (f", {_human(flat_bytes)} within the {budget}" if budget else ""),
             exact=True,
@@ -86,11 +88,9 @@ def choose_index(
         # 16-bit keys with 2 flips found everything but were 30x slower than exhaustive search.
         width = min(32, dim)
         tables = dim // width
-        spec = f"BHash{tables}x{width}" if tables > 1 else f"BHash{width}"
+        spec = f"BHash{tables}x{width},nflip=1" if tables > 1 else f"BHash{width},nflip=1"
         note = " (binary codes are already the compact form; the budget cannot be met)" if over_budget else ""
-        return IndexChoice(
-            spec, f"{why}; hash lookup in {tables} tables of {width} bits, 1 flip{note}", exact=False, nflip=1
-        )
+        return IndexChoice(spec, f"{why}; hash lookup in {tables} tables of {width} bits, 1 flip{note}", exact=False)
     nlist = _nlist(n, train_items)
     nprobe = min(nlist, max(8, nlist // 32))  # FloatIndex's default for IVF specs
     if over_budget and (train_items or 0) < PQ_MIN_TRAIN:
@@ -98,9 +98,27 @@ def choose_index(
     if over_budget:
         m = _pq_bytes(dim, memory_budget, n)
         return IndexChoice(
-            f"IDMap2,IVF{nlist},PQ{m}", f"{why}; IVF with {nlist} lists, PQ codes of {m} bytes", False, nprobe
+            f"IDMap2,IVF{nlist},PQ{m},nprobe={nprobe}", f"{why}; IVF with {nlist} lists, PQ codes of {m} bytes", False
         )
-    return IndexChoice(f"IDMap2,IVF{nlist},Flat", f"{why}; IVF with {nlist} lists, {nprobe} probed", False, nprobe)
+    return IndexChoice(
+        f"IDMap2,IVF{nlist},Flat,nprobe={nprobe}", f"{why}; IVF with {nlist} lists, {nprobe} probed", False
+    )
+
+
+def explain_choice(choice: dict[str, Any] | None, items: int) -> dict[str, Any]:
+    """What a collection says of its index: why it was chosen (``IndexChoice.as_dict()`` as kept in the
+    manifest), the measured recall, and a hint when the collection has outgrown the choice."""
+    if not choice:
+        return {}
+    out = {"index_reason": choice["reason"]}
+    if choice.get("recall_at_10") is not None:
+        out["index_recall_at_10"] = choice["recall_at_10"]
+    chosen_for = choice.get("items") or 0
+    if chosen_for and items > 10 * chosen_for:
+        out["index_hint"] = (
+            f"chosen for {chosen_for:,} items, now {items:,}: re-index into a new collection to choose again"
+        )
+    return out
 
 
 def _nlist(n: int, train_items: int | None) -> int:

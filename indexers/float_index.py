@@ -2,58 +2,71 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from .base import CodeIndex
+from .errors import IndexFileError, InvalidParameterError
 from .files import atomic_write
 from .gpu import gpu_count, to_gpu
-
-DEFAULT_SPEC = "IDMap2,Flat"
-METRICS = ("cosine", "l2")
+from .spec import DEFAULT_FLOAT_SPEC, FLOAT_METRICS
 
 
-class IndexFileError(Exception):
-    """An index file is missing or not a FAISS index."""
-
-
-class FloatIndex:
+class FloatIndex(CodeIndex):
     """Exact (or, by ``spec``, approximate) search with stable ``int64`` keys.
 
-    ``metric`` is ``cosine`` (scores are cosine similarities) or ``l2`` (scores are negated
-    Euclidean distances), so a higher score is always closer. ``spec`` is a
-    ``faiss.index_factory`` string; it must start with ``IDMap2`` so that keys survive removals
-    and vectors can be reconstructed by key.
+    ``metric`` is ``cosine`` (scores are cosine similarities) or ``l2`` (scores are negated Euclidean
+    distances), so a higher score is always closer. ``spec`` is a ``faiss.index_factory`` string without
+    search parameters, with or without the ``IDMap2,`` prefix (kept in :attr:`structure`): keys survive
+    removals and codes can be reconstructed by key. An IVF index keeps ids itself (its hash-table direct map
+    breaks under an ``IDMap2`` wrapper in faiss 1.15), so IVF specs are built unwrapped; ``nprobe`` defaults to
+    ``max(8, nlist // 32)`` lists (faiss's 1 is too few).
     """
 
-    def __init__(self, dim: int, spec: str = DEFAULT_SPEC, metric: str = "cosine", use_gpu: bool = False) -> None:
-        if not spec.startswith("IDMap2"):
-            raise ValueError(f"The 'spec' parameter must start with 'IDMap2'. Got {spec!r} instead.")
-        if metric not in METRICS:
-            raise ValueError(f"The 'metric' parameter must be one of {METRICS}. Got {metric!r} instead.")
-        self.spec = spec
-        self.metric = metric
-        self.use_gpu = use_gpu
+    def __init__(self, dim: int, spec: str = DEFAULT_FLOAT_SPEC, metric: str = "cosine", use_gpu: bool = False) -> None:
+        if metric not in FLOAT_METRICS:
+            raise InvalidParameterError(
+                f"The 'metric' parameter of FloatIndex must be one of {FLOAT_METRICS}. Got {metric!r} instead."
+            )
+        structure = spec if spec.startswith("IDMap2,") else f"IDMap2,{spec}"
         faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
-        # An IVF index keeps ids itself; its hash-table direct map (which lets keys be reconstructed
-        # and removed) breaks under an IDMap2 wrapper in faiss 1.15, so IVF specs are built unwrapped.
-        is_ivf = ",IVF" in spec
-        self._index = faiss.index_factory(dim, spec.removeprefix("IDMap2,") if is_ivf else spec, faiss_metric)
-        self._gpu_index = None
+        is_ivf = structure.split(",")[1].startswith("IVF")
+        built = structure.removeprefix("IDMap2,") if is_ivf else structure
+        try:
+            index = faiss.index_factory(int(dim), built, faiss_metric)
+        except RuntimeError as exc:
+            raise InvalidParameterError(
+                f"The 'spec' parameter of FloatIndex must be a faiss index_factory string faiss can build for "
+                f"{dim}-dimensional codes. Got {spec!r} instead ({faiss_message(exc)})."
+            ) from exc
         if is_ivf:
-            self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
-            self._index.nprobe = min(self._index.nlist, max(8, self._index.nlist // 32))  # faiss's 1 is too few
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+            index.nprobe = min(index.nlist, max(8, index.nlist // 32))
+        self._setup(index, structure, use_gpu)
+
+    def _setup(self, index: faiss.Index, structure: str, use_gpu: bool) -> None:
+        self._index, self._structure, self.use_gpu = index, structure, use_gpu
+        self._gpu_index: faiss.Index | None = None
+        self.metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
+
+    @property
+    def structure(self) -> str:
+        return self._structure
 
     @property
     def dim(self) -> int:
-        return self._index.d
+        return int(self._index.d)
 
     def __len__(self) -> int:
-        return self._index.ntotal
+        return int(self._index.ntotal)
 
     @property
     def on_gpu(self) -> bool:
+        """Whether searches run on a GPU (``use_gpu`` and faiss sees one)."""
         return self.use_gpu and gpu_count() > 0
 
     @property
@@ -74,34 +87,48 @@ class FloatIndex:
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
+        self.set_params({"nprobe": value})
+
+    def params(self) -> dict[str, int]:
+        nprobe = self.nprobe
+        return {} if nprobe is None else {"nprobe": nprobe}
+
+    def set_params(self, params: Mapping[str, int]) -> None:
+        """``nprobe`` (IVF only; capped at the number of lists)."""
         ivf = _ivf(self._index)
-        if ivf is None:
-            raise ValueError(f"The 'nprobe' parameter applies to IVF indexes only. Got spec {self.spec!r}.")
-        ivf.nprobe = max(1, min(int(value), ivf.nlist))
-        self._gpu_index = None
+        for name, value in params.items():
+            if name != "nprobe" or ivf is None:
+                raise InvalidParameterError(f"The {name!r} parameter does not apply to a {self.structure} index.")
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise InvalidParameterError(f"The 'nprobe' parameter must be an int >= 1. Got {value!r} instead.")
+            ivf.nprobe = min(int(value), ivf.nlist)
+            self._gpu_index = None
 
     def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
         """Add ``codes`` under ``keys`` (keys must not be present already; remove first to replace)."""
         codes = self._prepared(codes)
-        if codes.shape[1] != self.dim:
-            raise ValueError(f"codes have {codes.shape[1]} dimensions, the index {self.dim}")
+        keys = np.ascontiguousarray(keys, dtype=np.int64).reshape(-1)
+        if len(keys) != len(codes):
+            raise InvalidParameterError(f"{len(keys)} keys for {len(codes)} codes")
         if not self._index.is_trained:
             self._index.train(codes)
-        self._index.add_with_ids(codes, np.ascontiguousarray(keys, dtype=np.int64))
+        self._index.add_with_ids(codes, keys)
         self._gpu_index = None
 
     def remove(self, keys: np.ndarray) -> int:
         """Remove ``keys``; return how many were there."""
-        removed = self._index.remove_ids(np.ascontiguousarray(keys, dtype=np.int64))
+        removed = self._index.remove_ids(np.ascontiguousarray(keys, dtype=np.int64).reshape(-1))
         self._gpu_index = None
         return int(removed)
 
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` ``(scores, keys)`` per query row; missing places have key -1."""
-        k = max(1, min(k, len(self))) if len(self) else 1
+        """Top-``k`` ``(scores, keys)`` per query row; missing places have key -1 and score -inf."""
+        k = max(1, min(int(k), len(self))) if len(self) else 1
         scores, keys = self._searcher().search(self._prepared(codes), k)
         if self.metric == "l2":  # faiss gives squared distances, smallest first
             scores = -np.sqrt(np.maximum(scores, 0))
+        scores = scores.astype(np.float32, copy=False)
+        scores[keys < 0] = -np.inf
         return scores, keys
 
     def keys(self) -> np.ndarray:
@@ -114,7 +141,7 @@ class FloatIndex:
         return np.concatenate(parts).astype(np.int64, copy=False) if parts else np.empty(0, np.int64)
 
     def reconstruct(self, key: int) -> np.ndarray:
-        """The stored code of ``key`` (normalised, for cosine); ``KeyError`` if absent."""
+        """The stored code of ``key`` (normalised for cosine, decoded for quantised indexes); ``KeyError`` if absent."""
         try:
             return self._index.reconstruct(int(key))
         except RuntimeError as exc:
@@ -124,11 +151,11 @@ class FloatIndex:
         """Serialised index size per item, codes and ids included."""
         return len(faiss.serialize_index(self._index)) / max(1, len(self))
 
-    def index_type(self) -> str:
-        """The index spec, and where it searches."""
+    def describe(self) -> str:
+        """E.g. ``IDMap2,IVF64,Flat (inner product, nprobe 8)``."""
         kind = "inner product" if self.metric == "cosine" else "L2"
         probe = f", nprobe {self.nprobe}" if self.nprobe is not None else ""
-        return f"{self.spec} ({kind}{probe}{', GPU' if self.on_gpu else ''})"
+        return f"{self.structure} ({kind}{probe}{', GPU' if self.on_gpu else ''})"
 
     def save(self, path: str | Path) -> None:
         """Write the index atomically: a reader sees the old file or the new one, never half."""
@@ -139,31 +166,40 @@ class FloatIndex:
         return faiss.serialize_index(self._index)
 
     @classmethod
-    def from_bytes(cls, data: np.ndarray, name: str, spec: str = DEFAULT_SPEC, use_gpu: bool = False) -> FloatIndex:
-        """Rebuild an index from :meth:`to_bytes`; ``name`` says where the bytes came from, in errors."""
+    def from_bytes(
+        cls, data: np.ndarray, name: str, spec: str = DEFAULT_FLOAT_SPEC, use_gpu: bool = False
+    ) -> FloatIndex:
+        """Rebuild an index from :meth:`to_bytes`; ``spec`` is its structure; ``name`` says where the bytes came
+        from, in errors."""
         try:
             index = faiss.deserialize_index(np.ascontiguousarray(data, dtype=np.uint8))
         except RuntimeError as exc:
             raise IndexFileError(f"{name}: not a readable FAISS index") from exc
-        return cls._wrap(index, spec, use_gpu)
+        return cls._wrap(index, name, spec, use_gpu)
 
     @classmethod
-    def load(cls, path: str | Path, spec: str = DEFAULT_SPEC, use_gpu: bool = False) -> FloatIndex:
+    def load(cls, path: str | Path, spec: str = DEFAULT_FLOAT_SPEC, use_gpu: bool = False) -> FloatIndex:
+        """Read a file written by :meth:`save`; ``spec`` is its structure (its ``nprobe`` is in the file)."""
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise IndexFileError(f"{path}: not a readable FAISS index") from exc
-        return cls._wrap(index, spec, use_gpu)
+        return cls._wrap(index, str(path), spec, use_gpu)
 
     @classmethod
-    def _wrap(cls, index: faiss.Index, spec: str, use_gpu: bool) -> FloatIndex:
+    def _wrap(cls, index: faiss.Index, name: str, spec: str, use_gpu: bool) -> FloatIndex:
+        structure = spec if spec.startswith("IDMap2,") else f"IDMap2,{spec}"
+        wants_ivf = structure.split(",")[1].startswith("IVF")
+        if wants_ivf != (_ivf(index) is not None) or not (wants_ivf or isinstance(index, faiss.IndexIDMap2)):
+            raise IndexFileError(f"{name}: a FAISS index, but not the {structure} index it should be")
         self = cls.__new__(cls)
-        self.spec, self.use_gpu, self._index, self._gpu_index = spec, use_gpu, index, None
-        self.metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
+        self._setup(index, structure, use_gpu)
         return self
 
     def _prepared(self, codes: np.ndarray) -> np.ndarray:
         codes = np.array(codes, dtype=np.float32, order="C", ndmin=2)  # a copy: normalised in place
+        if codes.ndim != 2 or codes.shape[1] != self.dim:
+            raise InvalidParameterError(f"codes have shape {codes.shape}, the index wants (n, {self.dim}) floats")
         if self.metric == "cosine":
             faiss.normalize_L2(codes)
         return codes
@@ -179,3 +215,9 @@ class FloatIndex:
 def _ivf(index: faiss.Index) -> faiss.IndexIVF | None:
     """``index`` if it is an inverted-file index."""
     return index if isinstance(index, faiss.IndexIVF) else None
+
+
+def faiss_message(exc: BaseException | None) -> str:
+    """The gist of faiss's own error message, without the C++ location it starts with."""
+    text = str(exc or "").strip().splitlines()[0] if str(exc or "").strip() else "faiss refused it"
+    return re.split(r"\.(?:cpp|h):\d+: (?:Error: )?", text)[-1]

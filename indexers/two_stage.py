@@ -14,17 +14,21 @@ Code lengths must be multiples of 8 (faiss packs bytes); the short code is hashe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
 
-from .binary_index import MAX_HASH_BITS, MISSING_DISTANCE, BinaryIndex, popcount_rows
-from .files import atomic_write
-from .float_index import IndexFileError
+from .base import CodeIndex
+from .binary_flat import BinaryFlatIndex
+from .binary_hash import BinaryHashIndex
+from .bits import MISSING_DISTANCE, check_nbits, popcount_rows
+from .errors import IndexFileError, InvalidParameterError
+from .files import arrays_bytes, read_arrays, write_arrays
+from .spec import MAX_HASH_BITS
 
+FORMAT = "ae-retrieval-two-stage"
 DEFAULT_RADIUS = 2
 MAX_CANDIDATES = 1 << 20  # candidates re-ranked at once; bounds memory when shortlists are large
 
@@ -42,44 +46,67 @@ class TwoStageStats:
     fell_back: np.ndarray
 
 
-class TwoStageIndex:
+class TwoStageIndex(CodeIndex):
     """Short-code hash shortlist, long-code re-ranking, exhaustive fallback; scores ``1 - long hamming / long_bits``."""
+
+    metric = "hamming"
 
     def __init__(self, short_bits: int = 32, long_bits: int = 256, radius: int = DEFAULT_RADIUS, use_gpu: bool = False):
         if not isinstance(short_bits, (int, np.integer)) or not 8 <= short_bits <= MAX_HASH_BITS or short_bits % 8:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"The 'short_bits' parameter of TwoStageIndex must be a multiple of 8 from 8 to {MAX_HASH_BITS}. "
                 f"Got {short_bits!r} instead."
             )
-        self.short = BinaryIndex(short_bits, f"BHash{short_bits}", nflip=radius)
-        self.long = BinaryIndex(long_bits, "BFlat", use_gpu=use_gpu)
+        check_nbits(long_bits, "TwoStageIndex (long codes)")
+        self.short = BinaryHashIndex(short_bits, 1, short_bits, nflip=0)
+        self.long = BinaryFlatIndex(long_bits, use_gpu=use_gpu)
+        self.radius = radius
+
+    @property
+    def structure(self) -> str:
+        return f"TwoStage{self.short_bits}"
 
     @property
     def radius(self) -> int:
-        """Hamming radius of the short-code shortlist (inclusive)."""
+        """Hamming radius of the short-code shortlist (inclusive); saved with the index."""
         return self.short.nflip
 
     @radius.setter
     def radius(self, value: int) -> None:
-        self.short.nflip = value
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value <= self.short_bits:
+            raise InvalidParameterError(
+                f"The 'radius' parameter of TwoStageIndex must be an int in [0, {self.short_bits}]. "
+                f"Got {value!r} instead."
+            )
+        self.short.nflip = int(value)
+
+    def params(self) -> dict[str, int]:
+        return {"radius": self.radius}
+
+    def set_params(self, params: Mapping[str, int]) -> None:
+        """``radius``."""
+        for name, value in params.items():
+            if name != "radius":
+                raise InvalidParameterError(f"The {name!r} parameter does not apply to a {self.structure} index.")
+            self.radius = value
 
     @property
     def short_bits(self) -> int:
         return self.short.nbits
 
     @property
-    def use_gpu(self) -> bool:
-        """Whether long-code ranking may run on a GPU (the hash lookup stays on the CPU)."""
-        return self.long.use_gpu
-
-    @property
-    def nbits(self) -> int:
-        """Width of a joined code: short plus long bits."""
-        return self.short.nbits + self.long.nbits
-
-    @property
     def long_bits(self) -> int:
         return self.long.nbits
+
+    @property
+    def dim(self) -> int:
+        """Width of a joined code: short plus long bits."""
+        return self.short_bits + self.long_bits
+
+    @property
+    def use_gpu(self) -> bool:  # type: ignore[override]
+        """Whether long-code ranking may run on a GPU (the hash lookup stays on the CPU)."""
+        return self.long.use_gpu
 
     def __len__(self) -> int:
         return len(self.long)
@@ -89,7 +116,7 @@ class TwoStageIndex:
         keys = np.asarray(keys, dtype=np.int64).reshape(-1)
         short_codes, long_codes = self._split(codes)
         if len(keys) != len(short_codes):
-            raise ValueError(f"{len(keys)} keys for {len(short_codes)} codes")
+            raise InvalidParameterError(f"{len(keys)} keys for {len(short_codes)} codes")
         self.short.add(keys, short_codes)
         self.long.add(keys, long_codes)
 
@@ -123,8 +150,7 @@ class TwoStageIndex:
         fell_back = sizes < k
         ranked = np.flatnonzero(~fell_back)
         for chunk in _chunks(sizes[ranked], MAX_CANDIDATES):
-            queries = ranked[chunk]
-            self._rerank(queries, lims, candidates, long_queries, distances, keys)
+            self._rerank(ranked[chunk], lims, candidates, long_queries, distances, keys)
         if fell_back.any():
             distances[fell_back], keys[fell_back] = self.long.search_hamming(long_queries[fell_back], k)
         scores = (1.0 - distances / np.float32(self.long_bits)).astype(np.float32)
@@ -140,42 +166,55 @@ class TwoStageIndex:
         """Serialised size per item of both stages, keys included twice."""
         return self.short.bytes_per_item() + self.long.bytes_per_item()
 
-    def index_type(self) -> str:
+    def describe(self) -> str:
+        """E.g. ``TwoStage32 (two-stage: 32-bit hash shortlist within radius 2, BFlat (...) re-ranking)``."""
         return (
-            f"two-stage: {self.short_bits}-bit hash shortlist within radius {self.radius}, "
-            f"{self.long.index_type()} re-ranking"
+            f"{self.structure} (two-stage: {self.short_bits}-bit hash shortlist within radius {self.radius}, "
+            f"{self.long.describe()} re-ranking)"
         )
 
     def save(self, path: str | Path) -> None:
         """Write both stages into one file, atomically (safetensors holding the two serialised faiss indexes)."""
-        arrays = {"short": self.short.to_bytes(), "long": self.long.to_bytes()}
-        atomic_write(path, lambda tmp: save_file(arrays, tmp, metadata={"format": "ae-retrieval-two-stage"}))
+        write_arrays(path, self._arrays(), FORMAT)
+
+    def to_bytes(self) -> np.ndarray:
+        """What :meth:`save` writes, as ``uint8`` (what :meth:`from_bytes` reads)."""
+        return arrays_bytes(self._arrays(), FORMAT)
 
     @classmethod
     def load(cls, path: str | Path, use_gpu: bool = False) -> TwoStageIndex:
         """Read a file written by :meth:`save`; the radius comes from the short-code index."""
-        try:
-            arrays = load_file(str(path))
-        except (OSError, SafetensorError, ValueError) as exc:
-            raise IndexFileError(f"{path}: not a readable two-stage index ({exc})") from exc
+        return cls._read(path, str(path), use_gpu)
+
+    @classmethod
+    def from_bytes(cls, data: np.ndarray, name: str, use_gpu: bool = False) -> TwoStageIndex:
+        """Rebuild an index from :meth:`to_bytes`; ``name`` says where the bytes came from, in errors."""
+        return cls._read(data, name, use_gpu)
+
+    @classmethod
+    def _read(cls, source: str | Path | np.ndarray, name: str, use_gpu: bool) -> TwoStageIndex:
+        arrays = read_arrays(source, name, "two-stage index")
         if set(arrays) != {"short", "long"}:
-            raise IndexFileError(f"{path}: not a two-stage index (holds {sorted(arrays)})")
-        short = BinaryIndex.from_bytes(arrays["short"], f"{path} (short codes)")
-        long = BinaryIndex.from_bytes(arrays["long"], f"{path} (long codes)", spec="BFlat", use_gpu=use_gpu)
-        if short.spec != f"BHash{short.nbits}":
-            raise IndexFileError(f"{path}: its short codes are in a {short.spec} index, not a whole-code hash")
+            raise IndexFileError(f"{name}: not a two-stage index (holds {sorted(arrays)})")
+        short = BinaryHashIndex.from_bytes(arrays["short"], f"{name} (short codes)")
+        long = BinaryFlatIndex.from_bytes(arrays["long"], f"{name} (long codes)", use_gpu=use_gpu)
+        if short.structure != f"BHash{short.nbits}":
+            raise IndexFileError(f"{name}: its short codes are in a {short.structure} index, not a whole-code hash")
         if len(short) != len(long):
-            raise IndexFileError(f"{path}: {len(short)} short codes but {len(long)} long ones")
+            raise IndexFileError(f"{name}: {len(short)} short codes but {len(long)} long ones")
         self = cls.__new__(cls)
         self.short, self.long = short, long
         return self
 
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"short": self.short.to_bytes(), "long": self.long.to_bytes()}
+
     def _split(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes = np.asarray(codes)
         codes = codes[None, :] if codes.ndim == 1 else codes
-        width = self.nbits // 8
+        width = self.dim // 8
         if codes.ndim != 2 or codes.shape[1] != width:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"Two-stage codes must be {width} bytes per row ({self.short_bits}-bit short code, then "
                 f"{self.long_bits}-bit long code). Got shape {codes.shape} instead."
             )
@@ -183,14 +222,9 @@ class TwoStageIndex:
         return self.short._prepared(codes[:, :cut]), self.long._prepared(codes[:, cut:])
 
     def _rerank(
-        self,
-        queries: np.ndarray,
-        lims: np.ndarray,
-        candidates: np.ndarray,
-        long_queries: np.ndarray,
-        distances: np.ndarray,
-        keys: np.ndarray,
-    ) -> None:
+        self, queries: np.ndarray, lims: np.ndarray, candidates: np.ndarray, long_queries: np.ndarray,
+        distances: np.ndarray, keys: np.ndarray,
+    ) -> None:  # fmt: skip
         """Rank the shortlists of ``queries`` by long-code distance (ties by key) into ``distances``/``keys``."""
         starts, stops = lims[queries], lims[queries + 1]
         counts = stops - starts

@@ -15,15 +15,18 @@ from .errors import (
     CollectionError,
     DeviceError,
     EncoderFileError,
+    IndexFileError,
+    InvalidParameterError,
     ItemNotFoundError,
+    MissingDependency,
     NotFittedError,
     QueryError,
     RetrievalError,
     SourceError,
 )
 from .hit import Hit
-from .indexing import IndexReport, index_source
-from .sources import Document, Rejected
+from .indexing import IndexReport, add_source, index_source
+from .sources import Document, ImageItem, Rejected
 
 __version__ = "0.1.0"
 
@@ -32,11 +35,17 @@ def open(path: str | Path, *, device: str = "auto", db: str | None = None, ray: 
     """Open the collection at ``path`` for searching and adding (``db``: its metadata database URL, when
     it was made with one; ``AER_DATABASE_URL`` otherwise; ``ray``: a Ray cluster address whose actors hold
     and search the index shards in parallel)."""
-    return Collection.open(path, device=device, db=db, ray=ray)
+    cluster = None
+    if ray:
+        from .cluster import RayCluster  # Ray is optional
+
+        cluster = RayCluster(ray)
+    return Collection.open(path, device=device, db=db, cluster=cluster)
 
 
 __all__ = [
     "ENCODERS", "AddReport", "Collection", "CollectionError", "DeviceError", "Document", "Encoder",
-    "EncoderFileError", "Hit", "IndexReport", "ItemNotFoundError", "NotFittedError", "QueryError",
-    "Rejected", "RetrievalError", "SourceError", "create_encoder", "index_source", "load_encoder", "open",
+    "EncoderFileError", "Hit", "ImageItem", "IndexFileError", "IndexReport", "InvalidParameterError",
+    "ItemNotFoundError", "MissingDependency", "NotFittedError", "QueryError", "Rejected", "RetrievalError",
+    "SourceError", "add_source", "create_encoder", "index_source", "load_encoder", "open",
 ]  # fmt: skip

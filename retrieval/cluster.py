@@ -10,17 +10,15 @@ collection directory. Ray is an optional dependency (``pip install 'ae-retrieval
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from indexers import BinaryIndex, FloatIndex, ShardedIndex
+from indexers import CodeIndex, ShardedIndex, index_from_bytes, shard_spec
 from indexers.sharded import call
 
-from .errors import CollectionError
-
-if TYPE_CHECKING:
-    from .collection import Collection
+from .encoders import Encoder
+from .errors import CollectionError, MissingDependency
 
 ENCODE_BATCH = 1000  # items per Ray Data batch (one encoder call on a worker)
 
@@ -29,7 +27,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise CollectionError("cluster mode needs Ray: pip install 'ae-retrieval[cluster]'") from exc
+        raise MissingDependency("cluster mode needs Ray: pip install 'ae-retrieval[cluster]'") from exc
     return ray
 
 
@@ -60,11 +58,8 @@ def workers() -> int:
 class _ShardHolder:
     """A Ray actor holding one index shard; ``call`` runs any of the index's methods on it."""
 
-    def __init__(self, data: np.ndarray, binary: bool, spec: str, name: str) -> None:
-        if binary:
-            self.index: Any = BinaryIndex.from_bytes(data, name)
-        else:
-            self.index = FloatIndex.from_bytes(data, name, spec)
+    def __init__(self, data: np.ndarray, spec: str, name: str) -> None:
+        self.index = index_from_bytes(data, spec, name)
 
     def call(self, method: str, *args: Any) -> Any:
         return call(self.index, method, args)
@@ -76,18 +71,8 @@ def _run_remote(shards: list[Any], method: str, args: list[tuple]) -> list[Any]:
     return ray.get([holder.call.remote(method, *a) for holder, a in zip(shards, args)])
 
 
-def to_actors(sharded: ShardedIndex, manifest: dict) -> ShardedIndex:
-    """``sharded`` with each shard moved into a Ray actor."""
-    ray = _ray()
-    holder = ray.remote(num_cpus=0)(_ShardHolder)  # searches are short: do not reserve a CPU per shard
-    binary = manifest.get("metric") == "hamming"
-    spec = manifest.get("index_spec", "")
-    actors = [holder.remote(ray.put(data), binary, spec, f"shard {i}") for i, data in enumerate(sharded.to_bytes())]
-    return sharded.with_runner(actors, _run_remote)
-
-
 class _Encode:
-    """Ray Data's per-worker encoder: codes and reconstruction errors for a batch."""
+    """Ray Data's per-worker encoder: codes and reconstruction errors for a batch, in one pass."""
 
     def __init__(self, encoder: Any) -> None:
         import torch
@@ -99,36 +84,55 @@ class _Encode:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = batch["item"]
         items = list(map(str, items)) if items.dtype.kind in "OUS" else np.asarray(items, dtype=np.uint8)
-        codes = self.encoder.encode(items)
-        errors = self.encoder.reconstruction_error(items)
+        codes, errors = self.encoder.encode_with_errors(items)
         missing = np.full(len(codes), np.nan, dtype=np.float64)
         return {"i": batch["i"], "code": codes, "error": missing if errors is None else errors}
 
 
-def encode_on_cluster(col: Collection) -> None:
-    """Make ``col.add`` encode across the cluster's workers with Ray Data (instead of in this process)."""
-    ray = _ray()
-    encoder_ref = ray.put(col.encoder)
-    concurrency = workers()
+class RayCluster:
+    """A connected Ray cluster as a collection's ``Cluster``: index shards in actors, encoding with Ray Data."""
 
-    def encode_batch(batch: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        rows = [{"i": i, "item": item} for i, item in enumerate(batch)]
-        blocks = max(1, -(-len(rows) // ENCODE_BATCH))
-        ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            _Encode,
-            fn_constructor_kwargs={"encoder": encoder_ref},
-            batch_size=ENCODE_BATCH,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=concurrency),
-            num_cpus=1,
-        )
-        parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
-        order = np.argsort(np.concatenate([p["i"] for p in parts]), kind="stable")
-        codes = np.concatenate([p["code"] for p in parts])[order]
-        errors = np.concatenate([p["error"] for p in parts])[order]
-        return codes, None if np.isnan(errors).all() else errors
+    def __init__(self, address: str = "auto") -> None:
+        connect(address)
+        self.address = address
 
-    col.encode_batch = encode_batch  # type: ignore[method-assign]
+    def hold_shards(self, index: CodeIndex) -> CodeIndex:
+        """``index`` with each shard moved into a Ray actor; an unsharded index stays here (one actor gains
+        nothing)."""
+        if not isinstance(index, ShardedIndex):
+            if index.spec.startswith("TwoStage"):
+                raise CollectionError("two-stage collections cannot run on a cluster (yet)")
+            return index
+        ray = _ray()
+        holder = ray.remote(num_cpus=0)(_ShardHolder)  # searches are short: do not reserve a CPU per shard
+        one = shard_spec(index.spec)
+        actors = [holder.remote(ray.put(data), one, f"shard {i}") for i, data in enumerate(index.shard_bytes())]
+        return index.with_runner(actors, _run_remote)
+
+    def encoder_pool(self, encoder: Encoder) -> Any:
+        """A function encoding a batch's contents across the cluster's workers (one Ray Data job)."""
+        ray = _ray()
+        encoder_ref = ray.put(encoder)
+        concurrency = workers()
+
+        def encode_batch(batch: Any) -> tuple[np.ndarray, np.ndarray | None]:
+            rows = [{"i": i, "item": item} for i, item in enumerate(batch)]
+            blocks = max(1, -(-len(rows) // ENCODE_BATCH))
+            ds = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+                _Encode,
+                fn_constructor_kwargs={"encoder": encoder_ref},
+                batch_size=ENCODE_BATCH,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=concurrency),
+                num_cpus=1,
+            )
+            parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
+            order = np.argsort(np.concatenate([p["i"] for p in parts]), kind="stable")
+            codes = np.concatenate([p["code"] for p in parts])[order]
+            errors = np.concatenate([p["error"] for p in parts])[order]
+            return codes, None if np.isnan(errors).all() else errors
+
+        return encode_batch
 
 
 def default_shards() -> int:

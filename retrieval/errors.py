@@ -1,8 +1,11 @@
 """Every error the library raises on purpose. The CLI turns these into clean messages."""
 
+from indexers.errors import IndexFileError, InvalidParameterError, RetrievalError
 
-class RetrievalError(Exception):
-    """Base class for ae-retrieval errors."""
+__all__ = [
+    "CollectionError", "DeviceError", "EncoderFileError", "IndexFileError", "InvalidParameterError",
+    "ItemNotFoundError", "MissingDependency", "NotFittedError", "QueryError", "RetrievalError", "SourceError",
+]  # fmt: skip
 
 
 class SourceError(RetrievalError):
@@ -34,3 +37,7 @@ class ItemNotFoundError(RetrievalError, KeyError):
 
 class DeviceError(RetrievalError):
     """The requested compute device is not available."""
+
+
+class MissingDependency(RetrievalError, ImportError):
+    """An optional dependency is not installed; the message names the ``pip install`` to run."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .collection import Collection
 from .hit import Hit
+from .images import to_pixels
 
 
 def draw_grid(
@@ -45,3 +48,11 @@ def draw_grid(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def save_results_grid(col: Collection, path: str | Path, hits: Sequence[Hit], query: Any = None,
+                      like_id: str | None = None) -> Path:  # fmt: skip
+    """Save the query image (``query``, or the stored item ``like_id``) and its ``hits`` as one picture."""
+    hit_pixels = col.pixels([h.id for h in hits])  # refuses a text collection
+    query_pixels = col.pixels([like_id])[0] if like_id else to_pixels(query)
+    return draw_grid(path, [(query_pixels, hits, hit_pixels)])

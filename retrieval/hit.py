@@ -1,14 +1,22 @@
-"""A search result."""
+"""A search result, and how a search's ``(scores, keys)`` become results."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One item found by a search; ``score`` is the cosine similarity of the codes (higher is closer)."""
+    """One item found by a search (or listed by ``outliers``); a higher ``score`` is always closer (more unusual).
+
+    What the score measures follows the collection's metric: the cosine similarity of the codes (``cosine``),
+    the negated Euclidean distance (``l2``), ``1 - hamming / bits`` (binary codes); for ``outliers``, the
+    item's outlier score.
+    """
 
     id: str
     score: float
@@ -18,3 +26,23 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _Record(Protocol):
+    id: str
+    label: str | None
+    source: str
+    snippet: str
+
+
+def hit_of(record: _Record, score: float) -> Hit:
+    """A stored item's record with its score, as a hit."""
+    return Hit(id=record.id, score=float(score), label=record.label, source=record.source, snippet=record.snippet)
+
+
+def assemble_hits(scores: np.ndarray, keys: np.ndarray, records: Mapping[int, _Record]) -> list[list[Hit]]:
+    """One list of hits per query row; keys without a record (-1, or not in the store yet) are skipped."""
+    out = []
+    for row_scores, row_keys in zip(scores.tolist(), keys.tolist()):
+        out.append([hit_of(records[key], s) for s, key in zip(row_scores, row_keys) if key in records])
+    return out

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from .batching import batched
 from .errors import CollectionError
 
 SCHEMA_VERSION = 3
@@ -205,14 +206,14 @@ class MetadataStore:
         """Index keys of the ``item_ids`` that are stored."""
         out: dict[str, int] = {}
         with Session(self.engine) as s:
-            for chunk in _chunks(list(item_ids)):
+            for chunk in batched(item_ids, _IN_CHUNK):
                 out.update(s.execute(select(ItemRow.item_id, ItemRow.key).where(ItemRow.item_id.in_(chunk))).all())
         return out
 
     def by_keys(self, keys: Iterable[int]) -> dict[int, ItemRecord]:
         out: dict[int, ItemRecord] = {}
         with self.engine.connect() as conn:  # plain rows: no ORM objects on the query path
-            for chunk in _chunks([int(k) for k in keys]):
+            for chunk in batched(map(int, keys), _IN_CHUNK):
                 for key, item_id, source, label, snippet in conn.execute(_BY_KEYS, {"keys": chunk}):
                     out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
         return out
@@ -234,7 +235,7 @@ class MetadataStore:
             for table, rows in ((ItemRow, items), (ThumbnailRow, thumbs)):
                 if not rows:
                     continue
-                for chunk in _chunks(keys):
+                for chunk in batched(keys, _IN_CHUNK):
                     conn.execute(delete(table).where(table.key.in_(chunk)))
                 conn.execute(insert(table), rows)
 
@@ -255,7 +256,7 @@ class MetadataStore:
     def delete(self, keys: Sequence[int]) -> None:
         """Forget the items with ``keys`` (and their thumbnails), in one transaction."""
         with self.engine.begin() as conn:
-            for chunk in _chunks([int(k) for k in keys]):
+            for chunk in batched(map(int, keys), _IN_CHUNK):
                 conn.execute(delete(ItemRow).where(ItemRow.key.in_(chunk)))
                 conn.execute(delete(ThumbnailRow).where(ThumbnailRow.key.in_(chunk)))
 
@@ -263,7 +264,7 @@ class MetadataStore:
         """Stored thumbnail bytes by key (image items only)."""
         out: dict[int, bytes] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks([int(k) for k in keys]):
+            for chunk in batched(map(int, keys), _IN_CHUNK):
                 q = select(ThumbnailRow.key, ThumbnailRow.pixels).where(ThumbnailRow.key.in_(chunk))
                 out.update(conn.execute(q).all())
         return out
@@ -274,8 +275,3 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
-
-
-def _chunks(values: list, size: int = _IN_CHUNK) -> Iterable[list]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]

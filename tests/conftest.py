@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from . import fakes  # noqa: F401  (registers the fake encoders)
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead
 
@@ -21,6 +24,8 @@ TOPICS = {
 COMMON = "people think really good time know like way make said work years".split()
 # Options that make the autoencoder train in well under a second on the toy corpus.
 FAST_AE = {"hidden": (64, 32), "dim": 8, "epochs": 40, "min_steps": 0, "batch_size": 16, "lr": 3e-3, "progress": False}
+# A deterministic encoder that needs no training (tests/fakes.py): for tests of collections, not of models.
+FAKE = {"encoder": "fake-text", "dim": 32}
 
 
 def make_docs(per_topic: int = 12, seed: int = 0) -> list[tuple[str, str, str]]:
@@ -40,14 +45,34 @@ def docs() -> list[tuple[str, str, str]]:
     return make_docs()
 
 
-@pytest.fixture
-def corpus_dir(tmp_path: Path, docs) -> Path:
-    """A folder: ``<label>/<id>.txt`` per document."""
-    root = tmp_path / "corpus"
+def write_corpus(root: Path, docs: list[tuple[str, str, str]]) -> Path:
+    """``<label>/<id>.txt`` per document under ``root``."""
     for item_id, label, text in docs:
         (root / label).mkdir(parents=True, exist_ok=True)
         (root / label / f"{item_id}.txt").write_text(text)
     return root
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path, docs) -> Path:
+    """A folder: ``<label>/<id>.txt`` per document."""
+    return write_corpus(tmp_path / "corpus", docs)
+
+
+@pytest.fixture(scope="session")
+def built_text(tmp_path_factory, docs) -> Path:
+    """The 36-document corpus indexed once per session with the fake encoder (read it, never change it)."""
+    import retrieval
+
+    root = tmp_path_factory.mktemp("built")
+    retrieval.index_source(write_corpus(root / "corpus", docs), root / "c.aer", **FAKE)
+    return root / "c.aer"
+
+
+@pytest.fixture
+def text_collection(tmp_path: Path, built_text: Path) -> Path:
+    """A private copy of ``built_text``, free to change."""
+    return Path(shutil.copytree(built_text, tmp_path / "c.aer"))
 
 
 @pytest.fixture

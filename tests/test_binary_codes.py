@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from indexers import BinaryIndex, unpack_bits
+from indexers import create_index, unpack_bits
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.nn.binary import BinaryCode
 
@@ -108,7 +108,7 @@ def test_two_stage_collection_holds_short_and_long_codes(tmp_path, corpus_dir):
     # with a radius covering every short code, two-stage ranking is exhaustive long-code ranking
     col.index.radius = 8
     scores, keys = col.search_codes(codes, k=len(col))
-    long_only = BinaryIndex(32)
+    long_only = create_index("BFlat", 32, "hamming")
     all_keys = np.array(sorted(col.labels()))
     long_only.add(all_keys, col.index.long.reconstruct_batch(all_keys))
     np.testing.assert_allclose(scores, long_only.search(codes[:, 1:], len(col))[0])
@@ -119,7 +119,7 @@ def test_two_stage_collection_holds_short_and_long_codes(tmp_path, corpus_dir):
 
 
 def test_two_stage_options_are_checked_before_training(tmp_path, corpus_dir):
-    with pytest.raises(ValueError, match="needs --bits"):
+    with pytest.raises(ValueError, match="bits"):
         retrieval.index_source(corpus_dir, tmp_path / "x.aer", short_bits=16)
     with pytest.raises(ValueError, match="does not apply"):
         retrieval.index_source(corpus_dir, tmp_path / "x.aer", short_bits=16, bits=64, index="BHash16")

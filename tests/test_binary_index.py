@@ -1,15 +1,23 @@
+"""What is specific to binary codes: bit order, hash lookup against brute force, two-stage search, old files.
+
+The behaviour every index shares (add, search, remove, save ...) is tests/test_index_contract.py's.
+"""
+
 from __future__ import annotations
 
 import faiss
 import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 from indexers import (
-    BinaryIndex,
+    BinaryHashIndex,
     IndexFileError,
     TwoStageIndex,
+    create_index,
     hamming_distances,
     join_codes,
+    load_index,
     pack_bits,
     unpack_bits,
 )  # fmt: skip
@@ -29,7 +37,7 @@ def flip(bits: np.ndarray, rng: np.random.Generator, upto: int, width: int) -> n
 def hash_path(request, monkeypatch):
     """Run a hash test both ways: faiss's hash tables, and the linear scan used when nflip is large."""
     scan = request.param == "linear scan"
-    monkeypatch.setattr(BinaryIndex, "_scans", lambda self: scan and self.is_hash and len(self) > 0)
+    monkeypatch.setattr(BinaryHashIndex, "_scans", lambda self: scan and len(self) > 0)
     return request.param
 
 
@@ -92,26 +100,10 @@ def test_hamming_distances_helper(data):
     np.testing.assert_array_equal(hamming_distances(q, db), brute(db, q))
 
 
-def test_flat_search_matches_brute_force(data):
-    db, q = data
-    keys = np.arange(1000, 1300)
-    index = BinaryIndex(NBITS)
-    index.add(keys, db)
-    distances, got = index.search_hamming(q, 10)
-    scores, got2 = index.search(q, 10)
-    np.testing.assert_array_equal(got, got2)
-    d = brute(db, q)
-    for i in range(len(q)):
-        check_top_k(distances[i], got[i], dict(zip(keys.tolist(), d[i])), np.sort(d[i])[:10])
-    np.testing.assert_allclose(scores, 1 - distances / NBITS, rtol=1e-6)
-    assert (scores >= 0).all() and (scores <= 1).all() and np.all(np.diff(scores, axis=1) <= 0)
-    assert index.index_type() == "IDMap2,BFlat (Hamming, 64 bits)"
-
-
 @pytest.mark.parametrize("spec", ["BHash16", "BHash2x16", "BMultiHash2x16"])
 def test_hash_search_finds_the_nearest_candidates(data, spec, hash_path):
     db, q = data
-    index = BinaryIndex(NBITS, spec, nflip=2)
+    index = create_index(f"{spec},nflip=2", NBITS, "hamming")
     index.add(np.arange(300), db)
     distances, got = index.search_hamming(q, 20)
     d = brute(db, q)
@@ -131,7 +123,8 @@ def test_hash_search_finds_the_nearest_candidates(data, spec, hash_path):
         reference.nflip = 2
         reference.add(db)
         np.testing.assert_array_equal(reference.search(q, 20)[0], distances)
-    assert index.spec == ("BHash16" if spec == "BHash16" else "BHash2x16")
+    assert index.spec == ("BHash16,nflip=2" if spec == "BHash16" else "BHash2x16,nflip=2")
+    assert index.describe() == index.structure + " (Hamming, 64 bits, nflip 2)"
 
 
 def test_whole_code_hash_equals_brute_force_within_radius(hash_path):
@@ -139,7 +132,7 @@ def test_whole_code_hash_equals_brute_force_within_radius(hash_path):
     centre = rng.integers(0, 2, size=(1, 16), dtype=np.uint8)
     db = pack_bits(flip(np.repeat(centre, 200, axis=0), rng, 4, 16))
     q = pack_bits(flip(np.repeat(centre, 5, axis=0), rng, 1, 16))
-    index = BinaryIndex(16, "BHash16", nflip=3)
+    index = create_index("BHash16,nflip=3", 16, "hamming")
     index.add(np.arange(200), db)
     d = brute(db, q)
     lims, distances, keys = index.range_search_hamming(q, 3)
@@ -156,86 +149,77 @@ def test_whole_code_hash_equals_brute_force_within_radius(hash_path):
     assert np.isneginf(scores[got < 0]).all() and ((scores[got >= 0] >= 0) & (scores[got >= 0] <= 1)).all()
 
 
-@pytest.mark.parametrize("spec", ["BFlat", "BHash16"])
-def test_remove_and_reconstruct(data, spec, hash_path):
+def test_hash_remove_rebuilds_the_tables_and_keeps_the_radius(data, hash_path):
     db, q = data
-    index = BinaryIndex(NBITS, spec)
+    index = create_index("BHash16,nflip=1", NBITS, "hamming")
     index.add(np.arange(300), db)
     gone = np.arange(0, 300, 3)
-    assert index.remove(np.concatenate([gone, [999]])) == len(gone)
-    assert len(index) == 200 and index.remove(gone) == 0
-    _, got = index.search_hamming(np.concatenate([q, db[:5]]), 50)
-    assert not np.isin(got, gone).any()
-    np.testing.assert_array_equal(index.reconstruct(4), db[4])
-    np.testing.assert_array_equal(index.reconstruct_batch([299, 1]), db[[299, 1]])
-    with pytest.raises(KeyError):
-        index.reconstruct(3)
+    assert index.remove(gone) == len(gone) and index.nflip == 1
     kept = np.setdiff1d(np.arange(300), gone)
-    fresh = BinaryIndex(NBITS, spec)
+    fresh = create_index("BHash16,nflip=1", NBITS, "hamming")
     fresh.add(kept, db[kept])
     np.testing.assert_array_equal(index.search_hamming(q, 10)[0], fresh.search_hamming(q, 10)[0])
-    if spec == "BHash16":
-        assert index.nflip == 2  # the rebuild keeps the radius
+    np.testing.assert_array_equal(index.reconstruct_batch([299, 1]), db[[299, 1]])
 
 
-def test_k_larger_than_index_and_empty_index(data):
+def test_hash_radius_is_saved_and_a_spec_can_replace_it(data, tmp_path):
+    db, _ = data
+    index = create_index("BHash2x16,nflip=3", NBITS, "hamming")
+    index.add(np.arange(300), db)
+    index.save(tmp_path / "i")
+    assert load_index(tmp_path / "i", "BHash2x16", "hamming").nflip == 3
+    assert load_index(tmp_path / "i", "BMultiHash2x16,nflip=0", "hamming").spec == "BHash2x16,nflip=0"
+    with pytest.raises(IndexFileError, match="holds a BHash2x16 index, not BFlat"):
+        load_index(tmp_path / "i", "BFlat", "hamming")
+    with pytest.raises(IndexFileError, match="not BHash16"):
+        load_index(tmp_path / "i", "BHash16", "hamming")
+
+
+def test_files_written_before_the_factory_still_load(data, tmp_path):
+    """BFlat and BHash files as faiss wrote them for the old BinaryIndex (IDMap2,BFlat; IDMap,BHash1x16 + nflip)."""
     db, q = data
-    for spec in ("BFlat", "BHash16"):
-        index = BinaryIndex(NBITS, spec)
-        _, got = index.search(q, 3)
-        assert (got == -1).all()
-        index.add(np.arange(3), db[:3])
-        assert index.search(q, 10)[1].shape == (6, 3)
-
-
-@pytest.mark.parametrize("spec", ["BFlat", "BHash16", "BHash2x16"])
-def test_save_load_keeps_keys_results_and_radius(data, tmp_path, spec):
-    db, q = data
-    index = BinaryIndex(NBITS, spec, **({} if spec == "BFlat" else {"nflip": 3}))
-    index.add(np.arange(7, 307), db)
-    index.save(tmp_path / "i.faissb")
-    again = BinaryIndex.load(tmp_path / "i.faissb")
-    assert again.spec == index.spec and again.nflip == index.nflip and again.index_type() == index.index_type()
-    for a, b in zip(index.search(q, 10), again.search(q, 10)):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(again.reconstruct(8), db[1])
-    with pytest.raises(IndexFileError, match="not BHash8"):
-        BinaryIndex.load(tmp_path / "i.faissb", spec="BHash8")
+    flat = faiss.index_binary_factory(NBITS, "IDMap2,BFlat")
+    flat.add_with_ids(db, np.arange(300, dtype=np.int64) * 2)
+    faiss.write_index_binary(flat, str(tmp_path / "flat"))
+    hashed = faiss.index_binary_factory(NBITS, "IDMap,BHash1x16")
+    hashed.add_with_ids(db, np.arange(300, dtype=np.int64))
+    faiss.downcast_IndexBinary(hashed.index).nflip = 1
+    faiss.write_index_binary(hashed, str(tmp_path / "hash"))
+    old_flat = load_index(tmp_path / "flat", "IDMap2,BFlat", "hamming")
+    assert old_flat.spec == "BFlat" and len(old_flat) == 300
+    np.testing.assert_array_equal(old_flat.search_hamming(q, 5)[0], np.sort(brute(db, q), axis=1)[:, :5])
+    np.testing.assert_array_equal(old_flat.reconstruct(8), db[4])
+    old_hash = load_index(tmp_path / "hash", "BHash16", "hamming")
+    assert old_hash.spec == "BHash16,nflip=1"
+    np.testing.assert_array_equal(old_hash.search(q, 5)[1], hashed.search(q, 5)[1])
 
 
 def test_corrupt_or_float_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad.faissb").write_bytes(b"junk")
     with pytest.raises(IndexFileError, match="bad.faissb"):
-        BinaryIndex.load(tmp_path / "bad.faissb")
+        load_index(tmp_path / "bad.faissb", "BFlat", "hamming")
     faiss.write_index(faiss.IndexFlatL2(4), str(tmp_path / "float.faiss"))
     with pytest.raises(IndexFileError, match="float.faiss"):
-        BinaryIndex.load(tmp_path / "float.faiss")
+        load_index(tmp_path / "float.faiss", "BFlat", "hamming")
+    with pytest.raises(IndexFileError, match="missing"):
+        load_index(tmp_path / "nothing", "BFlat", "hamming")
 
 
 def test_bad_parameters_are_clear_errors():
-    with pytest.raises(
-        ValueError, match="'nbits' parameter of BinaryIndex must be a positive multiple of 8 .* Got 12 instead"
-    ):
-        BinaryIndex(12)
-    with pytest.raises(ValueError, match="'spec' parameter of BinaryIndex must be .* Got 'Flat'"):
-        BinaryIndex(64, "Flat")
-    with pytest.raises(ValueError, match="at most 16 bits"):
-        BinaryIndex(16, "BHash24")
-    with pytest.raises(ValueError, match="hash specs only"):
-        BinaryIndex(64, "BFlat", nflip=2)
-    with pytest.raises(ValueError, match="'nflip' parameter"):
-        BinaryIndex(64, "BHash16").nflip = 17
+    with pytest.raises(ValueError, match="multiple of 8 bits wide. Got 12"):
+        create_index("BFlat", 12, "hamming")
+    with pytest.raises(ValueError, match="'spec' parameter for binary codes must be .* Got 'Flat'"):
+        create_index("Flat", 64, "hamming")
+    with pytest.raises(ValueError, match="at most the 16 bits"):
+        create_index("BHash24", 16, "hamming")
+    with pytest.raises(ValueError, match="a BHash spec to take the 'nflip' parameter"):
+        create_index("BFlat,nflip=2", 64, "hamming")
+    with pytest.raises(ValueError, match="'nflip' parameter of BinaryHashIndex must be an int in"):
+        create_index("BHash16", 64, "hamming").nflip = 17
     with pytest.raises(ValueError, match="packed uint8"):
-        BinaryIndex(64).add(np.arange(2), np.zeros((2, 64), dtype=np.float32))
+        create_index("BFlat", 64, "hamming").add(np.arange(2), np.zeros((2, 64), dtype=np.float32))
     with pytest.raises(ValueError, match="shape"):
-        BinaryIndex(64).add(np.arange(2), np.zeros((2, 4), dtype=np.uint8))
-
-
-def test_bytes_per_item_flat(data):
-    db, _ = data
-    index = BinaryIndex(NBITS)
-    index.add(np.arange(300), db)
-    assert 8 + 8 <= index.bytes_per_item() < 8 + 8 + 4
+        create_index("BFlat", 64, "hamming").add(np.arange(2), np.zeros((2, 4), dtype=np.uint8))
 
 
 @pytest.fixture
@@ -250,7 +234,8 @@ def two_stage_data():
 
 def test_two_stage_with_full_radius_is_exhaustive_long_search(two_stage_data):
     (short, long), (sq, lq) = two_stage_data
-    index = TwoStageIndex(32, 128, radius=32)
+    index = create_index("TwoStage32,radius=32", 32 + 128, "hamming")
+    assert isinstance(index, TwoStageIndex) and index.long_bits == 128
     index.add(np.arange(500, 700), join_codes(short, long))
     scores, got, stats = index.search_with_stats(join_codes(sq, lq), 10)
     assert (stats.shortlist_sizes == 200).all() and not stats.fell_back.any()
@@ -259,14 +244,14 @@ def test_two_stage_with_full_radius_is_exhaustive_long_search(two_stage_data):
         check_top_k(
             np.round((1 - scores[i]) * 128).astype(int), got[i], dict(zip(range(500, 700), d[i])), np.sort(d[i])[:10]
         )
-    exhaustive = BinaryIndex(128)
+    exhaustive = create_index("BFlat", 128, "hamming")
     exhaustive.add(np.arange(500, 700), long)
     np.testing.assert_allclose(scores, exhaustive.search(lq, 10)[0])
 
 
 def test_two_stage_reranks_the_hash_ball_and_falls_back(two_stage_data, hash_path):
     (short, long), (sq, lq) = two_stage_data
-    index = TwoStageIndex(32, 128, radius=2)
+    index = create_index("TwoStage32,radius=2", 160, "hamming")
     index.add(np.arange(200), join_codes(short, long))
     k = 20
     scores, got, stats = index.search_with_stats(join_codes(sq, lq), k)
@@ -286,26 +271,34 @@ def test_two_stage_reranks_the_hash_ball_and_falls_back(two_stage_data, hash_pat
     assert stats0.fell_back.all() and (got0 >= 0).all() and got0.shape == (8, k)
 
 
-def test_two_stage_save_load_remove(two_stage_data, tmp_path):
+def test_two_stage_radius_and_old_files(two_stage_data, tmp_path):
     (short, long), (sq, lq) = two_stage_data
-    index = TwoStageIndex(32, 128, radius=3)
+    index = create_index("TwoStage32,radius=3", 160, "hamming")
     index.add(np.arange(200), join_codes(short, long))
-    assert index.remove(np.arange(0, 200, 2)) == 100 and len(index) == 100 and len(index.short) == 100
-    _, got = index.search(join_codes(sq, lq), 10)
-    assert (got % 2 == 1).all()
+    assert index.remove(np.arange(0, 200, 2)) == 100 and len(index.short) == 100
     index.save(tmp_path / "ts")
-    again = TwoStageIndex.load(tmp_path / "ts")
-    np.testing.assert_array_equal(again.reconstruct(1), join_codes(short[1], long[1])[0])
-    assert again.radius == 3 and again.short_bits == 32 and again.long_bits == 128
-    for a, b in zip(index.search(join_codes(sq, lq), 10), again.search(join_codes(sq, lq), 10)):
-        np.testing.assert_array_equal(a, b)
-    assert 4 + 16 + 16 <= again.bytes_per_item()
-    with pytest.raises(IndexFileError, match="missing"):
-        TwoStageIndex.load(tmp_path / "missing")
+    assert load_index(tmp_path / "ts", "two-stage", "hamming").spec == "TwoStage32,radius=3"  # the old manifest spec
+    assert load_index(tmp_path / "ts", "TwoStage32,radius=1", "hamming").radius == 1
+    with pytest.raises(IndexFileError, match="holds a TwoStage32 index, not TwoStage16"):
+        load_index(tmp_path / "ts", "TwoStage16", "hamming")
+    old_short = faiss.index_binary_factory(32, "IDMap,BHash1x32")  # as the first two-stage collections wrote it
+    old_short.add_with_ids(short, np.arange(200, dtype=np.int64))
+    faiss.downcast_IndexBinary(old_short.index).nflip = 2
+    old_long = faiss.index_binary_factory(128, "IDMap2,BFlat")
+    old_long.add_with_ids(long, np.arange(200, dtype=np.int64))
+    arrays = {"short": faiss.serialize_index_binary(old_short), "long": faiss.serialize_index_binary(old_long)}
+    save_file(arrays, str(tmp_path / "old"), metadata={"format": "ae-retrieval-two-stage"})
+    old = load_index(tmp_path / "old", "two-stage", "hamming")
+    assert old.spec == "TwoStage32,radius=2" and len(old) == 200
+    np.testing.assert_array_equal(old.reconstruct(5), join_codes(short[5], long[5])[0])
     (tmp_path / "junk").write_bytes(b"\x00" * 64)
     with pytest.raises(IndexFileError, match="junk"):
-        TwoStageIndex.load(tmp_path / "junk")
+        load_index(tmp_path / "junk", "two-stage", "hamming")
     with pytest.raises(ValueError, match="20 bytes per row"):
         index.search(lq, 10)
-    with pytest.raises(ValueError, match="'short_bits' parameter"):
-        TwoStageIndex(28, 256)
+    with pytest.raises(ValueError, match="'radius' parameter of TwoStageIndex must be an int in"):
+        index.radius = 40
+    with pytest.raises(ValueError, match="TwoStage<short_bits>' with short_bits a multiple of 8"):
+        create_index("TwoStage28", 256, "hamming")
+    with pytest.raises(ValueError, match="names a saved two-stage index"):
+        create_index("two-stage", 64, "hamming")

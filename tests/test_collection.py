@@ -8,14 +8,17 @@ import pytest
 import retrieval
 from retrieval import CollectionError, Document, ItemNotFoundError, QueryError, index_source
 
-from .conftest import FAST_AE
+from .conftest import FAKE
+
+
+def test_index_source_reports_what_it_did(tmp_path, corpus_dir):
+    report = index_source(corpus_dir, tmp_path / "c.aer", device="cpu", **FAKE)
+    assert report.fitted and report.added == 36 and not report.rejected and report.collection == tmp_path / "c.aer"
 
 
 @pytest.fixture
-def built(tmp_path, corpus_dir):
-    report = index_source(corpus_dir, tmp_path / "c.aer", encoder="ae", device="cpu", **FAST_AE)
-    assert report.fitted and report.added == 36 and not report.rejected
-    return tmp_path / "c.aer"
+def built(text_collection):
+    return text_collection
 
 
 def test_search_returns_hits_of_the_right_topic(built):
@@ -93,9 +96,9 @@ def test_damaged_weights_are_a_clear_error(built):
 
 def test_info_reports_size_and_index(built):
     info = retrieval.open(built, device="cpu").info()
-    assert info["items"] == 36 and info["dim"] == FAST_AE["dim"] and info["modality"] == "text"
-    assert info["encoder"].startswith("ae(") and "IDMap2,Flat" in info["index"]
-    assert FAST_AE["dim"] * 4 + 8 <= info["bytes_per_item"] < FAST_AE["dim"] * 4 + 64
+    assert info["items"] == 36 and info["dim"] == FAKE["dim"] and info["modality"] == "text"
+    assert info["encoder"].startswith("fake-text") and "IDMap2,Flat" in info["index"]
+    assert FAKE["dim"] * 4 + 8 <= info["bytes_per_item"] < FAKE["dim"] * 4 + 64
 
 
 @pytest.mark.parametrize("encoder,options", [("lsa", {"dim": 4}), ("tfidf", {})])

@@ -17,7 +17,7 @@ import retrieval
 from cli.main import main
 from retrieval.sources import text_folder
 
-from .conftest import FAST_AE
+from .conftest import FAKE
 
 
 def png_bytes(width: int, height: int) -> bytes:
@@ -26,15 +26,15 @@ def png_bytes(width: int, height: int) -> bytes:
     return buf.getvalue()
 
 
-def test_hostile_text_folder_after_a_good_one(tmp_path, corpus_dir, monkeypatch):
-    path = tmp_path / "c.aer"
-    retrieval.index_source(corpus_dir, path, **FAST_AE)
+def test_hostile_text_folder_after_a_good_one(tmp_path, text_collection, monkeypatch):
+    path = text_collection
     bad = tmp_path / "bad" / "space"
     bad.mkdir(parents=True)
     (bad / "empty.txt").write_bytes(b"")
     (bad / "junk.bin").write_bytes(os.urandom(4096) + b"\x00")
     (bad / "latin1.txt").write_bytes("caf\xe9 orbit launch rocket".encode("latin-1"))
-    (bad / "huge.txt").write_bytes(("orbit shuttle launch \u00e9 " * 2_400_000).encode("utf-8"))  # ~55 MB
+    cap = text_folder.MAX_TEXT_BYTES
+    (bad / "huge.txt").write_bytes(("orbit shuttle launch \u00e9 " * (cap // 20)).encode("utf-8"))  # cap * 1.2
     (bad / "locked.txt").write_text("orbit")
     (bad / "fine.txt").write_text("orbit moon lunar astronaut rocket")
     (bad / "loop").symlink_to(bad, target_is_directory=True)
@@ -46,7 +46,6 @@ def test_hostile_text_folder_after_a_good_one(tmp_path, corpus_dir, monkeypatch)
         return real_open(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", unreadable)
-    monkeypatch.setattr(text_folder, "MAX_TEXT_BYTES", 2_000_000)
     out = CliRunner().invoke(main, ["add", str(path), str(tmp_path / "bad"), "-q"])
     messages = out.output
     assert out.exit_code == 1, messages
@@ -54,7 +53,7 @@ def test_hostile_text_folder_after_a_good_one(tmp_path, corpus_dir, monkeypatch)
     assert "space/junk.bin: binary file" in messages
     assert "space/locked.txt: permission denied" in messages
     assert "note: space/latin1.txt: not valid UTF-8: read as Latin-1" in messages
-    assert "note: space/huge.txt: truncated to the first 2,000,000 of its" in messages
+    assert f"note: space/huge.txt: truncated to the first {cap:,} of its" in messages
     assert "3 added, 0 updated, 3 rejected" in messages  # latin1, huge, fine (the loop is walked once)
     with retrieval.open(path, device="cpu") as col:
         assert len(col) == 36 + 3
@@ -78,7 +77,7 @@ def test_hostile_jsonl_and_images(tmp_path, corpus_jsonl, image_dir):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(lines) + "\n")
     path = tmp_path / "j.aer"
-    retrieval.index_source(corpus_jsonl, path, **FAST_AE)
+    retrieval.index_source(corpus_jsonl, path, **FAKE)
     out = CliRunner().invoke(main, ["add", str(path), str(bad), "-q"])
     assert out.exit_code == 1 and "1 added, 0 updated, 5 rejected" in out.output, out.output
     for where in ("bad.jsonl:2", "bad.jsonl:3 (id a): duplicate id", "bad.jsonl:4", "bad.jsonl:5", "bad.jsonl:6"):

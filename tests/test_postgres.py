@@ -9,16 +9,16 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from retrieval.collection import DB_FILE
+from retrieval.directory import DB_FILE
 from retrieval.sources import Document
 from retrieval.store import SCHEMA_VERSION, MetadataStore, sqlite_url
 
-from .conftest import FAST_AE
+from .conftest import FAKE
 
 
 def test_collection_with_postgres_metadata(tmp_path, corpus_dir, postgres_url, monkeypatch):
     path = tmp_path / "pg.aer"
-    retrieval.index_source(corpus_dir, path, db=postgres_url, **FAST_AE)
+    retrieval.index_source(corpus_dir, path, db=postgres_url, **FAKE)
     assert not (path / DB_FILE).exists() and "postgresql" in (path / "collection.json").read_text()
     with pytest.raises(retrieval.CollectionError, match="external database"):
         retrieval.open(path)
@@ -26,7 +26,8 @@ def test_collection_with_postgres_metadata(tmp_path, corpus_dir, postgres_url, m
     assert len(col) == 36 and col.store.schema_version == SCHEMA_VERSION
     hits = col.search("orbit shuttle launch rocket", k=5)
     assert [h.label for h in hits].count("space") >= 4
-    assert col.delete([hits[0].id]) == 1 and hits[0].id not in {h.id for h in col.search("orbit shuttle", k=36)}
+    assert col.delete([hits[0].id]) == [hits[0].id]
+    assert hits[0].id not in {h.id for h in col.search("orbit shuttle", k=36)}
     col.update(Document(id=hits[1].id, text="doctor patient clinic therapy", label="medicine"))
     col.close()
     monkeypatch.setenv("AER_DATABASE_URL", postgres_url)
@@ -37,14 +38,14 @@ def test_collection_with_postgres_metadata(tmp_path, corpus_dir, postgres_url, m
 
 
 def test_one_postgres_database_holds_one_collection(tmp_path, corpus_dir, postgres_url):
-    retrieval.index_source(corpus_dir, tmp_path / "a.aer", db=postgres_url, **FAST_AE)
+    retrieval.index_source(corpus_dir, tmp_path / "a.aer", db=postgres_url, **FAKE)
     with pytest.raises(retrieval.CollectionError, match="another collection"):
-        retrieval.index_source(corpus_dir, tmp_path / "b.aer", db=postgres_url, **FAST_AE)
+        retrieval.index_source(corpus_dir, tmp_path / "b.aer", db=postgres_url, **FAKE)
 
 
 def test_cli_index_with_db_and_bad_urls(tmp_path, corpus_dir, postgres_url):
     runner = CliRunner()
-    args = ["--hidden", "64,32", "--epochs", "20", "-q"]
+    args = ["--encoder", "fake-text", "-q"]
     out = runner.invoke(main, ["index", str(corpus_dir), "-c", str(tmp_path / "c.aer"), "--db", postgres_url, *args])
     assert out.exit_code == 0, out.output
     out = runner.invoke(main, ["query", str(tmp_path / "c.aer"), "doctor patient", "--db", postgres_url, "-k", "2"])

@@ -31,13 +31,13 @@ def test_the_encoder_is_fitted_on_a_sample_of_the_stated_size(tmp_path, corpus_j
 
 
 def test_the_sample_is_seeded(tmp_path, corpus_jsonl):
-    first = indexing._scan(corpus_jsonl, 5, seed=3, progress=False)
-    again = indexing._scan(corpus_jsonl, 5, seed=3, progress=False)
-    other = indexing._scan(corpus_jsonl, 5, seed=4, progress=False)
+    first = indexing.scan(corpus_jsonl, 5, seed=3)
+    again = indexing.scan(corpus_jsonl, 5, seed=3)
+    other = indexing.scan(corpus_jsonl, 5, seed=4)
     assert [d.id for d in first.sample] == [d.id for d in again.sample]
     assert [d.id for d in first.sample] != [d.id for d in other.sample]
     assert first.count == 36
-    whole = indexing._scan(corpus_jsonl, 100, seed=3, progress=False)
+    whole = indexing.scan(corpus_jsonl, 100, seed=3)
     assert [d.id for d in whole.sample] == [f"{d.id}" for d in indexing._readable(corpus_jsonl)]  # in order
 
 

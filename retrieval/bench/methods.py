@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidParameterError
+
 
 @dataclass(frozen=True)
 class Method:
@@ -15,7 +17,7 @@ class Method:
     options: dict[str, Any] = field(default_factory=dict)
 
     def index_options(self, quick: bool) -> dict[str, Any]:
-        """Options for ``index_items``; ``quick`` runs shorten training (smoke tests, not results)."""
+        """Options for ``index_source``; ``quick`` runs shorten training (smoke tests, not results)."""
         if not quick:
             return dict(self.options)
         return {**self.options, **QUICK_TRAINING.get(self.encoder, {})}
@@ -88,5 +90,5 @@ def choose(suite: str, names: str | None, quick: bool) -> list[Method]:
     wanted = names.split(",") if names else (QUICK_METHODS[suite] if quick else list(known))
     unknown = [n for n in wanted if n not in known]
     if unknown:
-        raise ValueError(f"unknown {suite} method {unknown[0]!r}; known: {', '.join(known)}")
+        raise InvalidParameterError(f"unknown {suite} method {unknown[0]!r}; known: {', '.join(known)}")
     return [known[n] for n in wanted]

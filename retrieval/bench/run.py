@@ -1,8 +1,9 @@
 """Run a suite: build each method's collection through the product, query it, measure quality and cost.
 
-Every collection is built by ``index_items`` (what ``aer index`` runs) in a fresh child process, so its fit
-time, index time and peak memory are its own; an ``out/<method>.aer`` collection already built with the same
-options is reused with the figures recorded when it was built. Queries go through ``retrieval.open(...)``.
+Every collection is built by ``index_source`` (what ``aer index`` runs) from the suite's items, in a fresh
+child process, so its fit time, index time and peak memory are its own; an ``out/<method>.aer`` collection
+already built with the same options is reused with the figures recorded when it was built. Queries go
+through ``retrieval.open(...)``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from indexers import recall_at_k
+
 from ..collection import Collection
 from ..encoders.sentence import embed, embedding_cache, no_embedding_cache
+from ..errors import CollectionError
 from ..evaluation import RankingScores
-from ..indexing import index_items
+from ..indexing import index_source
 from .data import SuiteData, load_suite
 from .methods import MODALITY, Method, choose
 
@@ -75,7 +79,7 @@ def run_benchmark(
         extra["minilm_embedding"] = _embed_once(suite_data, cache, log)
     records = []
     for method in chosen:
-        build = _build(method, modality, suite_data.database, out, quick, cache, log)
+        build = _build(method, suite_data.database, out, quick, cache, log)
         record = {"method": method.name, "encoder": method.encoder, "options": method.options, **build}
         with embedding_cache(cache if method.encoder in EMBEDDING_ENCODERS else None):
             record.update(evaluate(out / f"{method.name}.aer", suite_data, modality))
@@ -104,7 +108,7 @@ def _embed_once(data: SuiteData, cache: Path, log: Callable[[str], None]) -> dic
 
 
 def _build(
-    method: Method, modality: str, items: list, out: Path, quick: bool, cache: Path, log: Callable[[str], None]
+    method: Method, items: list, out: Path, quick: bool, cache: Path, log: Callable[[str], None]
 ) -> dict[str, Any]:
     path = out / f"{method.name}.aer"
     record_file = path / BUILD_RECORD
@@ -114,23 +118,21 @@ def _build(
         if record.get("options") == options and record.get("quick") == quick:
             log(f"{method.name}: reusing {path}")
             return record["build"]
-        raise ValueError(f"{path}: built with other options ({record.get('options')}); remove it to rebuild")
+        raise CollectionError(f"{path}: built with other options ({record.get('options')}); remove it to rebuild")
     if path.exists():
-        raise ValueError(f"{path}: exists but has no {BUILD_RECORD} (an interrupted build?); remove it to rebuild")
+        raise CollectionError(f"{path}: exists but has no {BUILD_RECORD} (an interrupted build?); remove it to rebuild")
     log(f"{method.name}: building {path}")
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        build = pool.apply(_build_child, (method.encoder, options, modality, items, str(path), str(cache)))
+        build = pool.apply(_build_child, (method.encoder, options, items, str(path), str(cache)))
     record_file.write_text(json.dumps({"options": options, "quick": quick, "build": build}, indent=1))
     return build
 
 
-def _build_child(
-    encoder: str, options: dict[str, Any], modality: str, items: list, path: str, cache: str
-) -> dict[str, Any]:
+def _build_child(encoder: str, options: dict[str, Any], items: list, path: str, cache: str) -> dict[str, Any]:
     """In a fresh process: fit, encode and index the database items; report times and peak memory."""
     with embedding_cache(cache if encoder in EMBEDDING_ENCODERS else None):
-        report = index_items(items, path, modality=modality, encoder=encoder, device="cpu", **options)
+        report = index_source(items, path, encoder=encoder, device="cpu", fit_sample=len(items), **options)
     return {
         "fit_s": report.fit_s,
         "index_s": report.add_s,
@@ -214,9 +216,7 @@ def two_stage_against_exhaustive(col: Collection, codes: np.ndarray, k: int = 10
     long_codes = codes[:, index.short_bits // 8 :]
     _, exact = index.long.search(long_codes, k)
     _, approx, stats = index.search_with_stats(codes, k)
-    recall = np.mean(
-        [len(np.intersect1d(a[a >= 0], b[b >= 0])) / max(1, (a >= 0).sum()) for a, b in zip(exact, approx)]
-    )
+    recall = recall_at_k(approx, exact, k)
 
     def p50(fn: Callable[[int], Any]) -> float:
         times = []

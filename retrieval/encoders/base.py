@@ -1,21 +1,34 @@
-"""The one interface every encoder has: fit on a corpus, encode a batch, save and load."""
+"""The one interface every encoder has: fit on a corpus, encode a batch, save and load.
+
+The estimator contract (scikit-learn's): the constructor stores each keyword argument under its own
+name (normalised: tuples, presets expanded, a binary code's ``dim`` is its ``bits``), so ``get_config``
+reads the configuration back from the ``__init__`` signatures and ``cls(**encoder.get_config())``
+rebuilds the encoder unfitted; ``fit`` learns attributes ending in ``_`` and returns ``self``; every
+other public method first checks that the encoder is fitted. Runtime options (``runtime_params``:
+``device``, ``progress``) are constructor arguments too, but are never saved.
+
+A subclass implements ``_fit``, ``_prepare`` (raw items to what the network takes: counts, pixels,
+embeddings; done once per batch), ``_prepare_queries`` (the same for queries, raising ``QueryError``)
+and ``_encode`` (codes, and reconstruction errors when asked, from one forward pass), and exposes its
+learned arrays through ``_get_state``/``_get_arrays``/``_set_arrays`` so that saving never needs pickle.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from indexers import pack_bits
 
-from ..bag_of_words import BagOfWords
 from ..errors import EncoderFileError, NotFittedError
 from ..manifest import read_manifest
 
@@ -24,61 +37,116 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 
+Errors = np.ndarray | None
+
 
 class Encoder(ABC):
-    """Maps raw items (texts, images) to fixed-size ``float32`` codes.
+    """Maps raw items (texts, images) to fixed-size codes: ``(n, dim)`` ``float32``, or for binary
+    encoders ``(n, bits / 8)`` ``uint8`` with the bits packed (``indexers.pack_bits`` order).
 
-    Subclasses take their configuration as constructor keywords (``get_config`` returns them),
-    learn attributes ending in ``_`` in ``fit``, and expose learned arrays through
-    ``_get_arrays``/``_set_arrays`` so that saving never needs pickle.
+    ``dim`` is the length of one code (floats, or bits when binary; the joined width for two-stage),
+    ``bits`` the length of a binary code (``None`` for float codes), ``short_bits`` the length of a
+    two-stage encoder's short code (``None`` otherwise), ``metric`` how codes are compared.
     """
 
     name: ClassVar[str]
-    modality: ClassVar[str]
-    metric: ClassVar[str] = "cosine"  # how codes are compared: "cosine", "l2" or "hamming"
-    bits: int | None = None  # binary encoders: code length in bits (codes are packed uint8)
+    modality: ClassVar[str]  # "text" or "image"
+    metric: str = "cosine"  # "cosine", "l2" or "hamming"
+    dim: int
+    bits: int | None = None
+    short_bits: int | None = None
+    composite: ClassVar[bool] = False  # made from other encoders by options, never chosen by name
+    runtime_params: ClassVar[tuple[str, ...]] = ("device", "progress")  # constructor options never saved
 
-    @abstractmethod
-    def fit(self, items: Sequence[Any]) -> Encoder:
-        """Learn from ``items``; return ``self``."""
+    # --- configuration ---------------------------------------------------------------------
 
-    @abstractmethod
-    def encode(self, items: Sequence[Any]) -> np.ndarray:
-        """Codes for ``items``: ``(n, dim)`` ``float32``, or for binary encoders ``(n, bits / 8)``
-        ``uint8`` with the bits packed (``indexers.pack_bits`` order)."""
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The constructor's keyword names, parents' included where ``__init__`` passes ``**options`` on."""
+        return _param_names(cls)
 
-    @property
-    @abstractmethod
-    def dim(self) -> int:
-        """Length of one code."""
-
-    @abstractmethod
     def get_config(self) -> dict[str, Any]:
-        """Constructor keywords that rebuild this encoder unfitted."""
-
-    def _get_state(self) -> dict[str, Any]:
-        """JSON-safe fitted state beside the arrays."""
-        return {}
-
-    @abstractmethod
-    def _get_arrays(self) -> dict[str, np.ndarray]:
-        """Fitted arrays (weights) to save."""
-
-    @abstractmethod
-    def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """Restore what ``_get_state`` and ``_get_arrays`` returned."""
+        """JSON-safe constructor keywords (runtime options left out) that rebuild this encoder unfitted."""
+        return {p: _json_value(getattr(self, p)) for p in self.param_names() if p not in self.runtime_params}
 
     def describe(self) -> str:
         """One line for ``aer info``."""
         return f"{self.name}(dim={self.dim})"
 
-    def reconstruction_error(self, items: Sequence[Any]) -> np.ndarray | None:
+    # --- fitting and encoding -----------------------------------------------------------------
+
+    def fit(self, items: Sequence[Any]) -> Encoder:
+        """Learn from ``items``; return ``self``."""
+        self._fit(items)
+        self.fitted_ = True
+        return self
+
+    def check_fitted(self) -> None:
+        """Raise ``NotFittedError`` unless ``fit`` (or loading) has run."""
+        if not self._is_fitted():
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit() first.")
+
+    def encode(self, items: Sequence[Any]) -> np.ndarray:
+        """Codes of ``items``."""
+        self.check_fitted()
+        return self._encode(self._prepare(items), errors=False)[0]
+
+    def encode_with_errors(self, items: Sequence[Any]) -> tuple[np.ndarray, Errors]:
+        """Codes of ``items`` and, from the same forward pass, their reconstruction errors (``None`` for an
+        encoder that does not reconstruct)."""
+        self.check_fitted()
+        return self._encode(self._prepare(items), errors=True)
+
+    def reconstruction_error(self, items: Sequence[Any]) -> Errors:
         """Per item, how badly the encoder reconstructs it (higher = less typical), or ``None`` for an
         encoder that does not reconstruct (TF-IDF, pixels, MiniLM)."""
-        return None
+        return self.encode_with_errors(items)[1]
+
+    def encode_queries(self, queries: Sequence[Any]) -> np.ndarray:
+        """Codes of search queries; ``QueryError`` naming the first query that cannot be encoded."""
+        self.check_fitted()
+        return self._encode(self._prepare_queries(queries), errors=False)[0]
+
+    def _is_fitted(self) -> bool:
+        return getattr(self, "fitted_", False)
+
+    @abstractmethod
+    def _fit(self, items: Sequence[Any]) -> None:
+        """Learn the attributes ending in ``_`` from ``items``."""
+
+    @abstractmethod
+    def _prepare(self, items: Sequence[Any]) -> Any:
+        """``items`` as ``_encode`` takes them (a count matrix, a pixel batch, embeddings)."""
+
+    @abstractmethod
+    def _prepare_queries(self, queries: Sequence[Any]) -> Any:
+        """Like ``_prepare``, raising ``QueryError`` for a query that cannot be encoded."""
+
+    @abstractmethod
+    def _encode(self, inputs: Any, errors: bool) -> tuple[np.ndarray, Errors]:
+        """Codes of prepared ``inputs`` and, if ``errors`` and the encoder reconstructs, the errors."""
+
+    def _shares_input(self, other: Encoder) -> bool:
+        """Whether ``other._prepare`` gives what ours gives (a two-stage encoder then prepares once)."""
+        return type(self) is type(other)
+
+    # --- saving -------------------------------------------------------------------------------
+
+    def _get_state(self) -> dict[str, Any]:
+        """JSON-safe fitted state beside the arrays."""
+        return {}
+
+    def _get_arrays(self) -> dict[str, np.ndarray]:
+        """Fitted arrays (weights) to save."""
+        return {}
+
+    def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_get_state`` and ``_get_arrays`` returned (subclasses extend it and call ``super()``)."""
+        self.fitted_ = True
 
     def save(self, folder: str | Path) -> None:
         """Write ``config.json`` and ``weights.safetensors`` into ``folder``."""
+        self.check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.ascontiguousarray(v) for k, v in self._get_arrays().items()}
@@ -94,6 +162,32 @@ class Encoder(ABC):
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
 
 
+@cache
+def _param_names(cls: type) -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        params = list(inspect.signature(init).parameters.values())[1:]  # without self
+        names.update((p.name, None) for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break  # this __init__ passes nothing further up
+    return tuple(names)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Encoder):
+        return value.get_config()
+    if isinstance(value, (tuple, list)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def read_saved(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and check an encoder folder; raise ``EncoderFileError`` with the reason if it is bad."""
     folder = Path(folder)
@@ -105,65 +199,11 @@ def read_saved(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray
     return config, arrays
 
 
-class TextEncoder(Encoder):
-    """An encoder over bag-of-words counts; subclasses work on the count matrix."""
-
-    modality: ClassVar[str] = "text"
-
-    def __init__(self, vocab_size: int = 2000) -> None:
-        self.vocab_size = vocab_size
-
-    def fit(self, items: Sequence[str]) -> TextEncoder:
-        self.bag_of_words_ = BagOfWords(self.vocab_size)
-        counts = self.bag_of_words_.fit_transform(items)
-        self._fit_counts(counts)
-        return self
-
-    def encode(self, items: Sequence[str]) -> np.ndarray:
-        return self.encode_counts(self.counts(items))
-
-    def encode_counts(self, counts: sp.csr_matrix) -> np.ndarray:
-        """Codes from a count matrix made by ``counts``."""
-        self._check_fitted()
-        return self._encode_counts(counts)
-
-    def counts(self, items: Sequence[str]) -> sp.csr_matrix:
-        """Bag-of-words counts of ``items`` over the fitted vocabulary."""
-        self._check_fitted()
-        return self.bag_of_words_.transform(items)
-
-    @abstractmethod
-    def _fit_counts(self, counts: sp.csr_matrix) -> None: ...
-
-    @abstractmethod
-    def _encode_counts(self, counts: sp.csr_matrix) -> np.ndarray: ...
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "bag_of_words_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit() first.")
-
-    def _get_state(self) -> dict[str, Any]:
-        return {"bag_of_words": self.bag_of_words_.get_state()}
-
-    def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.bag_of_words_ = BagOfWords.from_saved({"vocab_size": self.vocab_size}, state["bag_of_words"])
-
-
-def check_bits(bits: int | None) -> None:
-    """Binary codes are stored packed in bytes: ``bits`` must be a positive multiple of 8."""
-    if bits is not None and (not isinstance(bits, int) or bits <= 0 or bits % 8):
-        raise ValueError(f"The 'bits' parameter must be a positive multiple of 8. Got {bits!r} instead.")
-
-
 class BinaryCapable:
-    """Mixin for encoders with a real-valued code of ``code_dim`` floats or, given ``bits``, a binary one."""
+    """Mixin for encoders whose code is ``dim`` floats compared by cosine or, given ``bits``, that many
+    bits compared by Hamming distance (the encoders a two-stage encoder can be made of)."""
 
-    code_dim: int
     bits: int | None
-
-    @property
-    def dim(self) -> int:
-        return self.bits or self.code_dim
 
     @property
     def metric(self) -> str:

@@ -19,15 +19,15 @@ Measured on CIFAR-10 (64-D codes, 3 epochs; mAP@1000, pixel-space L2 = 0.215): p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..device import resolve_device
+from ..errors import InvalidParameterError
 from ..nn.augment import nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
@@ -35,8 +35,10 @@ from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seed_everything, train
 from ..nn.vq import VectorQuantizer
-from .base import BinaryCapable, check_bits, finish_codes
+from .base import BinaryCapable, finish_codes
 from .image_base import PIXELS, ImageEncoder, as_batch
+from .params import check_bits, code_width, layer_sizes
+from .registry import register
 from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
@@ -45,8 +47,16 @@ HEAD_WIDTH = 256
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
 
 
+def pixel_mse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per image: the mean squared error in standardised pixel units (training minimises its mean; it is
+    the anomaly score)."""
+    return (recon - target).pow(2).flatten(1).mean(1)
+
+
 class ImageAutoencoder(BinaryCapable, ImageEncoder):
     """Shared fit/encode/save for the image autoencoders; subclasses build the network."""
+
+    pretrain_epochs: int = 0  # greedy layer-wise pre-training: the dense model only
 
     def __init__(
         self,
@@ -70,14 +80,8 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         progress: bool = True,
     ) -> None:
         if codebook and bits:
-            raise ValueError("choose either binary codes ('bits') or a VQ 'codebook', not both")
-        self.mask = mask
-        self.sparse = sparse
-        self.code_l2 = code_l2
-        self.contractive = contractive
-        self.codebook = codebook
-        self.segments = segments
-        self.code_dim = dim
+            raise InvalidParameterError("choose either binary codes ('bits') or a VQ 'codebook', not both")
+        self.dim = code_width(dim, bits)
         self.bits = bits
         self.epochs = epochs
         self.batch_size = batch_size
@@ -86,18 +90,15 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.contrastive = contrastive
         self.temperature = temperature
         self.input_noise = input_noise
+        self.mask = mask
+        self.sparse = sparse
+        self.code_l2 = code_l2
+        self.contractive = contractive
+        self.codebook = codebook
+        self.segments = segments
         self.seed = seed
-        self.device = device  # runtime only: not saved
-        self.progress = progress  # runtime only: not saved
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "dim": self.code_dim, "bits": self.bits, "epochs": self.epochs, "batch_size": self.batch_size,
-            "lr": self.lr, "weight_decay": self.weight_decay, "contrastive": self.contrastive,
-            "temperature": self.temperature, "input_noise": self.input_noise, "mask": self.mask,
-            "sparse": self.sparse, "code_l2": self.code_l2, "contractive": self.contractive,
-            "codebook": self.codebook, "segments": self.segments, "seed": self.seed,
-        }  # fmt: skip
+        self.device = device
+        self.progress = progress
 
     def _build(self) -> nn.Module:
         raise NotImplementedError
@@ -135,7 +136,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         return (x - mean) / std
 
     def _fit_images(self, images: np.ndarray) -> None:
-        check_bits(self.bits)
+        check_bits(self.bits, type(self).__name__)
         seed_everything(self.seed)
         device = resolve_device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
@@ -143,7 +144,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.mean_ = pixels.mean(0).astype(np.float32)
         self.std_ = np.maximum(pixels.std(0), 1e-3).astype(np.float32)
         self.model_ = self._build_all().to(device)
-        if getattr(self, "pretrain_epochs", 0):
+        if self.pretrain_epochs:
             pretrain_layers(
                 self.model_, len(images),
                 lambda idx: self._shape_in(self._standardise(self._unit(images[np.sort(idx)], device))),
@@ -162,7 +163,8 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
             noisy = self._shape_in(self._corrupt(views, gen))
             code, vq_loss = self._code(noisy)
             recon = self.model_.decoder(code)
-            loss = F.mse_loss(recon, self._shape_in(views)) + vq_loss + code_penalty(code, self.sparse, self.code_l2)
+            loss = pixel_mse(recon, self._shape_in(views)).mean() + vq_loss
+            loss = loss + code_penalty(code, self.sparse, self.code_l2)
             if self.contractive:
                 loss = loss + self.contractive * contractive_penalty(self.model_.encoder, noisy)
             if self.contrastive:
@@ -176,54 +178,48 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.model_.eval()
         self.code_mean_ = np.zeros(self.dim, dtype=np.float32)
         if not self.bits:  # real-valued codes are centred; bits stay bits
-            self.code_mean_ = self._encode_images(images).mean(0)
+            self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
 
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         """What the network takes: images as they are (conv) or flattened (dense)."""
         return x
 
-    @torch.no_grad()
-    def _encode_images(self, images: np.ndarray) -> np.ndarray:
+    def _passes(self, images: np.ndarray) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+        """For each batch: its rows, the network input and the code (call under ``torch.no_grad``)."""
         device = next(self.model_.parameters()).device
         self.model_.eval()
-        out = np.empty((len(images), self.dim), dtype=np.float32)
         for start in range(0, len(images), ENCODE_BATCH):
-            x = self._standardise(self._unit(images[start : start + ENCODE_BATCH], device))
-            out[start : start + len(x)] = self._code(self._shape_in(x))[0].cpu().numpy()
-        return finish_codes(out - self.code_mean_, self.bits)
+            x = self._shape_in(self._standardise(self._unit(images[start : start + ENCODE_BATCH], device)))
+            yield slice(start, start + len(x)), x, self._code(x)[0]
 
     @torch.no_grad()
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+    def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Centred codes (or bits) and, if asked, each image's ``pixel_mse``: one forward pass per batch."""
+        codes = np.empty((len(inputs), self.dim), dtype=np.float32)
+        mse = np.empty(len(inputs), dtype=np.float32) if errors else None
+        for rows, x, code in self._passes(inputs):
+            codes[rows] = code.cpu().numpy()
+            if mse is not None:
+                mse[rows] = pixel_mse(self.model_.decoder(code), x).cpu().numpy()
+        return finish_codes(codes - self.code_mean_, self.bits), mse
+
+    @torch.no_grad()
+    def reconstruct(self, images: Any) -> np.ndarray:
         """The network's reconstruction of ``images``, as ``(n, 32, 32, 3)`` uint8."""
-        device = next(self.model_.parameters()).device
-        self.model_.eval()
+        self.check_fitted()
+        images = as_batch(images)
         out = np.empty((len(images), 32, 32, 3), dtype=np.uint8)
-        for start in range(0, len(images), ENCODE_BATCH):
-            code, _ = self._code(
-                self._shape_in(self._standardise(self._unit(images[start : start + ENCODE_BATCH], device)))
-            )
-            out[start : start + len(code)] = self._to_pixels(self.model_.decoder(code))
+        for rows, _, code in self._passes(images):
+            out[rows] = self._to_pixels(self.model_.decoder(code))
         return out
 
     @torch.no_grad()
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Decoder outputs of real-valued ``codes`` (as ``encode`` gives them), ``(n, 32, 32, 3)`` uint8."""
+        self.check_fitted()
         device = next(self.model_.parameters()).device
         z = torch.from_numpy(np.asarray(codes, dtype=np.float32) + self.code_mean_).to(device)
         return self._to_pixels(self.model_.decoder(z))
-
-    @torch.no_grad()
-    def reconstruction_error(self, items: Any) -> np.ndarray:
-        """Mean squared reconstruction error per image, in standardised pixel units (the anomaly score)."""
-        images = as_batch(items)
-        device = next(self.model_.parameters()).device
-        self.model_.eval()
-        out = np.empty(len(images), dtype=np.float32)
-        for start in range(0, len(images), ENCODE_BATCH):
-            x = self._shape_in(self._standardise(self._unit(images[start : start + ENCODE_BATCH], device)))
-            code, _ = self._code(x)
-            out[start : start + len(x)] = (self.model_.decoder(code) - x).pow(2).flatten(1).mean(1).cpu().numpy()
-        return out
 
     def _to_pixels(self, recon: torch.Tensor) -> np.ndarray:
         device = recon.device
@@ -237,11 +233,12 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        super()._set_arrays(state, arrays)
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
         self.model_ = load_model_arrays(self._build_all(), arrays, resolve_device(self.device))
+        super()._set_arrays(state, arrays)
 
 
+@register
 class ConvImageAutoencoder(ImageAutoencoder):
     """Convolutional autoencoder; ``channels`` sets the width of each down-sampling stage."""
 
@@ -251,21 +248,20 @@ class ConvImageAutoencoder(ImageAutoencoder):
         super().__init__(dim, **options)
         self.channels = tuple(channels)
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "channels": list(self.channels)}
-
     def describe(self) -> str:
-        size = f"bits={self.bits}" if self.bits else f"dim={self.code_dim}"
+        size = f"bits={self.bits}" if self.bits else f"dim={self.dim}"
         return f"conv-ae(channels={'-'.join(map(str, self.channels))}, {size})"
 
     def _build(self) -> nn.Module:
         return ConvAutoencoder(self.dim, self.channels, binary=bool(self.bits))
 
 
+@register
 class DenseImageAutoencoder(ImageAutoencoder):
     """Dense autoencoder on the 3,072 pixels; ``hidden="krizhevsky2011"`` is the paper's preset."""
 
     name: ClassVar[str] = "dense-ae"
+    hidden_presets: ClassVar[dict[str, tuple[int, ...]]] = {"krizhevsky2011": KRIZHEVSKY_2011}
 
     def __init__(
         self,
@@ -276,13 +272,9 @@ class DenseImageAutoencoder(ImageAutoencoder):
         **options: Any,
     ) -> None:
         super().__init__(dim, **options)
-        self.hidden = KRIZHEVSKY_2011 if hidden == "krizhevsky2011" else tuple(hidden)
+        self.hidden = layer_sizes(hidden, type(self).__name__, self.hidden_presets)
         self.tied = tied
         self.pretrain_epochs = pretrain_epochs
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "hidden": list(self.hidden), "tied": self.tied,
-                "pretrain_epochs": self.pretrain_epochs}  # fmt: skip
 
     def describe(self) -> str:
         sizes = "-".join(str(s) for s in (PIXELS, *self.hidden, self.dim))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import NotFittedError
+from ..errors import InvalidParameterError, QueryError
+from ..images import ImageError, to_pixels
 from .base import Encoder
 
 PIXELS = 32 * 32 * 3
@@ -19,7 +21,9 @@ def as_batch(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     if batch.ndim == 3:
         batch = batch[None]
     if batch.shape[1:] != (32, 32, 3):
-        raise ValueError(f"images must be 32x32x3 uint8 (see retrieval.images.to_pixels); got shape {batch.shape}")
+        raise InvalidParameterError(
+            f"images must be 32x32x3 uint8 (see retrieval.images.to_pixels); got shape {batch.shape}"
+        )
     return batch
 
 
@@ -28,25 +32,30 @@ def flat_unit(images: np.ndarray) -> np.ndarray:
     return as_batch(images).reshape(len(images), PIXELS).astype(np.float32) / 255.0
 
 
+def query_pixels(query: Any) -> np.ndarray:
+    """One query image (a path, PIL image or array) as ``(32, 32, 3)`` uint8; ``QueryError`` if unusable."""
+    try:
+        return to_pixels(query)
+    except ImageError as exc:
+        name = str(query) if isinstance(query, (str, Path)) else type(query).__name__
+        raise QueryError(f"query image {name}: {exc}") from exc
+
+
 class ImageEncoder(Encoder):
-    """Common parts of the image encoders; subclasses implement ``_fit_images``/``_encode_images``."""
+    """Common parts of the image encoders; subclasses implement ``_fit_images`` and ``_encode``."""
 
     modality: ClassVar[str] = "image"
 
-    def fit(self, items: Any) -> ImageEncoder:
+    def _fit(self, items: Any) -> None:
         self._fit_images(as_batch(items))
-        self.fitted_ = True
-        return self
 
-    def encode(self, items: Any) -> np.ndarray:
-        if not getattr(self, "fitted_", False):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit() first.")
-        return self._encode_images(as_batch(items))
+    def _fit_images(self, images: np.ndarray) -> None:
+        """Learn from the ``(n, 32, 32, 3)`` batch (nothing, by default)."""
 
-    def _fit_images(self, images: np.ndarray) -> None: ...
+    def _prepare(self, items: Any) -> np.ndarray:
+        return as_batch(items)
 
-    def _encode_images(self, images: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.fitted_ = True
+    def _prepare_queries(self, queries: Sequence[Any]) -> np.ndarray:
+        if not len(queries):
+            return np.empty((0, 32, 32, 3), dtype=np.uint8)
+        return np.stack([query_pixels(q) for q in queries])

@@ -8,10 +8,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 
-from .base import TextEncoder
+from ..errors import InvalidParameterError
+from .registry import register
+from .text_base import TextEncoder
 from .weighting import fit_idf, tfidf
 
 
+@register
 class LsaEncoder(TextEncoder):
     """Codes are the TF-IDF rows projected on the top ``dim`` right singular vectors."""
 
@@ -19,37 +22,25 @@ class LsaEncoder(TextEncoder):
 
     def __init__(self, dim: int = 50, vocab_size: int = 2000, sublinear_tf: bool = True, seed: int = 0) -> None:
         super().__init__(vocab_size)
-        self.code_dim = dim
+        self.dim = dim
         self.sublinear_tf = sublinear_tf
         self.seed = seed
 
-    @property
-    def dim(self) -> int:
-        return self.code_dim
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "dim": self.code_dim,
-            "vocab_size": self.vocab_size,
-            "sublinear_tf": self.sublinear_tf,
-            "seed": self.seed,
-        }
-
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
-        if self.code_dim >= counts.shape[1]:
-            raise ValueError(f"LSA needs dim < the vocabulary size: dim {self.code_dim}, {counts.shape[1]} words")
+        if self.dim >= counts.shape[1]:
+            raise InvalidParameterError(f"LSA needs dim < the vocabulary size: dim {self.dim}, {counts.shape[1]} words")
         self.idf_ = fit_idf(counts)
-        svd = TruncatedSVD(n_components=self.code_dim, random_state=self.seed)
+        svd = TruncatedSVD(n_components=self.dim, random_state=self.seed)
         svd.fit(tfidf(counts, self.idf_, self.sublinear_tf))
         self.components_ = svd.components_.astype(np.float32)
 
-    def _encode_counts(self, counts: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(tfidf(counts, self.idf_, self.sublinear_tf) @ self.components_.T, dtype=np.float32)
+    def _encode(self, inputs: sp.csr_matrix, errors: bool) -> tuple[np.ndarray, None]:
+        return np.asarray(tfidf(inputs, self.idf_, self.sublinear_tf) @ self.components_.T, dtype=np.float32), None
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {"idf": self.idf_, "components": self.components_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        super()._set_arrays(state, arrays)
         self.idf_ = arrays["idf"]
         self.components_ = arrays["components"]
+        super()._set_arrays(state, arrays)

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from .image_base import PIXELS, ImageEncoder, flat_unit
+from .registry import register
 
 
+@register
 class PixelEncoder(ImageEncoder):
-    """Codes are the 3,072 pixel values scaled to [0, 1]; searched by L2."""
+    """Codes are the 3,072 pixel values scaled to [0, 1]; searched by L2. Nothing to learn."""
 
     name: ClassVar[str] = "pixels"
     metric: ClassVar[str] = "l2"
+    dim: ClassVar[int] = PIXELS
 
-    @property
-    def dim(self) -> int:
-        return PIXELS
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    def _encode_images(self, images: np.ndarray) -> np.ndarray:
-        return flat_unit(images)
-
-    def _get_arrays(self) -> dict[str, np.ndarray]:
-        return {}
+    def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, None]:
+        return flat_unit(inputs), None

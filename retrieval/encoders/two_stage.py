@@ -14,33 +14,44 @@ import numpy as np
 
 from indexers import join_codes
 
-from .base import BinaryCapable, Encoder
+from ..errors import InvalidParameterError
+from .base import BinaryCapable, Encoder, Errors
+from .registry import ENCODERS, register
 
 
 def _inner_class(name: str) -> type[Encoder]:
-    from .factory import ENCODERS  # the factory registers this class: import lazily
-
     if name not in ENCODERS or not issubclass(ENCODERS[name], BinaryCapable):
         binary = sorted(n for n, cls in ENCODERS.items() if issubclass(cls, BinaryCapable))
-        raise ValueError(f"two-stage codes need a binary-capable encoder ({', '.join(binary)}). Got {name!r} instead.")
+        raise InvalidParameterError(
+            f"two-stage codes need a binary-capable encoder ({', '.join(binary)}). Got {name!r} instead."
+        )
     return ENCODERS[name]
 
 
+@register
 class TwoStageEncoder(Encoder):
-    """A short-code and a long-code encoder of kind ``inner``, fitted on the same items."""
+    """A short-code and a long-code encoder of kind ``inner``, fitted on the same items.
+
+    ``short`` and ``long`` are the two encoders' configurations; the attributes of those names are the
+    encoders themselves (``get_config`` gives their configurations back).
+    """
 
     name: ClassVar[str] = "two-stage"
-    metric: ClassVar[str] = "hamming"
+    composite: ClassVar[bool] = True
+    metric: str = "hamming"
 
     def __init__(
         self, inner: str, short: dict[str, Any], long: dict[str, Any], device: str = "auto", progress: bool = True
     ) -> None:
         cls = _inner_class(inner)
         if not short.get("bits") or not long.get("bits"):
-            raise ValueError("two-stage codes need 'bits' for both the short and the long code")
+            raise InvalidParameterError("two-stage codes need 'bits' for both the short and the long code")
+        runtime = {k: v for k, v in (("device", device), ("progress", progress)) if k in cls.param_names()}
         self.inner = inner
-        self.short = cls(**short, device=device, progress=progress)
-        self.long = cls(**long, device=device, progress=progress)
+        self.short = cls(**short, **runtime)
+        self.long = cls(**long, **runtime)
+        self.device = device
+        self.progress = progress
 
     @classmethod
     def create(cls, inner: str, short_bits: int, bits: int | None = None, **options: Any) -> TwoStageEncoder:
@@ -49,8 +60,8 @@ class TwoStageEncoder(Encoder):
         ``options`` apply to both; ``device`` and ``progress`` are not saved.
         """
         if not bits:
-            raise ValueError("two-stage codes need --bits for the long code as well as --short-bits")
-        runtime = {k: options.pop(k) for k in ("device", "progress") if k in options}
+            raise InvalidParameterError("two-stage codes need 'bits' for the long code as well as 'short_bits'")
+        runtime = {k: options.pop(k) for k in cls.runtime_params if k in options}
         return cls(inner, {**options, "bits": short_bits}, {**options, "bits": bits}, **runtime)
 
     @property
@@ -63,31 +74,42 @@ class TwoStageEncoder(Encoder):
         return self.long.bits
 
     @property
-    def short_bits(self) -> int:
+    def short_bits(self) -> int:  # type: ignore[override]
         """The short (hash lookup) code's length."""
         return self.short.bits
 
     @property
-    def dim(self) -> int:
+    def dim(self) -> int:  # type: ignore[override]
         """Width of a joined code in bits."""
         return self.short.bits + self.long.bits
-
-    def fit(self, items: Sequence[Any]) -> TwoStageEncoder:
-        self.short.fit(items)
-        self.long.fit(items)
-        return self
-
-    def encode(self, items: Sequence[Any]) -> np.ndarray:
-        return join_codes(self.short.encode(items), self.long.encode(items))
-
-    def reconstruction_error(self, items: Sequence[Any]) -> np.ndarray | None:
-        return self.long.reconstruction_error(items)
 
     def describe(self) -> str:
         return f"two-stage(short={self.short.describe()}, long={self.long.describe()})"
 
-    def get_config(self) -> dict[str, Any]:
-        return {"inner": self.inner, "short": self.short.get_config(), "long": self.long.get_config()}
+    def _fit(self, items: Sequence[Any]) -> None:
+        self.short.fit(items)
+        self.long.fit(items)
+
+    def _is_fitted(self) -> bool:
+        return self.short._is_fitted() and self.long._is_fitted()
+
+    def _prepare(self, items: Sequence[Any]) -> tuple[Any, Any]:
+        """Each part's input; made once when the two parts take the same (same vocabulary, same pixels)."""
+        long = self.long._prepare(items)
+        return (long if self.short._shares_input(self.long) else self.short._prepare(items)), long
+
+    def _prepare_queries(self, queries: Sequence[Any]) -> tuple[Any, Any]:
+        long = self.long._prepare_queries(queries)
+        return (long if self.short._shares_input(self.long) else self.short._prepare_queries(queries)), long
+
+    def _encode(self, inputs: tuple[Any, Any], errors: bool) -> tuple[np.ndarray, Errors]:
+        """Joined codes, short code first (``indexers.join_codes``); the errors are the long code's."""
+        short, long = inputs
+        long_codes, long_errors = self.long._encode(long, errors)
+        return join_codes(self.short._encode(short, False)[0], long_codes), long_errors
+
+    def reconstruction_error(self, items: Sequence[Any]) -> Errors:
+        return self.long.reconstruction_error(items)
 
     def _get_state(self) -> dict[str, Any]:
         return {"short": self.short._get_state(), "long": self.long._get_state()}
@@ -103,3 +125,4 @@ class TwoStageEncoder(Encoder):
             prefix = f"{part}."
             own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             getattr(self, part)._set_arrays(state[part], own)
+        super()._set_arrays(state, arrays)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..errors import InvalidParameterError
 from .binary import BinaryCode
 
 ACTIVATIONS = {
@@ -17,7 +18,9 @@ ACTIVATIONS = {
 
 def _check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
-        raise ValueError(f"The 'activation' parameter must be one of {sorted(ACTIVATIONS)}. Got {name!r} instead.")
+        raise InvalidParameterError(
+            f"The 'activation' parameter must be one of {sorted(ACTIVATIONS)}. Got {name!r} instead."
+        )
 
 
 def mlp(sizes: Sequence[int], activation: str, last_activation: str, norm: bool) -> nn.Sequential:

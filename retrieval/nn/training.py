@@ -41,7 +41,10 @@ def train(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, math.ceil(n_items / batch_size))
     epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=warmup)
+    total = epochs * steps_per_epoch
+    # torch's OneCycleLR divides by zero when the warm-up is exactly one step: make it two (no other case changes)
+    pct_start = 2 / total if warmup * total == 1 else warmup
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=pct_start)
     history: list[float] = []
     model.train()
     bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InvalidParameterError
+
 
 class VectorQuantizer(nn.Module):
     """``(n, dim)`` → nearest codewords per segment; ``forward`` also returns the VQ loss."""
@@ -19,7 +21,7 @@ class VectorQuantizer(nn.Module):
     def __init__(self, dim: int, size: int = 256, segments: int = 8, commitment: float = 0.25) -> None:
         super().__init__()
         if dim % segments:
-            raise ValueError(f"The code size ({dim}) must be a multiple of 'segments' ({segments}).")
+            raise InvalidParameterError(f"The code size ({dim}) must be a multiple of 'segments' ({segments}).")
         self.segments, self.commitment = segments, commitment
         self.codebook = nn.Parameter(torch.randn(segments, size, dim // segments) * 0.1)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+SNIPPET_CHARS = 240  # what a search result shows of a text
+
 
 @dataclass(frozen=True)
 class Document:
@@ -22,6 +24,11 @@ class Document:
         """What the encoder reads."""
         return self.text
 
+    @property
+    def snippet(self) -> str:
+        """The start of the text, white space folded: what a search result shows."""
+        return " ".join(self.text.split())[:SNIPPET_CHARS]
+
 
 @dataclass(frozen=True)
 class ImageItem:
@@ -35,6 +42,8 @@ class ImageItem:
     @property
     def content(self) -> np.ndarray:
         return self.pixels
+
+    snippet = ""  # an image has no text to show
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""A collection's directory: its manifest, the atomic build of a new one, the write lock, the store's URL.
+
+::
+
+    news.aer/
+      collection.json    the manifest: format, modality, index spec, metric, collection id, store
+      encoder/           config.json + weights.safetensors (retrieval.encoders)
+      index.faiss        the codes (indexers)
+      metadata.sqlite    the items' ids, labels, snippets (retrieval.store), unless the store is external
+      write.lock         held by the one process that writes
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from indexers.files import atomic_write
+
+from .errors import CollectionError
+from .manifest import read_manifest
+from .store import MetadataStore, sqlite_url
+
+FORMAT = "ae-retrieval-collection"
+FORMAT_VERSION = 1
+MANIFEST = "collection.json"
+ENCODER_DIR = "encoder"
+INDEX_FILE = "index.faiss"
+DB_FILE = "metadata.sqlite"
+LOCK_FILE = "write.lock"
+LOCK_TIMEOUT_ENV = "AER_LOCK_TIMEOUT"  # seconds a second writer waits for the first before giving up
+LOCK_TIMEOUT_S = 10.0  # ... when that is not set
+DATABASE_ENV = "AER_DATABASE_URL"  # where a collection's metadata lives when it is not the embedded SQLite
+
+Stamp = tuple[int, int, int]
+
+
+def is_collection(path: Path) -> bool:
+    """Whether ``path`` holds a collection's manifest."""
+    return (path / MANIFEST).exists()
+
+
+def check_new_target(path: Path) -> None:
+    """Refuse a ``path`` a new collection cannot be made at (checked before minutes of training)."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise CollectionError(f"{path}: already exists and is not an empty directory (nor a collection)")
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The manifest of the collection at ``path``, with legacy fields brought to today's form."""
+    if not path.exists():
+        raise CollectionError(f"{path}: no such collection (the directory does not exist)")
+    manifest = read_manifest(path / MANIFEST, FORMAT, FORMAT_VERSION, CollectionError, "an ae-retrieval collection")
+    shards = manifest.pop("shards", 1)  # before the spec grammar named shards, the manifest counted them apart
+    spec = manifest.get("index_spec") or "IDMap2,Flat"
+    if isinstance(shards, int) and shards > 1 and not spec.startswith("Shards"):
+        spec = f"Shards{shards},{spec}"
+    manifest["index_spec"] = spec
+    return manifest
+
+
+def write(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest atomically."""
+    atomic_write(path / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
+
+
+@contextlib.contextmanager
+def atomic_build(path: Path) -> Iterator[Path]:
+    """A hidden sibling directory to build a new collection in, renamed to ``path`` when the block ends.
+
+    A crash or an error inside the block leaves nothing at ``path`` and no half-made sibling behind.
+    """
+    check_new_target(path)
+    building = path.with_name(f".{path.name}.creating-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        building.mkdir(parents=True)
+        yield building
+        if path.exists():
+            path.rmdir()  # the empty directory checked above
+        os.replace(building, path)
+    except OSError as exc:
+        shutil.rmtree(building, ignore_errors=True)
+        raise CollectionError(f"{path}: cannot create the collection ({exc.strerror or exc})") from exc
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def stamp(path: Path) -> Stamp:
+    """What identifies the index file as written: another writer's save changes it."""
+    st = (path / INDEX_FILE).stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+@contextlib.contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """Hold the collection's write lock; a second writer waits (``AER_LOCK_TIMEOUT`` seconds, default
+    ``LOCK_TIMEOUT_S``), then gets a clear error."""
+    timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_S)
+    lock = FileLock(str(path / LOCK_FILE), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise CollectionError(
+            f"{path}: another process is writing to this collection (lock {path / LOCK_FILE} held "
+            f"for over {timeout:g} s); try again when it has finished"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def store_url(path: Path, manifest: dict[str, Any], db: str | None) -> str:
+    """Where the collection's item metadata is: the embedded SQLite file, or the external database."""
+    if manifest.get("store") != "external":
+        return sqlite_url(path / DB_FILE)
+    url = db or os.environ.get(DATABASE_ENV)
+    if not url:
+        raise CollectionError(
+            f"{path}: its metadata is in an external database ({manifest.get('store_hint', 'URL not saved')}); "
+            f"pass its URL (db=...) or set {DATABASE_ENV}"
+        )
+    return url
+
+
+def open_store(path: Path, manifest: dict[str, Any], db: str | None) -> MetadataStore:
+    """The collection's metadata store, bound to its collection id."""
+    return MetadataStore(store_url(path, manifest, db), manifest.get("collection_id"))

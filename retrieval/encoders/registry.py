@@ -1,0 +1,40 @@
+"""Encoders by name. Each encoder class registers itself with ``@register``; nothing here imports one.
+
+``ENCODERS`` lists the encoders ``--encoder`` can name; ``REGISTERED`` also holds composite encoders
+(``two-stage``), which are made from others by options but read back from disk by name.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from ..errors import InvalidParameterError
+from .base import Encoder
+
+E = TypeVar("E", bound=type[Encoder])
+
+ENCODERS: dict[str, type[Encoder]] = {}
+REGISTERED: dict[str, type[Encoder]] = {}
+# What `aer index` uses when no --encoder is given, by the source's modality.
+DEFAULT_ENCODER = {"text": "ae", "image": "conv-ae"}
+
+
+def register(cls: E) -> E:
+    """Class decorator: make ``cls`` known by its ``name`` (to ``create_encoder`` and ``load_encoder``)."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{cls.__qualname__} needs a class attribute 'name' to be registered")
+    old = REGISTERED.get(name)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"encoder name {name!r} is taken by {old.__module__}.{old.__qualname__}")
+    REGISTERED[name] = cls
+    if not cls.composite:
+        ENCODERS[name] = cls
+    return cls
+
+
+def encoder_class(name: str) -> type[Encoder]:
+    """The class registered as ``name`` (composite encoders too)."""
+    if name not in REGISTERED:
+        raise InvalidParameterError(f"The 'encoder' parameter must be one of {sorted(ENCODERS)}. Got {name!r} instead.")
+    return REGISTERED[name]
