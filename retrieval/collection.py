@@ -371,6 +371,7 @@ class Collection:
             **({"bits": encoder.bits} if encoder.bits else {"dim": encoder.dim}),
             **({"short_bits": encoder.short_bits} if encoder.short_bits else {}),
             "metric": encoder.metric,
+            **({"training": training} if (training := encoder.training_info()) else {}),
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
             "store": self.manifest.get("store_hint", directory.DB_FILE),
             "index_spec": self.index.spec,

@@ -73,6 +73,10 @@ class Encoder(ABC):
         """One line for ``aer info``."""
         return f"{self.name}(dim={self.dim})"
 
+    def training_info(self) -> dict[str, Any]:
+        """How fitting went, for ``aer info``: what was chosen from the data and why (empty when nothing was)."""
+        return {}
+
     # --- fitting and encoding -----------------------------------------------------------------
 
     def fit(self, items: Sequence[Any]) -> Encoder:
