@@ -59,14 +59,19 @@ def corpus_dir(tmp_path: Path, docs) -> Path:
     return write_corpus(tmp_path / "corpus", docs)
 
 
-@pytest.fixture(scope="session")
-def built_text(tmp_path_factory, docs) -> Path:
-    """The 36-document corpus indexed once per session with the fake encoder (read it, never change it)."""
+def build_once(tmp_path_factory, docs: list[tuple[str, str, str]], **options) -> Path:
+    """``docs`` written as a folder and indexed with ``options`` into a collection of a fresh temp dir."""
     import retrieval
 
     root = tmp_path_factory.mktemp("built")
-    retrieval.index_source(write_corpus(root / "corpus", docs), root / "c.aer", **FAKE)
+    retrieval.index_source(write_corpus(root / "corpus", docs), root / "c.aer", **options)
     return root / "c.aer"
+
+
+@pytest.fixture(scope="session")
+def built_text(tmp_path_factory, docs) -> Path:
+    """The 36-document corpus indexed once per session with the fake encoder (read it, never change it)."""
+    return build_once(tmp_path_factory, docs, **FAKE)
 
 
 @pytest.fixture

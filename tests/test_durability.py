@@ -21,7 +21,7 @@ from cli.main import main
 from retrieval.directory import DB_FILE, LOCK_FILE
 from retrieval.sources import Document
 
-from .conftest import FAST_AE, make_docs, write_corpus
+from .conftest import FAST_AE, build_once, make_docs, write_corpus
 
 S00, A00, M00 = "space/space-00.txt", "autos/autos-00.txt", "medicine/medicine-00.txt"  # folder ids
 AER = [sys.executable, "-c", "from cli.main import main; main()"]
@@ -47,9 +47,7 @@ def stored_items(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def built_lsa(tmp_path_factory, docs) -> Path:
-    root = tmp_path_factory.mktemp("lsa")
-    retrieval.index_source(write_corpus(root / "corpus", docs), root / "c.aer", **LSA)
-    return root / "c.aer"
+    return build_once(tmp_path_factory, docs, **LSA)
 
 
 @pytest.fixture
