@@ -10,7 +10,8 @@ collection directory. Ray is an optional dependency (``pip install 'ae-retrieval
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,6 +22,17 @@ from .encoders import Encoder
 from .errors import CollectionError, MissingDependency
 
 ENCODE_BATCH = 1000  # items per Ray Data batch (one encoder call on a worker)
+EncodeFn = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]  # contents -> (codes, errors or None)
+
+
+class Cluster(Protocol):
+    """Where a collection's work can run besides this process; ``RayCluster`` is the one there is."""
+
+    def hold_shards(self, index: CodeIndex) -> CodeIndex:
+        """``index`` with its shards held by the cluster's workers (an unsharded index as it is)."""
+
+    def encoder_pool(self, encoder: Encoder) -> EncodeFn:
+        """A function that encodes a batch's contents across the cluster's workers."""
 
 
 def _ray() -> Any:
@@ -109,7 +121,7 @@ class RayCluster:
         actors = [holder.remote(ray.put(data), one, f"shard {i}") for i, data in enumerate(index.shard_bytes())]
         return index.with_runner(actors, _run_remote)
 
-    def encoder_pool(self, encoder: Encoder) -> Any:
+    def encoder_pool(self, encoder: Encoder) -> EncodeFn:
         """A function encoding a batch's contents across the cluster's workers (one Ray Data job)."""
         ray = _ray()
         encoder_ref = ray.put(encoder)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -20,6 +20,7 @@ from indexers import CodeIndex, check_spec, create_index, default_spec, explain_
 
 from . import directory
 from .batching import batched
+from .cluster import Cluster, EncodeFn
 from .encoders import Encoder, load_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
 from .hit import Hit, assemble_hits, hit_of
@@ -31,17 +32,6 @@ THUMBNAIL_SHAPE = (32, 32, 3)
 
 Item = Document | ImageItem
 Query = Any  # text for text collections; a path, PIL image or array for image collections
-EncodeFn = Callable[[Any], tuple[np.ndarray, np.ndarray | None]]  # contents -> (codes, errors or None)
-
-
-class Cluster(Protocol):
-    """Where a collection's work can run besides this process (``retrieval.cluster.RayCluster``)."""
-
-    def hold_shards(self, index: CodeIndex) -> CodeIndex:
-        """``index`` with its shards held by the cluster's workers (an unsharded index as it is)."""
-
-    def encoder_pool(self, encoder: Encoder) -> EncodeFn:
-        """A function that encodes a batch's contents across the cluster's workers."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +108,8 @@ class Collection:
                 "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
                 **({"index_choice": index_choice} if index_choice else {}),
             }  # fmt: skip
-            MetadataStore(db or sqlite_url(building / directory.DB_FILE), manifest["collection_id"]).close()
+            store_at = db or sqlite_url(building / directory.DB_FILE)
+            MetadataStore(store_at, manifest["collection_id"], create=True).close()
             directory.write(building, manifest)
         return cls(path, encoder, index, directory.open_store(path, manifest, db), manifest, cluster)
 
@@ -231,7 +222,7 @@ class Collection:
         for d in docs:
             if (self.modality == "image") != isinstance(d, ImageItem):
                 raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
-        keys, added = self._keys_for(docs)
+        keys, added, next_key = self._keys_for(docs)
         scores: dict[str, float] = {}
         for start in range(0, len(docs), batch_size):
             batch, batch_keys = docs[start : start + batch_size], keys[start : start + batch_size]
@@ -247,16 +238,16 @@ class Collection:
         thumbs = [d.pixels.tobytes() for d in docs] if self.modality == "image" else None
         records = [ItemRecord(key=k, id=d.id, source=d.source, label=d.label, snippet=d.snippet,
                               outlier_score=scores.get(d.id)) for k, d in zip(keys.tolist(), docs)]  # fmt: skip
-        self.store.upsert(records, thumbs)
+        self.store.upsert(records, thumbs, next_key)
         return added, scores
 
-    def _keys_for(self, docs: list[Item]) -> tuple[np.ndarray, int]:
-        """Each item's index key (its stored one, or a new one) and how many are new."""
+    def _keys_for(self, docs: list[Item]) -> tuple[np.ndarray, int, int]:
+        """Each item's index key (its stored one, or a never-used one), how many are new, the next free key."""
         known = self.store.keys_of([d.id for d in docs])
         new = [d.id for d in docs if d.id not in known]
         start = self.store.next_key()
         known.update(zip(new, range(start, start + len(new))))
-        return np.array([known[d.id] for d in docs], dtype=np.int64), len(new)
+        return np.array([known[d.id] for d in docs], dtype=np.int64), len(new), start + len(new)
 
     def _save_index(self) -> None:
         self.index.save(self.path / directory.INDEX_FILE)
@@ -286,7 +277,8 @@ class Collection:
     # --- searching ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return self.store.count()
+        """Items in this process's view of the index (another process's later writes show after a reopen)."""
+        return len(self.index)
 
     def encode(self, queries: Sequence[Query]) -> np.ndarray:
         """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""

@@ -21,10 +21,12 @@ from indexers import IndexChoice, RecallProbe, check_spec, choose_index
 
 from . import directory
 from .batching import batched
-from .collection import COMMIT_EVERY, Cluster, Collection, Item
+from .cluster import Cluster
+from .collection import COMMIT_EVERY, Collection, Item
 from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
 from .errors import CollectionError, InvalidParameterError, SourceError
 from .sources import ImageItem, Rejected, contents, iter_items, source_modality
+from .store import check_new_database
 
 DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF quantiser are fitted on
 PROBE_QUERIES = 200  # fit-sample items whose exact top-10 measures an approximate index's recall
@@ -142,6 +144,8 @@ def index_source(
         return add_source(collection, source, device=device, progress=progress, commit_every=commit_every, db=db,
                           ray=ray)  # fmt: skip
     directory.check_new_target(collection)  # before reading and training, which can take minutes
+    if db:
+        check_new_database(db)
     if fit_sample < 1:
         raise InvalidParameterError(f"The 'fit_sample' parameter must be at least 1. Got {fit_sample} instead.")
     modality = _modality(source)

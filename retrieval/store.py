@@ -31,7 +31,7 @@ from sqlalchemy import (
     text,
 )  # fmt: skip
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .batching import batched
@@ -40,6 +40,7 @@ from .errors import CollectionError
 SCHEMA_VERSION = 3
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
 Key = BigInteger().with_variant(Integer, "sqlite")
+NEXT_KEY = "next_key"  # the meta row that keeps the key counter
 _IN_CHUNK = 500  # ids per IN (...) clause, well under SQLite's bound-parameter limit
 
 
@@ -128,13 +129,17 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at, 2: _a
 class MetadataStore:
     """Items by id and by index key. Writes happen in one transaction per call."""
 
-    def __init__(self, url: str, collection_id: str | None = None) -> None:
-        """Open (creating or upgrading the schema) the store at ``url``.
+    def __init__(self, url: str, collection_id: str | None = None, *, create: bool = False) -> None:
+        """Open the store at ``url``, upgrading an older schema; with ``create``, make its tables first.
 
-        ``collection_id``: the id the collection's manifest records; a database that already holds
-        another collection's items is refused (one collection per PostgreSQL database).
+        ``collection_id``: the id the collection's manifest records; a database that holds another
+        collection's items is refused (one collection per PostgreSQL database). Without ``create``, a
+        database with no ae-retrieval tables (a mistyped URL, a lost or empty ``metadata.sqlite``) is refused
+        and left as it was: opening never makes tables in a database it did not make.
         """
         self.url = database_url(url)
+        if not create:
+            _check_sqlite_file(self.url, url)
         try:
             self.engine: Engine = create_engine(self.url)
         except (NoSuchModuleError, ImportError) as exc:
@@ -145,12 +150,19 @@ class MetadataStore:
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            self._prepare(collection_id)
+            self._prepare(collection_id, create)
         except OperationalError as exc:
             raise CollectionError(f"{safe_url(url)}: cannot open the metadata database ({exc.orig})") from exc
+        except DatabaseError as exc:  # e.g. a damaged SQLite file
+            raise CollectionError(f"{safe_url(url)}: not a readable metadata database ({exc.orig})") from exc
 
-    def _prepare(self, collection_id: str | None) -> None:
+    def _prepare(self, collection_id: str | None, create: bool) -> None:
         fresh = not inspect(self.engine).has_table(MetaRow.__tablename__)
+        if fresh and not create:
+            raise CollectionError(
+                f"{safe_url(self.url)}: holds no ae-retrieval metadata (a wrong database, or the collection's "
+                "metadata store is missing); nothing was changed"
+            )
         with self.engine.begin() as conn:
             Base.metadata.create_all(conn)
             if fresh:
@@ -198,9 +210,12 @@ class MetadataStore:
             return s.scalar(select(func.count()).select_from(ItemRow)) or 0
 
     def next_key(self) -> int:
-        with Session(self.engine) as s:
-            top = s.scalar(select(func.max(ItemRow.key)))
-        return 0 if top is None else top + 1
+        """The first key never given to an item: keys only grow, so a deleted item's key is never reused
+        (a reader holding an older index can then never take a new item for the old one)."""
+        with self.engine.connect() as conn:
+            counter = conn.scalar(select(MetaRow.value).where(MetaRow.name == NEXT_KEY))
+            top = conn.scalar(select(func.max(ItemRow.key)))
+        return max(int(counter or 0), 0 if top is None else top + 1)
 
     def keys_of(self, item_ids: Sequence[str]) -> dict[str, int]:
         """Index keys of the ``item_ids`` that are stored."""
@@ -223,8 +238,11 @@ class MetadataStore:
         with Session(self.engine) as s:
             return dict(s.execute(select(ItemRow.key, ItemRow.label)).all())
 
-    def upsert(self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None) -> None:
-        """Insert or replace ``records`` (matched by key), and their thumbnails, in one transaction."""
+    def upsert(
+        self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None, next_key: int | None = None
+    ) -> None:
+        """Insert or replace ``records`` (matched by key), and their thumbnails, in one transaction; ``next_key``
+        (what ``next_key()`` returns from then on) is recorded in the same transaction."""
         keys = [r.key for r in records]
         now = time.time()
         items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet,
@@ -238,6 +256,8 @@ class MetadataStore:
                 for chunk in batched(keys, _IN_CHUNK):
                     conn.execute(delete(table).where(table.key.in_(chunk)))
                 conn.execute(insert(table), rows)
+            if next_key is not None:
+                _set_next_key(conn, next_key)
 
     def top_outliers(self, k: int) -> list[ItemRecord]:
         """The ``k`` items with the highest outlier scores, highest first (items without a score last)."""
@@ -254,8 +274,10 @@ class MetadataStore:
             return dict(conn.execute(q).all())
 
     def delete(self, keys: Sequence[int]) -> None:
-        """Forget the items with ``keys`` (and their thumbnails), in one transaction."""
+        """Forget the items with ``keys`` (and their thumbnails), in one transaction; their keys stay used."""
+        keep_counter = self.next_key()
         with self.engine.begin() as conn:
+            _set_next_key(conn, keep_counter)
             for chunk in batched(map(int, keys), _IN_CHUNK):
                 conn.execute(delete(ItemRow).where(ItemRow.key.in_(chunk)))
                 conn.execute(delete(ThumbnailRow).where(ThumbnailRow.key.in_(chunk)))
@@ -268,6 +290,44 @@ class MetadataStore:
                 q = select(ThumbnailRow.key, ThumbnailRow.pixels).where(ThumbnailRow.key.in_(chunk))
                 out.update(conn.execute(q).all())
         return out
+
+
+def _set_next_key(conn: Connection, value: int) -> None:
+    conn.execute(delete(MetaRow).where(MetaRow.name == NEXT_KEY))
+    conn.execute(insert(MetaRow), [{"name": NEXT_KEY, "value": str(int(value))}])
+
+
+def check_new_database(url: str) -> None:
+    """Refuse, before any training, a database a new collection cannot use: unreachable, or holding another
+    collection's metadata. Nothing is written."""
+    try:
+        engine = create_engine(database_url(url))
+    except (NoSuchModuleError, ImportError) as exc:
+        raise CollectionError(f"{safe_url(url)}: no driver for this database ({exc})") from exc
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn)
+            owner = items = None
+            if found.has_table(MetaRow.__tablename__):
+                owner = conn.scalar(select(MetaRow.value).where(MetaRow.name == "collection_id"))
+            if found.has_table(ItemRow.__tablename__):
+                items = conn.scalar(select(func.count()).select_from(ItemRow))
+    except DatabaseError as exc:  # OperationalError included
+        raise CollectionError(f"{safe_url(url)}: cannot open the metadata database ({exc.orig})") from exc
+    finally:
+        engine.dispose()
+    if owner is not None or items:
+        raise CollectionError(f"{safe_url(url)}: this database already holds the metadata of another collection")
+
+
+def _check_sqlite_file(url: str, given: str) -> None:
+    """An embedded store's file must exist and hold something: SQLite would make an empty one silently."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        file = Path(parsed.database)
+        if not file.is_file() or file.stat().st_size == 0:
+            state = "is missing" if not file.exists() else "is empty"
+            raise CollectionError(f"{file}: the collection's metadata store {state}; nothing was changed")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
