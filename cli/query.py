@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -25,6 +26,12 @@ from .common import db_option, device_option, library_errors, print_hits
 )
 @click.option("--like", "like_id", default=None, help="Find items like this stored item id instead of TEXT.")
 @click.option(
+    "--query-file",
+    type=click.File("r", encoding="utf-8", errors="replace"),
+    default=None,
+    help="Read the query text from this file ('-': standard input), for queries too long for a command line.",
+)
+@click.option(
     "--grid",
     type=click.Path(path_type=Path),
     default=None,
@@ -37,11 +44,14 @@ from .common import db_option, device_option, library_errors, print_hits
 @db_option
 @device_option
 @library_errors
-def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, grid: Path | None,
-              k: int, as_json: bool, ray_address: str | None, db: str | None, device: str) -> None:  # fmt: skip
-    """Search COLLECTION for TEXT, for an --image, or for items like --like ID."""
-    if sum(x is not None for x in (text, image, like_id)) != 1:
-        raise click.UsageError("give exactly one of TEXT, --image PATH or --like ID")
+def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, query_file: TextIO | None,
+              grid: Path | None, k: int, as_json: bool, ray_address: str | None, db: str | None,
+              device: str) -> None:  # fmt: skip
+    """Search COLLECTION for TEXT (or a --query-file), for an --image, or for items like --like ID."""
+    if sum(x is not None for x in (text, image, like_id, query_file)) != 1:
+        raise click.UsageError("give exactly one of TEXT, --query-file FILE, --image PATH or --like ID")
+    if query_file is not None:
+        text = query_file.read()
     with retrieval.open(collection, device=device, db=db, ray=ray_address) as col:
         query = image if image is not None else text
         hits = col.search_by_id(like_id, k=k) if like_id else col.search(query, k=k)

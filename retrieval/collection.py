@@ -126,6 +126,11 @@ class Collection:
             index = _load_index(path, manifest, use_gpu=device != "cpu")
         except (EncoderFileError, IndexFileError) as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
+        if index.dim != encoder.dim or manifest.get("modality") != encoder.modality:
+            raise CollectionError(
+                f"{path}: damaged collection: its index holds {index.dim}-wide codes, its {encoder.modality} encoder "
+                f"makes {encoder.dim} ({manifest.get('modality')} in the manifest)"
+            )
         col = cls(path, encoder, index, directory.open_store(path, manifest, db), manifest, cluster, stamp)
         col._drop_unlisted_codes()
         return col

@@ -58,12 +58,35 @@ def read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise CollectionError(f"{path}: no such collection (the directory does not exist)")
     manifest = read_manifest(path / MANIFEST, FORMAT, FORMAT_VERSION, CollectionError, "an ae-retrieval collection")
+    _check_fields(path / MANIFEST, manifest)
     shards = manifest.pop("shards", 1)  # before the spec grammar named shards, the manifest counted them apart
     spec = manifest.get("index_spec") or "IDMap2,Flat"
     if isinstance(shards, int) and shards > 1 and not spec.startswith("Shards"):
         spec = f"Shards{shards},{spec}"
     manifest["index_spec"] = spec
     return manifest
+
+
+# field -> (the types it may have, whether it must be there); anything hand-edited into another type is refused
+_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "modality": ((str,), True), "metric": ((str,), False), "index_spec": ((str,), False),
+    "collection_id": ((str,), False), "store": ((str,), False), "store_hint": ((str,), False),
+    "index_choice": ((dict,), False), "shards": ((int,), False),
+}  # fmt: skip
+_CHOICES = {"modality": ("text", "image"), "metric": ("cosine", "l2", "hamming"), "store": ("sqlite", "external")}
+
+
+def _check_fields(file: Path, manifest: dict[str, Any]) -> None:
+    for name, (types, required) in _FIELDS.items():
+        if name not in manifest:
+            if required:
+                raise CollectionError(f"{file}: damaged manifest: no {name!r} field")
+            continue
+        value = manifest[name]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise CollectionError(f"{file}: damaged manifest: {name!r} is {value!r}, not a {types[0].__name__}")
+        if name in _CHOICES and value not in _CHOICES[name]:
+            raise CollectionError(f"{file}: damaged manifest: {name!r} is {value!r}, not one of {_CHOICES[name]}")
 
 
 def write(path: Path, manifest: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ antialiasing), then crop the centre 32×32. Images whose shorter side is under
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,15 @@ def _from_path(path: Path) -> np.ndarray:
     try:
         if path.stat().st_size == 0:
             raise ImageError("empty file")
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_PIXELS:
-                raise ImageError(f"image too large ({img.width}×{img.height} pixels)")
-            img.draft("RGB", (4 * SIZE, 4 * SIZE))  # JPEG: decode at a reduced size, much faster
-            return _fit(img)
+        with warnings.catch_warnings():  # our own cap below decides, Pillow's warning would only be noise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise ImageError(f"image too large ({img.width}×{img.height} pixels)")
+                img.draft("RGB", (4 * SIZE, 4 * SIZE))  # JPEG: decode at a reduced size, much faster
+                return _fit(img)
+    except Image.DecompressionBombError as exc:  # Pillow refuses to even open it: one rejected item
+        raise ImageError(f"image too large to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageError("not an image file Pillow can read") from exc
     except (OSError, SyntaxError) as exc:  # truncated or corrupt data, unreadable file

@@ -141,6 +141,12 @@ def index_source(
     """
     collection = Path(collection)
     if directory.is_collection(collection):
+        given = {"encoder": encoder, "index": index, "radius": radius, "shards": shards, **encoder_options}
+        if fixed := sorted(k for k, v in given.items() if v is not None):
+            raise InvalidParameterError(
+                f"{collection}: the collection exists and keeps its encoder and index; "
+                f"{', '.join(map(repr, fixed))} apply to a new collection only"
+            )
         return add_source(collection, source, device=device, progress=progress, commit_every=commit_every, db=db,
                           ray=ray)  # fmt: skip
     directory.check_new_target(collection)  # before reading and training, which can take minutes

@@ -99,7 +99,8 @@ def database_url(url: str) -> str:
     """``url`` with PostgreSQL's driver made explicit (psycopg 3); a bad URL is a clear error."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        parsed.port  # noqa: B018 - a non-numeric port fails here, not at connect time
+    except (ArgumentError, ValueError) as exc:
         raise CollectionError(f"not a database URL: {url!r} (e.g. postgresql://user@host:5432/dbname)") from exc
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")

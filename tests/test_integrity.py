@@ -115,3 +115,79 @@ def test_copied_collection_keeps_working(text_collection, tmp_path):
     shutil.copytree(text_collection, copy)
     with retrieval.open(copy) as col:
         assert len(col) == 36 and np.isfinite([h.score for h in col.search("orbit", k=3)]).all()
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (all Pillow reads before refusing a bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_one_rejected_item(tmp_path, image_dir):
+    (image_dir / "red" / "bomb.png").write_bytes(_png_header(20_000, 20_000))
+    out = CliRunner().invoke(main, ["index", str(image_dir), "-c", str(tmp_path / "i.aer"), "--encoder", "pca",
+                                    "--dim", "4", "-q"])  # fmt: skip
+    assert out.exit_code == 1 and "rejected red/bomb.png: image too large" in out.output, out.output
+    assert "30 added" in out.output
+
+
+def test_an_index_of_the_wrong_width_is_a_clear_error(text_collection, tmp_path):
+    other = tmp_path / "other.aer"
+    retrieval.index_source(_corpus(tmp_path), other, encoder="fake-text", dim=8)
+    shutil.copy(other / INDEX_FILE, text_collection / INDEX_FILE)
+    with pytest.raises(CollectionError, match="8-wide codes"):
+        retrieval.open(text_collection)
+
+
+def _corpus(tmp_path):
+    from .conftest import make_docs, write_corpus
+
+    return write_corpus(tmp_path / "corpus-8", make_docs(per_topic=2))
+
+
+@pytest.mark.parametrize(
+    "field,value", [("modality", 3), ("index_spec", ["IDMap2,Flat"]), ("metric", "manhattan"), ("store", None)]
+)
+def test_hand_edited_manifest_fields_of_the_wrong_type(text_collection, field, value):
+    import json
+
+    manifest = json.loads((text_collection / "collection.json").read_text())
+    manifest[field] = value
+    (text_collection / "collection.json").write_text(json.dumps(manifest))
+    out = CliRunner().invoke(main, ["info", str(text_collection)])
+    assert out.exit_code == 1 and "damaged manifest" in out.output and field in out.output, out.output
+
+
+@pytest.mark.parametrize("url", ["localhost/aer", "postgresql://user@host:notaport/db"])
+def test_bad_database_urls_are_messages(text_collection, url):
+    from retrieval.store import database_url
+
+    with pytest.raises(CollectionError, match="not a database URL"):
+        database_url(url)
+    out = CliRunner().invoke(main, ["index", str(text_collection), "-c", "never.aer", "--db", url])
+    assert out.exit_code == 1 and "not a database URL" in out.output and "Traceback" not in out.output
+
+
+def test_options_that_would_be_ignored_are_refused(text_collection, corpus_dir):
+    with pytest.raises(retrieval.InvalidParameterError, match="'encoder'.*new collection"):
+        retrieval.index_source(corpus_dir, text_collection, encoder="conv-ae")
+    out = CliRunner().invoke(main, ["index", str(corpus_dir), "-c", str(text_collection), "--epochs", "3"])
+    assert out.exit_code == 1 and "'epochs'" in out.output
+    with pytest.raises(retrieval.InvalidParameterError, match="no option 'epochs'"):
+        retrieval.create_encoder("lsa", epochs=3)
+
+
+def test_a_long_query_from_a_file_or_stdin(text_collection, tmp_path):
+    query = tmp_path / "q.txt"
+    query.write_text("orbit shuttle launch rocket " * 200_000)  # 5.6 MB, too long for a command line
+    out = CliRunner().invoke(main, ["query", str(text_collection), "--query-file", str(query), "-k", "3", "--json"])
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(main, ["query", str(text_collection), "--query-file", "-", "-k", "1"],
+                             input="doctor patient clinic")  # fmt: skip
+    assert out.exit_code == 0 and "medicine" in out.output

@@ -10,8 +10,9 @@ from .base import Encoder, read_saved
 from .registry import REGISTERED, encoder_class
 from .two_stage import TwoStageEncoder
 
-# The options `aer index` offers every encoder: dropped where an encoder does not take them ("bits" is not one).
-COMMON_OPTIONS = {"dim", "vocab_size", "hidden", "epochs", "seed", "device", "progress"}
+# Runtime options every caller may pass: dropped where an encoder does not take them (e.g. LSA has no device).
+# Anything else an encoder does not take is an error, never silently ignored (`--epochs` for LSA included).
+COMMON_OPTIONS = {"device", "progress"}
 
 
 def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
@@ -23,9 +24,9 @@ def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
 def create_encoder(name: str, *, short_bits: int | None = None, **options: Any) -> Encoder:
     """A new, unfitted encoder; with ``short_bits``, a two-stage one (short hash code plus ``bits`` long code).
 
-    The options every encoder is offered by ``aer index`` (``dim``, ``epochs``, ``device``, …) are
-    dropped where an encoder does not take them (``dim`` for TF-IDF); any other unknown option is
-    an error, so a misspelt ``-o`` option is never silently ignored. Values pass through as given:
+    ``device`` and ``progress`` are dropped where an encoder does not take them; any other option it does
+    not take is an error (``epochs`` for LSA, a misspelt ``-o`` option), never silently ignored. ``None``
+    values are dropped, so defaults apply. Values pass through as given:
     the encoder parses them (``hidden="500,250"``, ``hidden="krizhevsky2011"``).
     """
     cls = encoder_class(name)
