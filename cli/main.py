@@ -14,6 +14,7 @@ from .info import info_cmd
 from .outliers import outliers_cmd
 from .query import query_cmd
 from .reconstruct import reconstruct_cmd
+from .verify import repair_cmd, verify_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,3 +31,5 @@ main.add_command(delete_cmd)
 main.add_command(bench_cmd)
 main.add_command(outliers_cmd)
 main.add_command(reconstruct_cmd)
+main.add_command(verify_cmd)
+main.add_command(repair_cmd)

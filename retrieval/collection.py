@@ -98,10 +98,11 @@ class Collection:
         use_gpu = device != "cpu"
         with directory.atomic_build(path) as building:
             encoder.save(building / directory.ENCODER_DIR)
+            directory.record_encoder(building)
             index = create_index(spec, encoder.dim, encoder.metric, use_gpu=use_gpu)
             if not index.is_trained:
                 _train(index, train_codes, spec)
-            index.save(building / directory.INDEX_FILE)
+            directory.save_index(building, index)
             manifest = {
                 "format": directory.FORMAT, "version": directory.FORMAT_VERSION, "modality": encoder.modality,
                 "index_spec": spec, "metric": encoder.metric, "collection_id": uuid.uuid4().hex,
@@ -120,6 +121,8 @@ class Collection:
         """Open a collection made by ``create`` (or ``aer index``); ``db``: its database URL, if external."""
         path = Path(path)
         manifest = directory.read(path)
+        if damaged := directory.damaged_files(path):
+            raise CollectionError(f"{path}: damaged collection: {'; '.join(damaged)} (aer verify tells more)")
         try:
             encoder = load_encoder(path / directory.ENCODER_DIR, device=device, progress=False)
             stamp = directory.stamp(path)
@@ -255,8 +258,7 @@ class Collection:
         return np.array([known[d.id] for d in docs], dtype=np.int64), len(new), start + len(new)
 
     def _save_index(self) -> None:
-        self.index.save(self.path / directory.INDEX_FILE)
-        self._index_stamp = directory.stamp(self.path)
+        self._index_stamp = directory.save_index(self.path, self.index)
 
     def update(self, item: Item) -> None:
         """Replace the stored item with ``item.id`` (its code, text or pixels and metadata)."""

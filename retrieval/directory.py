@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -35,6 +36,8 @@ ENCODER_DIR = "encoder"
 INDEX_FILE = "index.faiss"
 DB_FILE = "metadata.sqlite"
 LOCK_FILE = "write.lock"
+DIGESTS_FILE = "digests.json"  # blake2b of the index (this version and the one before) and of the encoder files
+ENCODER_FILES = ("encoder/config.json", "encoder/weights.safetensors")
 LOCK_TIMEOUT_ENV = "AER_LOCK_TIMEOUT"  # seconds a second writer waits for the first before giving up
 LOCK_TIMEOUT_S = 10.0  # ... when that is not set
 DATABASE_ENV = "AER_DATABASE_URL"  # where a collection's metadata lives when it is not the embedded SQLite
@@ -115,6 +118,61 @@ def atomic_build(path: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+
+
+def file_digest(file: Path) -> str:
+    """The file's blake2b-128 digest, hex (read 1 MB at a time)."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(file, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _digests(path: Path) -> dict[str, list[str]]:
+    try:
+        found = json.loads((path / DIGESTS_FILE).read_text())
+    except FileNotFoundError:
+        return {}  # a collection made before digests were kept
+    except (OSError, ValueError) as exc:
+        raise CollectionError(f"{path / DIGESTS_FILE}: unreadable ({exc})") from exc
+    if not isinstance(found, dict) or not all(isinstance(v, list) for v in found.values()):
+        raise CollectionError(f"{path / DIGESTS_FILE}: damaged (not a map of file names to digests)")
+    return found
+
+
+def record_encoder(path: Path) -> None:
+    """Record the digests of the encoder's files (written once, when the collection is made)."""
+    digests = _digests(path)
+    digests.update({name: [file_digest(path / name)] for name in ENCODER_FILES})
+    atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
+
+
+def save_index(path: Path, index: Any) -> Stamp:
+    """Write the index file and its digest so that a crash at any point leaves a file whose digest is recorded.
+
+    The index is written beside its place, its digest recorded with the previous one's, then renamed into
+    place: before the rename the old file matches the previous digest, after it the new one matches.
+    """
+    staged = path / (INDEX_FILE + ".new")
+    index.save(staged)
+    digests = _digests(path)
+    digests[INDEX_FILE] = [file_digest(staged), *digests.get(INDEX_FILE, [])[:1]]
+    atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
+    os.replace(staged, path / INDEX_FILE)
+    return stamp(path)
+
+
+def damaged_files(path: Path) -> list[str]:
+    """The collection's files whose content is not what was written (checked against the recorded digests)."""
+    problems = []
+    for name, known in _digests(path).items():
+        file = path / name
+        if not file.exists():
+            problems.append(f"{name}: missing")
+        elif file_digest(file) not in known:
+            problems.append(f"{name}: its content changed since it was written (digest mismatch)")
+    return problems
 
 
 def stamp(path: Path) -> Stamp:

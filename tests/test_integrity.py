@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 import retrieval
+import retrieval.verify
 from cli.main import main
 from retrieval import CollectionError, Document, ItemNotFoundError
-from retrieval.directory import DB_FILE, INDEX_FILE
+from retrieval.directory import DB_FILE, DIGESTS_FILE, INDEX_FILE
 
 from .conftest import FAKE
 
@@ -141,7 +142,20 @@ def test_an_index_of_the_wrong_width_is_a_clear_error(text_collection, tmp_path)
     other = tmp_path / "other.aer"
     retrieval.index_source(_corpus(tmp_path), other, encoder="fake-text", dim=8)
     shutil.copy(other / INDEX_FILE, text_collection / INDEX_FILE)
+    with pytest.raises(CollectionError, match="index.faiss: its content changed"):
+        retrieval.open(text_collection)  # caught by its digest first
+    (text_collection / DIGESTS_FILE).unlink()  # as a collection made before digests were kept
     with pytest.raises(CollectionError, match="8-wide codes"):
+        retrieval.open(text_collection)
+
+
+@pytest.mark.parametrize("name", [INDEX_FILE, "encoder/weights.safetensors"])
+def test_bytes_changed_behind_an_intact_header_are_caught_by_the_digests(text_collection, name):
+    file = text_collection / name
+    data = bytearray(file.read_bytes())
+    data[-40] ^= 0xFF  # one bit pattern flipped near the end: headers and sizes stay valid
+    file.write_bytes(bytes(data))
+    with pytest.raises(CollectionError, match=f"{name}: its content changed"):
         retrieval.open(text_collection)
 
 
@@ -191,3 +205,27 @@ def test_a_long_query_from_a_file_or_stdin(text_collection, tmp_path):
     out = CliRunner().invoke(main, ["query", str(text_collection), "--query-file", "-", "-k", "1"],
                              input="doctor patient clinic")  # fmt: skip
     assert out.exit_code == 0 and "medicine" in out.output
+
+
+def test_verify_passes_a_sound_collection_and_names_each_kind_of_damage(text_collection):
+    out = CliRunner().invoke(main, ["verify", str(text_collection)])
+    assert out.exit_code == 0 and "PROBLEM" not in out.output and "same keys" in out.output, out.output
+    # a crash between the index write and the store commit: codes the store does not list
+    with retrieval.open(text_collection) as col:
+        extra = np.arange(1000, 1004)
+        col.index.add(extra, col.encode(["orbit"] * 4))
+        col._save_index()
+    found = retrieval.verify.verify(text_collection)
+    assert not found.ok and found.unlisted_keys.tolist() == extra.tolist()
+    out = CliRunner().invoke(main, ["verify", str(text_collection)])
+    assert out.exit_code == 1 and "4 codes in the index are not listed" in out.output
+    out = CliRunner().invoke(main, ["repair", str(text_collection)])
+    assert out.exit_code == 0 and "dropped 4 codes" in out.output, out.output
+    assert retrieval.verify.verify(text_collection).ok
+    # damage it cannot mend
+    weights = text_collection / "encoder" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + bytes(b ^ 0xFF for b in weights.read_bytes()[-8:]))
+    out = CliRunner().invoke(main, ["verify", str(text_collection)])
+    assert out.exit_code == 1 and "encoder/weights.safetensors: its content changed" in out.output
+    out = CliRunner().invoke(main, ["repair", str(text_collection)])
+    assert out.exit_code == 1 and "cannot repair" in out.output and "Traceback" not in out.output

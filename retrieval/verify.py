@@ -1,0 +1,97 @@
+"""Checking a collection end to end (``aer verify``) and mending what can be mended safely (``aer repair``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexers import load_index
+
+from . import directory
+from .collection import Collection
+from .encoders import load_encoder
+from .errors import RetrievalError
+from .store import MetadataStore
+
+Problem = str
+
+
+@dataclass
+class Verification:
+    """What ``verify`` found: each check that passed, and each problem with its reason."""
+
+    path: Path
+    passed: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    unlisted_keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # codes the store lacks
+    codeless_ids: list[str] = field(default_factory=list)  # items the store lists without a code
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(path: str | Path, db: str | None = None) -> Verification:
+    """Check the manifest, the files' digests, that the encoder and the index load and agree, that the store is
+    this collection's, and that the store's keys are the index's keys. Nothing is written."""
+    found = Verification(Path(path))
+    path = found.path
+    try:
+        manifest = directory.read(path)
+    except RetrievalError as exc:
+        found.problems.append(str(exc))
+        return found
+    found.passed.append("manifest")
+    damaged = directory.damaged_files(path)
+    found.problems += damaged
+    if not damaged:
+        found.passed.append("digests" if (path / directory.DIGESTS_FILE).exists() else "digests (none kept: older)")
+    try:
+        encoder = load_encoder(path / directory.ENCODER_DIR, device="cpu", progress=False)
+        found.passed.append(f"encoder loads: {encoder.describe()}")
+        index = load_index(path / directory.INDEX_FILE, manifest["index_spec"], manifest.get("metric", "cosine"))
+        if index.dim != encoder.dim:
+            raise RetrievalError(f"index.faiss holds {index.dim}-wide codes, the encoder makes {encoder.dim}")
+        found.passed.append(f"index loads: {len(index):,} codes, {index.describe()}")
+        store = MetadataStore(directory.store_url(path, manifest, db), manifest.get("collection_id"))
+    except RetrievalError as exc:
+        found.problems.append(str(exc))
+        return found
+    try:
+        listed = np.fromiter(store.labels().keys(), dtype=np.int64)
+        found.passed.append(f"store is this collection's: {len(listed):,} items")
+        keys = index.keys()
+        found.unlisted_keys = np.setdiff1d(keys, listed)
+        missing = np.setdiff1d(listed, keys)
+        found.codeless_ids = [r.id for r in store.by_keys(missing.tolist()).values()]
+    finally:
+        store.close()
+    if len(found.unlisted_keys):
+        found.problems.append(
+            f"{len(found.unlisted_keys):,} codes in the index are not listed in the store (left by a crash; "
+            "opening for writing or `aer repair` drops them)"
+        )
+    if found.codeless_ids:
+        found.problems.append(
+            f"{len(found.codeless_ids):,} items are listed without a code, e.g. {found.codeless_ids[0]!r} "
+            "(add them again from their source to re-encode them)"
+        )
+    if not len(found.unlisted_keys) and not found.codeless_ids:
+        found.passed.append("store and index hold the same keys")
+    return found
+
+
+def repair(path: str | Path, db: str | None = None) -> list[str]:
+    """Do what is safe: drop codes the store does not list. Return what was done; refuse damage it cannot mend."""
+    found = verify(path, db)
+    fixable = [p for p in found.problems if "not listed in the store" in p]
+    if len(fixable) < len(found.problems):
+        rest = [p for p in found.problems if p not in fixable]
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(rest)}")
+    if not fixable:
+        return []
+    with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer's start drops them
+        col._save_index()
+    return [f"dropped {len(found.unlisted_keys):,} codes the store did not list"]
