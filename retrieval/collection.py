@@ -258,7 +258,10 @@ class Collection:
         return np.array([known[d.id] for d in docs], dtype=np.int64), len(new), start + len(new)
 
     def _save_index(self) -> None:
-        self._index_stamp = directory.save_index(self.path, self.index)
+        try:
+            self._index_stamp = directory.save_index(self.path, self.index)
+        except OSError as exc:  # disk full, I/O error: the file in place is still the last one written
+            raise CollectionError(f"{self.path}: cannot write the index ({exc.strerror or exc})") from exc
 
     def update(self, item: Item) -> None:
         """Replace the stored item with ``item.id`` (its code, text or pixels and metadata)."""
@@ -269,10 +272,8 @@ class Collection:
     def delete(self, item_ids: Sequence[str]) -> list[str]:
         """Remove the items with ``item_ids``; return the ids that were there (unknown ids are skipped).
 
-        The store forgets them first, then the index file is rewritten: a crash in between leaves
-        codes the store does not list, which are dropped on the next open, so a deleted item never
-        comes back from ``search``.
-        """
+        The store forgets them first, then the index is rewritten: a crash in between leaves codes the store
+        does not list, dropped on the next open, so a deleted item never comes back from ``search``."""
         with self._writing():
             found = self.store.keys_of(list(item_ids))
             if found:
@@ -296,11 +297,8 @@ class Collection:
         return self.index.search(codes, k)
 
     def search(self, query: Query, k: int = 10) -> list[Hit]:
-        """The ``k`` items closest to ``query`` in code space, best first.
-
-        ``query`` is text for a text collection; for an image collection, an image path, a PIL
-        image or an ``HxWx3`` uint8 array.
-        """
+        """The ``k`` items closest to ``query`` in code space, best first. ``query`` is text for a text
+        collection; for an image collection, an image path, a PIL image or an ``HxWx3`` uint8 array."""
         return self.search_batch([query], k)[0]
 
     def search_batch(self, queries: Sequence[Query], k: int = 10) -> list[list[Hit]]:

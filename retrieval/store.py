@@ -7,8 +7,9 @@ by a newer version of this package is refused rather than guessed at.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from sqlalchemy import (
     text,
 )  # fmt: skip
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .batching import batched
@@ -198,6 +199,16 @@ class MetadataStore:
                     f"not of this one ({collection_id})"
                 )
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One write transaction; a database that fails it (disk full, I/O error, server gone) rolls it back
+        and is a ``CollectionError``, so nothing of the batch is half-written."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise CollectionError(f"{safe_url(self.url)}: cannot write the metadata ({exc.orig})") from exc
+
     @property
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
@@ -250,7 +261,7 @@ class MetadataStore:
                   "updated_at": now, "outlier_score": r.outlier_score} for r in records]  # fmt: skip
         thumbs = [{"key": r.key, "pixels": p} for r, p in zip(records, thumbnails or ())]
         # Delete then bulk-insert: one statement per chunk instead of a SELECT per row (as merge() does).
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             for table, rows in ((ItemRow, items), (ThumbnailRow, thumbs)):
                 if not rows:
                     continue
@@ -277,7 +288,7 @@ class MetadataStore:
     def delete(self, keys: Sequence[int]) -> None:
         """Forget the items with ``keys`` (and their thumbnails), in one transaction; their keys stay used."""
         keep_counter = self.next_key()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             _set_next_key(conn, keep_counter)
             for chunk in batched(map(int, keys), _IN_CHUNK):
                 conn.execute(delete(ItemRow).where(ItemRow.key.in_(chunk)))
