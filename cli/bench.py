@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from retrieval.bench import METHODS, run_anomaly, run_benchmark
+from retrieval.bench import METHODS, run_anomaly, run_benchmark, run_general
 
 from .common import library_errors
 
@@ -14,13 +14,19 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
 
 
 @click.command("bench")
-@click.argument("suite", type=click.Choice([*sorted(METHODS), "anomaly"]))
+@click.argument("suite", type=click.Choice([*sorted(METHODS), "anomaly", "general"]))
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    required=True,
+    default=None,
     help="text: the 20 Newsgroups by-date archive; image, variants, anomaly: the CIFAR-10 binary archive "
     "(or its folder).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="general: the folder holding 20news-bydate.tar.gz, cifar-10-binary.tar.gz and fortunes.jsonl.",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output directory [runs/SUITE].")
 @click.option(
@@ -29,14 +35,37 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
     metavar="A,B,...",
     help=f"Comma-separated methods (default: all, or the quick subset). {METHOD_LIST}.",
 )
+@click.option(
+    "--corpora",
+    default=None,
+    metavar="A,B,...",
+    help="general: comma-separated corpora or families (default: all): 20news-1000, 20news-3000, 20news-full, "
+    "fortunes, cifar-1000, cifar-3000, cifar-10000, cifar-50000, digits; families 20news, fortunes, cifar, digits.",
+)
 @click.option("--quick", is_flag=True, help="A seeded slice of the data, short training: a smoke test, not results.")
 @library_errors
-def bench_cmd(suite: str, data: Path, out: Path | None, methods: str | None, quick: bool) -> None:
+def bench_cmd(
+    suite: str,
+    data: Path | None,
+    data_dir: Path | None,
+    out: Path | None,
+    methods: str | None,
+    corpora: str | None,
+    quick: bool,
+) -> None:
     """Run the SUITE benchmark: text (20 Newsgroups), image (CIFAR-10), variants (the autoencoder family on
-    CIFAR-10 at one budget) or anomaly (CIFAR-10, each class in turn as the normal one). Test split as
-    queries, train split as database, same label = relevant. Writes results.json, results.md and pictures
-    into --out; collections already built there are reused."""
+    CIFAR-10 at one budget), anomaly (CIFAR-10, each class in turn as the normal one), or general (the default
+    `aer index` path on 20 Newsgroups at several sizes, fortunes, CIFAR-10 at several sizes and scikit-learn's
+    digits, against LSA, TF-IDF, BM25, pixels and PCA on the same queries). Writes results.json and
+    results.md (and for text and image, pictures) into --out; collections already built there are reused."""
     out = out or Path("runs") / suite
+    if suite == "general":
+        if data_dir is None or data is not None or methods is not None:
+            raise click.UsageError("the general suite takes --data-dir DIR (and --corpora), not --data or --methods")
+        run_general(data_dir, out, corpora=corpora, quick=quick, log=click.echo)
+        return
+    if data is None or data_dir is not None or corpora is not None:
+        raise click.UsageError(f"the {suite} suite takes --data FILE, not --data-dir or --corpora")
     if suite == "anomaly":
         run_anomaly(data, out, quick=quick, log=click.echo)
     else:

@@ -9,6 +9,7 @@ from retrieval import __version__
 from .add import add_cmd
 from .bench import bench_cmd
 from .delete import delete_cmd
+from .eval import eval_cmd
 from .index import index_cmd
 from .info import info_cmd
 from .outliers import outliers_cmd
@@ -29,6 +30,7 @@ main.add_command(info_cmd)
 main.add_command(add_cmd)
 main.add_command(delete_cmd)
 main.add_command(bench_cmd)
+main.add_command(eval_cmd)
 main.add_command(outliers_cmd)
 main.add_command(reconstruct_cmd)
 main.add_command(verify_cmd)

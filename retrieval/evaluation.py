@@ -21,6 +21,24 @@ def precision_at(rel: np.ndarray, k: int) -> np.ndarray:
     return rel[:, :k].sum(axis=1) / k
 
 
+def precision_by_label(
+    query_labels: Sequence, ranked_labels: Sequence[Sequence], ks: Sequence[int] = (10, 100)
+) -> dict[str, float]:
+    """Mean P@k for each of ``ks``: ``ranked_labels[i]`` are the labels of query ``i``'s ranking, best first.
+
+    ``None`` (an unlabelled item) is never relevant; a ranking shorter than ``k`` counts its missing ranks as misses.
+    """
+    ids: dict = {}
+    queries = np.array([ids.setdefault(lab, len(ids)) for lab in query_labels], dtype=np.int64)
+    depth = max(ks)
+    ranked = np.full((len(queries), depth), -1, dtype=np.int64)
+    for i, row in enumerate(ranked_labels):
+        row = list(row)[:depth]
+        ranked[i, : len(row)] = [-1 if lab is None else ids.get(lab, -1) for lab in row]
+    rel = relevance(queries, ranked) & (ranked >= 0)
+    return {f"p@{k}": float(precision_at(rel, k).mean()) for k in ks}
+
+
 def average_precision(rel: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
     """Per-query AP of the ranking in ``rel``: the mean, over all ``n_relevant`` relevant items,
     of the precision at each one's rank (relevant items below the depth of ``rel`` count 0).

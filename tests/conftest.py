@@ -87,13 +87,30 @@ def corpus_jsonl(tmp_path: Path, docs) -> Path:
     return path
 
 
+def make_wide_docs(per_topic: int = 20, seed: int = 0) -> list[tuple[str, str, str]]:
+    """Like ``make_docs``, with 25 words per topic and 10 shared ones: a vocabulary LSA-50 can be fitted on."""
+    rng = np.random.default_rng(seed)
+    shared = [f"common{i}" for i in range(10)]
+    docs = []
+    for label in TOPICS:
+        words = [f"{label}{i}" for i in range(25)]
+        for i in range(per_topic):
+            docs.append((f"{label}-{i:02d}", label, " ".join([*rng.choice(words, 20), *rng.choice(shared, 8)])))
+    return docs
+
+
 @pytest.fixture
 def newsgroups_archive(tmp_path: Path, docs) -> Path:
     """A tiny archive in the 20 Newsgroups by-date layout (train: first 8 per topic, test: the rest)."""
-    path = tmp_path / "20news-bydate.tar.gz"
+    return write_newsgroups_archive(tmp_path / "20news-bydate.tar.gz", docs, train_per_topic=8)
+
+
+def write_newsgroups_archive(path: Path, docs: list[tuple[str, str, str]], train_per_topic: int) -> Path:
+    """``docs`` (ids ending in their number within the topic) in the by-date layout: the first
+    ``train_per_topic`` of each topic in the train split, the rest in the test split."""
     with tarfile.open(path, "w:gz") as tar:
         for n, (item_id, label, text) in enumerate(docs):
-            split = "train" if int(item_id[-2:]) < 8 else "test"
+            split = "train" if int(item_id[-2:]) < train_per_topic else "test"
             data = f"From: someone@example.org\nSubject: {label}\n\n{text}\n".encode("latin-1")
             info = tarfile.TarInfo(f"20news-bydate-{split}/{label}/{1000 + n}")
             info.size = len(data)

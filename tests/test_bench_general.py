@@ -1,0 +1,110 @@
+"""``aer bench general``: the default ``aer index`` path on every corpus of a data folder, against the baselines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from retrieval.bench.corpora import select, stratified
+from retrieval.errors import InvalidParameterError
+
+from .conftest import make_images, make_wide_docs, write_cifar_archive, write_newsgroups_archive
+
+TEXT_BASELINES = ["lsa-32", "lsa-50", "tfidf", "bm25"]
+IMAGE_BASELINES = ["pixels", "pca-64"]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """The three files of ../shared/data, tiny: 20 Newsgroups (60 train, 30 test), a CIFAR-10 archive
+    (90 train, 30 test) and a fortunes-like JSONL with a grab-bag and a small category."""
+    write_newsgroups_archive(tmp_path / "20news-bydate.tar.gz", make_wide_docs(30), train_per_topic=20)
+    images = make_images(per_class=40, seed=2)
+    train = [p for i, p in enumerate(images) if i % 40 < 30]
+    test = [p for i, p in enumerate(images) if i % 40 >= 30]
+    write_cifar_archive(tmp_path / "cifar-10-binary.tar.gz", train, test, ["red", "green", "stripes"])
+    fortunes = make_wide_docs(50, seed=1)
+    lines = [{"id": f"{lab}/{i}", "text": text, "label": lab} for i, (_, lab, text) in enumerate(fortunes)]
+    grab_bag = make_wide_docs(17, seed=2)  # a mix of every topic, under one label
+    lines += [{"id": f"cookie/{i}", "text": text, "label": "cookie"} for i, (_, _, text) in enumerate(grab_bag[:50])]
+    lines += [{"id": f"tiny/{i}", "text": text, "label": "tiny"} for i, (_, _, text) in enumerate(grab_bag[:5])]
+    (tmp_path / "fortunes.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return tmp_path
+
+
+def test_general_quick_runs_the_default_path_on_every_corpus(tmp_path, data_dir):
+    out = tmp_path / "general"
+    result = CliRunner().invoke(main, ["bench", "general", "--data-dir", str(data_dir), "--out", str(out), "--quick"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["suite"] == "general" and results["quick"] and results["ks"] == [10, 100]
+    rows = {r["corpus"]: r for r in results["corpora"]}
+    assert list(rows) == ["20news-full", "fortunes", "cifar-full", "digits"]  # quick sizes above the tiny splits
+    expect = {"20news-full": (60, 30), "fortunes": (150, 100), "cifar-full": (90, 30), "digits": (600, 100)}
+    assert {name: (r["database_items"], r["queries"]) for name, r in rows.items()} == expect
+    assert rows["fortunes"]["excluded_grab_bags"] == {"cookie": 50}
+    assert rows["fortunes"]["excluded_under_50_items"] == {"tiny": 5}
+    assert rows["digits"]["protocol"] == "leave-one-out" and rows["cifar-full"]["protocol"] == "test-vs-train"
+    for r in rows.values():
+        expected = TEXT_BASELINES if r["modality"] == "text" else IMAGE_BASELINES
+        assert list(r["baselines"]) == expected
+        for score in [r["default"], *r["baselines"].values()]:
+            assert 0.0 <= score["p@10"] <= 1.0 and 0.0 <= score["p@100"] <= 1.0, (r["corpus"], score)
+        assert {"fit_s", "index_s", "build_s", "peak_rss_mb", "encoder", "code"} <= set(r["default"])
+        assert r["default"]["peak_rss_mb"] > 0 and r["ratio"]["p@10"] > 0
+        assert r["ratio"]["reference"]["p@10"] in (["lsa-32", "lsa-50"] if r["modality"] == "text" else expected)
+    assert rows["digits"]["default"]["encoder"].startswith("conv-ae")
+    assert rows["fortunes"]["baselines"]["tfidf"]["p@10"] > 0.9  # three topics
+    table = (out / "results.md").read_text()
+    assert "### Text" in table and "### Images" in table and "| fortunes | leave-one-out | 150 | 100 |" in table
+    assert "cookie (50)" in table and "tiny (5)" in table and "default ÷ best LSA" in table
+    # a second run reuses the built collections and their recorded build figures
+    again = CliRunner().invoke(main, ["bench", "general", "--data-dir", str(data_dir), "--out", str(out), "--quick",
+                                      "--corpora", "digits"])  # fmt: skip
+    assert again.exit_code == 0 and "reusing" in again.output, again.output
+    rerun = json.loads((out / "results.json").read_text())["corpora"]
+    assert [r["corpus"] for r in rerun] == ["digits"]
+    assert rerun[0]["default"]["fit_s"] == rows["digits"]["default"]["fit_s"]
+
+
+def test_general_with_another_subject(tmp_path, data_dir):
+    from retrieval.bench import run_general
+
+    subject = {"text": {"encoder": "lsa", "dim": 8}, "image": {"encoder": "pca", "dim": 8}}
+    results = run_general(data_dir, tmp_path / "g", corpora="cifar", quick=True, subject=subject, log=lambda _: None)
+    assert results["default_options"] == subject
+    assert [r["default"]["encoder"] for r in results["corpora"]] == ["pca(dim=8)"]
+
+
+def test_general_errors_are_clear(tmp_path, data_dir):
+    run = CliRunner().invoke
+    where = ["--data-dir", str(data_dir), "--out", str(tmp_path / "o")]
+    out = run(main, ["bench", "general", *where, "--corpora", "mnist"])
+    assert out.exit_code == 1 and "'corpora'" in out.output and "mnist" in out.output
+    (data_dir / "fortunes.jsonl").unlink()
+    out = run(main, ["bench", "general", *where])
+    assert out.exit_code == 1 and "no fortunes.jsonl" in out.output and "Traceback" not in out.output
+    out = run(main, ["bench", "general", "--data", str(data_dir), "--out", str(tmp_path / "o")])
+    assert out.exit_code == 2 and "--data-dir" in out.output
+    out = run(main, ["bench", "text", "--out", str(tmp_path / "o")])
+    assert out.exit_code == 2 and "--data FILE" in out.output
+
+
+def test_corpus_selection_and_stratified_subsets():
+    assert select(None) == ["20news-1000", "20news-3000", "20news-full", "fortunes", "cifar-1000", "cifar-3000",
+                            "cifar-10000", "cifar-50000", "digits"]  # fmt: skip
+    assert select("digits,20news-3000,cifar") == ["20news-3000", "cifar-1000", "cifar-3000", "cifar-10000",
+                                                  "cifar-50000", "digits"]  # fmt: skip
+    assert select("20news", quick=True) == ["20news-100", "20news-300"]
+    with pytest.raises(InvalidParameterError):
+        select("20news-2000")
+    labels = ["a"] * 60 + ["b"] * 30 + ["c"] * 10
+    pick = stratified(labels, 20, seed=3)
+    assert len(pick) == 20 and (np.diff(pick) > 0).all()
+    assert [sum(labels[i] == c for i in pick) for c in "abc"] == [12, 6, 2]
+    assert (stratified(labels, 20, seed=3) == pick).all() and not (stratified(labels, 20, seed=4) == pick).all()
+    assert len(stratified(labels, 7)) == 7 and len(stratified(labels, 500)) == 100
