@@ -84,7 +84,9 @@ def test_unknown_names_and_options():
     with pytest.raises(ValueError, match="takes no option 'bogus'"):
         create_encoder("lsa", bogus=1)
     # the options `aer index` offers every encoder are dropped where not taken; None means "the default"
-    tfidf = create_encoder("tfidf", dim=8, hidden="64", epochs=3, seed=1, device="cpu", progress=False, vocab_size=None)
+    with pytest.raises(ValueError, match="'dim', 'epochs', 'hidden', 'seed'"):  # never silently ignored
+        create_encoder("tfidf", dim=8, hidden="64", epochs=3, seed=1)
+    tfidf = create_encoder("tfidf", device="cpu", progress=False, vocab_size=None)  # runtime options, None: dropped
     assert tfidf.get_config() == {"vocab_size": 2000, "sublinear_tf": True}
     with pytest.raises(ValueError, match="binary-capable encoder"):
         TwoStageEncoder("lsa", {"bits": 8}, {"bits": 16})
@@ -138,6 +140,16 @@ def test_tampered_or_foreign_files_are_refused(fitted, tmp_path):
         load_encoder(folder)
     with pytest.raises(EncoderFileError, match="not an ae-retrieval encoder .no config.json"):
         load_encoder(tmp_path / "empty")
+
+
+def test_sizes_in_a_hand_edited_config_are_checked_before_anything_is_allocated(docs, tmp_path):
+    texts, _ = texts_labels(docs)
+    create_encoder("ae", **FAST_AE).fit(texts).save(tmp_path / "a")
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    config["config"]["hidden"] = [1_000_000, 1_000_000]  # 4 TB of weights, were they allocated
+    (tmp_path / "a" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(EncoderFileError, match="do not fit"):
+        load_encoder(tmp_path / "a")
 
 
 def test_autoencoder_weights_must_fit_the_config(docs, tmp_path):

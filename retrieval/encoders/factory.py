@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import EncoderFileError, InvalidParameterError
 from .base import Encoder, read_saved
 from .registry import REGISTERED, encoder_class
@@ -49,7 +51,8 @@ def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
         raise EncoderFileError(f"{folder}: unknown encoder {config.get('encoder')!r}")
     try:
         encoder = cls(**config["config"], **_accepted(cls, runtime))
-        encoder._set_arrays(config.get("state", {}), arrays)
+        with torch.device("meta"):  # sizes in a (possibly hand-edited) config are checked before any allocation
+            encoder._set_arrays(config.get("state", {}), arrays)
     except EncoderFileError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
