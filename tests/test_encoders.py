@@ -224,3 +224,11 @@ def test_missing_sentence_transformers_names_the_install(name, monkeypatch):
     with pytest.raises(MissingDependency, match=r"pip install 'ae-retrieval\[dense\]'") as caught:
         create_encoder(name, progress=False).fit(["some text"])
     assert isinstance(caught.value, ImportError) and isinstance(caught.value, RetrievalError)
+
+
+def test_an_explicit_epochs_is_exactly_that_many_and_the_default_trains_to_the_step_floor(docs):
+    texts, _ = texts_labels(docs)
+    fast = {"hidden": (16,), "dim": 4, "batch_size": 16, "progress": False}  # 36 docs: 3 steps an epoch
+    assert len(create_encoder("ae", epochs=2, min_steps=300, **fast).fit(texts).history_) == 2
+    assert len(create_encoder("ae", min_steps=300, **fast).fit(texts).history_) == 100  # 300 steps, not 30 epochs
+    assert len(create_encoder("ae", min_steps=0, **fast).fit(texts).history_) == 30
