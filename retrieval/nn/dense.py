@@ -73,7 +73,7 @@ def blocks(seq: nn.Sequential) -> list[nn.Sequential]:
 
 
 class DenseAutoencoder(nn.Module):
-    """``in_dim → hidden… → code_dim → …hidden reversed → in_dim``.
+    """``in_dim → hidden… → code_dim → …hidden reversed → out_dim`` (``out_dim`` defaults to ``in_dim``).
 
     ``forward`` returns ``(code, output)``; the output is raw (logits or values), and the loss
     that fits the data lives with the encoder that trains it. ``tied``: the decoder's weights are
@@ -89,13 +89,14 @@ class DenseAutoencoder(nn.Module):
         code_activation: str = "none",
         norm: bool = True,
         tied: bool = False,
+        out_dim: int | None = None,
     ) -> None:
         super().__init__()
         sizes = [in_dim, *hidden, code_dim]
         self.encoder = mlp(sizes, activation, code_activation, norm)
-        self.decoder = (
-            tied_mirror(self.encoder, activation, norm) if tied else mlp(sizes[::-1], activation, "none", norm)
-        )
+        # tied weights mirror the encoder, so their output is always in_dim wide
+        out = [*sizes[::-1][:-1], in_dim if tied or out_dim is None else out_dim]
+        self.decoder = tied_mirror(self.encoder, activation, norm) if tied else mlp(out, activation, "none", norm)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         code = self.encoder(x)

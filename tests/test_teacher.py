@@ -1,0 +1,131 @@
+"""The sentence-transformer teacher of the text autoencoder, and the default training budgets (issue 15)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import normalize
+
+from retrieval.encoders import create_encoder, load_encoder
+from retrieval.encoders import sentence as sentence_module
+from retrieval.encoders.sentence import embed
+from retrieval.encoders.teacher import neighbourhood_loss
+from tests.conftest import make_images
+
+LEXICON = {
+    "sport": "football goal team match player coach score league season stadium referee tournament",
+    "cooking": "recipe oven flour sugar butter bake kitchen dinner salt pepper soup sauce",
+    "space": "rocket orbit planet moon astronaut telescope galaxy launch star mars satellite nasa",
+    "money": "bank loan interest market stock price investor budget tax profit debt inflation",
+}
+SMALL = {"hidden": (64, 32), "dim": 8, "epochs": 40, "batch_size": 16, "lr": 3e-3, "progress": False}
+
+
+def english_docs(per_topic: int = 24, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Short texts of real English words, a topic each: the teacher has something to say about them."""
+    rng = np.random.default_rng(seed)
+    generic = "the people said today about many new things after some time".split()
+    texts, labels = [], []
+    for label, words in LEXICON.items():
+        for _ in range(per_topic):
+            texts.append(" ".join([*rng.choice(words.split(), 6), *rng.choice(generic, 3)]))
+            labels.append(label)
+    return texts, labels
+
+
+def knn_overlap(a: np.ndarray, b: np.ndarray, k: int = 5) -> float:
+    """Mean share of each row's ``k`` cosine neighbours in ``a`` that are also among its ``k`` in ``b``."""
+
+    def top(x: np.ndarray) -> np.ndarray:
+        x = normalize(x)
+        s = x @ x.T
+        np.fill_diagonal(s, -np.inf)
+        return np.argsort(-s, axis=1)[:, :k]
+
+    ta, tb = top(a), top(b)
+    return float(np.mean([len(set(r) & set(q)) / k for r, q in zip(ta, tb)]))
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return english_docs()[0]
+
+
+def test_the_teacher_term_moves_codes_toward_the_teachers_neighbourhoods(texts):
+    teacher = embed(texts)
+    taught = create_encoder("ae", **SMALL).fit(texts)
+    untaught = create_encoder("ae", **SMALL, teacher_weight=0.0).fit(texts)  # same inputs, no neighbourhood term
+    with_term, without = knn_overlap(taught.encode(texts), teacher), knn_overlap(untaught.encode(texts), teacher)
+    assert with_term > without + 0.05, (with_term, without)
+
+
+def test_binary_codes_with_a_teacher(texts):
+    enc = create_encoder("ae", **{**SMALL, "epochs": 60}, bits=16).fit(texts)
+    codes = enc.encode(texts)
+    assert codes.dtype == np.uint8 and codes.shape == (len(texts), 2)
+    words = len(enc.bag_of_words_.vocabulary_)
+    assert enc.describe() == f"ae(teacher=minilm, {words + 384}-64-32-16 binary)"  # + 384 word-vector features
+    assert knn_overlap(np.unpackbits(codes, axis=1).astype(np.float32) * 2 - 1, embed(texts)) > 0.3
+
+
+def test_a_taught_encoder_saves_its_word_vectors_and_encodes_without_the_teacher(texts, tmp_path, monkeypatch):
+    enc = create_encoder("ae", **SMALL).fit(texts)
+    enc.save(tmp_path / "enc")
+
+    def no_teacher(*args, **kwargs):
+        raise AssertionError("the teacher must not run at encode or query time")
+
+    monkeypatch.setattr(sentence_module, "_model", no_teacher)
+    loaded = load_encoder(tmp_path / "enc")
+    np.testing.assert_allclose(loaded.encode(texts), enc.encode(texts), atol=1e-6)
+    assert loaded.encode_queries(["rocket launch to the moon"]).shape == (1, 8)
+    assert loaded.training_info() == enc.training_info()
+    assert loaded.training_info()["teacher"] == "minilm"
+
+
+def test_the_teacher_sees_a_seeded_sample_of_at_most_teacher_docs(texts):
+    info = create_encoder("ae", **SMALL, teacher_docs=40).fit(texts).training_info()
+    assert info["teacher_docs"] == f"40 of {len(texts)} fit texts (seeded uniform sample)"
+    assert info["teacher_s"] >= 0
+
+
+def test_no_teacher_trains_on_the_words_alone(texts):
+    enc = create_encoder("ae", **SMALL, teacher="none").fit(texts)
+    assert enc.describe() == f"ae({len(enc.bag_of_words_.vocabulary_)}-64-32-8)" and enc.training_info()["teacher"] == "none"
+    assert "teacher_docs" not in enc.training_info()
+
+
+@pytest.mark.parametrize("bad", ["", "   ", 3])
+def test_a_bad_teacher_is_refused_before_training(texts, bad):
+    with pytest.raises(ValueError, match="teacher"):
+        create_encoder("ae", **SMALL, teacher=bad).fit(texts)
+
+
+def test_neighbourhood_loss_is_lowest_when_codes_rank_as_the_teacher_does():
+    rng = np.random.default_rng(0)
+    import torch
+
+    teacher = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(32, 16)).astype(np.float32)), dim=1)
+    other = torch.from_numpy(rng.normal(size=(32, 16)).astype(np.float32))
+    assert neighbourhood_loss(teacher, teacher) < neighbourhood_loss(other, teacher)
+
+
+def test_default_text_budget_is_30_epochs_with_a_step_floor(texts):
+    fast = {k: v for k, v in SMALL.items() if k != "epochs"}
+    enc = create_encoder("ae", **fast, teacher="none").fit(texts)
+    steps_per_epoch = -(-len(texts) // 16)
+    assert enc.training_info()["steps"] >= 2000 and len(enc.history_) == -(-2000 // steps_per_epoch)
+    assert "at least 2,000 optimiser steps" in enc.training_info()["budget"]
+    taught = create_encoder("ae", **fast, min_steps=None).fit(texts)
+    assert len(taught.history_) == -(-1000 // steps_per_epoch)  # a teacher needs half the steps
+    assert len(create_encoder("ae", **fast, teacher="none", min_steps=30).fit(texts).history_) == 30
+
+
+def test_default_image_budget_trains_small_sets_on_to_the_step_floor():
+    images = np.stack([img for _, img in make_images(per_class=4)])
+    fast = {"dim": 8, "channels": (4, 8, 8), "batch_size": 8, "progress": False}
+    per_epoch = -(-len(images) // 8)
+    enc = create_encoder("conv-ae", **fast, min_steps=40).fit(images)
+    assert len(enc.history_) == -(-40 // per_epoch) and enc.training_info()["steps"] >= 40
+    assert len(create_encoder("conv-ae", **fast, epochs=2, min_steps=40).fit(images).history_) == 2  # exact
+    assert len(create_encoder("conv-ae", **fast, min_steps=0).fit(images).history_) == 3
