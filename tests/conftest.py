@@ -24,8 +24,16 @@ TOPICS = {
 COMMON = "people think really good time know like way make said work years".split()
 # Options that make the autoencoder train in well under a second on the toy corpus.
 # no teacher: the sentence transformer would make every small test pay for loading and running it
-FAST_AE = {"hidden": (64, 32), "dim": 8, "epochs": 40, "min_steps": 0, "batch_size": 16, "lr": 3e-3, "teacher": "none",
-           "progress": False}
+FAST_AE = {
+    "hidden": (64, 32),
+    "dim": 8,
+    "epochs": 40,
+    "min_steps": 0,
+    "batch_size": 16,
+    "lr": 3e-3,
+    "teacher": "none",
+    "progress": False,
+}
 # A deterministic encoder that needs no training (tests/fakes.py): for tests of collections, not of models.
 FAKE = {"encoder": "fake-text", "dim": 32}
 

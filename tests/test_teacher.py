@@ -60,12 +60,19 @@ def test_the_teacher_term_moves_codes_toward_the_teachers_neighbourhoods(texts):
 
 
 def test_binary_codes_with_a_teacher(texts):
-    enc = create_encoder("ae", **{**SMALL, "epochs": 60}, bits=16).fit(texts)
+    enc = create_encoder("ae", **{**SMALL, "epochs": 60}, bits=16, teacher="minilm").fit(texts)
     codes = enc.encode(texts)
     assert codes.dtype == np.uint8 and codes.shape == (len(texts), 2)
     words = len(enc.bag_of_words_.vocabulary_)
     assert enc.describe() == f"ae(teacher=minilm, {words + 384}-64-32-16 binary)"  # + 384 word-vector features
     assert knn_overlap(np.unpackbits(codes, axis=1).astype(np.float32) * 2 - 1, embed(texts)) > 0.3
+
+
+def test_binary_codes_default_to_no_teacher(texts):
+    """On full 20 Newsgroups the teacher term lowered 64-bit codes (P@100 0.438 -> 0.406): opt-in for bits."""
+    enc = create_encoder("ae", **SMALL, bits=16).fit(texts)
+    assert enc.training_info()["teacher"] == "none" and "teacher" not in enc.describe()
+    assert create_encoder("ae", **SMALL).fit(texts).training_info()["teacher"] == "minilm"
 
 
 def test_a_taught_encoder_saves_its_word_vectors_and_encodes_without_the_teacher(texts, tmp_path, monkeypatch):
@@ -91,7 +98,8 @@ def test_the_teacher_sees_a_seeded_sample_of_at_most_teacher_docs(texts):
 
 def test_no_teacher_trains_on_the_words_alone(texts):
     enc = create_encoder("ae", **SMALL, teacher="none").fit(texts)
-    assert enc.describe() == f"ae({len(enc.bag_of_words_.vocabulary_)}-64-32-8)" and enc.training_info()["teacher"] == "none"
+    assert enc.describe() == f"ae({len(enc.bag_of_words_.vocabulary_)}-64-32-8)"
+    assert enc.training_info()["teacher"] == "none"
     assert "teacher_docs" not in enc.training_info()
 
 

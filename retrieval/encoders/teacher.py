@@ -39,7 +39,8 @@ TEMPERATURE = 0.05  # of the softmax over a batch's similarities
 def check_teacher(teacher: str, owner: str) -> None:
     """``InvalidParameterError`` unless ``teacher`` is ``minilm``, ``none`` or a sentence-transformers name/path."""
     if not isinstance(teacher, str) or not teacher.strip():
-        raise invalid("teacher", owner, f"'{DEFAULT_TEACHER}', '{NO_TEACHER}' or a sentence-transformers model", teacher)
+        expected = f"'{DEFAULT_TEACHER}', '{NO_TEACHER}' or a sentence-transformers model"
+        raise invalid("teacher", owner, expected, teacher)
 
 
 def model_name(teacher: str) -> str:

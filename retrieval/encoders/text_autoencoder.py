@@ -19,7 +19,8 @@ scores 0.391 / 0.251; see README "Results" for the full runs):
   seed 0 (by default small corpora train on, to at least 1,000 steps with a teacher and 2,000
   without; an explicit ``epochs`` is exact): the longer schedule with small
   batches adds about +0.07 on both (0.454 / 0.326);
-- a teacher (``teacher="minilm"``, the default; ``"none"`` to train on the words alone): at fit time
+- a teacher (``teacher="minilm"``, the default for real-valued codes; ``"none"``, the default for
+  ``bits``, trains on the words alone): at fit time
   a sentence transformer embeds a sample of the fit texts and the vocabulary's words. Its word
   vectors become an input feature and its neighbourhoods a second loss term (see ``teacher.py``).
   On the generalisation suite's small corpora this is what turns a loss to LSA into a clear win.
@@ -46,7 +47,14 @@ from .base import BinaryCapable, finish_codes
 from .params import check_bits, code_width, layer_sizes
 from .registry import register
 from .teacher import (
-    DEFAULT_TEACHER, NO_TEACHER, TEACHER_DOCS, TeacherSignal, check_teacher, neighbourhood_loss, teach, word_features,
+    DEFAULT_TEACHER,
+    NO_TEACHER,
+    TEACHER_DOCS,
+    TeacherSignal,
+    check_teacher,
+    neighbourhood_loss,
+    teach,
+    word_features,
 )  # fmt: skip
 from .text_base import TextEncoder
 from .torch_weights import load_model_arrays, model_arrays
@@ -103,7 +111,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         pretrain_epochs: int = 0,
         activation: str = "relu",
         code_activation: str = "tanh",
-        teacher: str = DEFAULT_TEACHER,
+        teacher: str | None = None,
         teacher_docs: int = TEACHER_DOCS,
         teacher_weight: float = 1.0,
         seed: int = 0,
@@ -137,14 +145,21 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     def describe(self) -> str:
         sizes = "-".join(str(s) for s in (self._in_dim(), *self.hidden, self.dim))
-        taught = f"teacher={self.teacher}, " if getattr(self, "word_vectors_", None) is not None else ""
+        taught = f"teacher={self._teacher()}, " if getattr(self, "word_vectors_", None) is not None else ""
         return f"ae({taught}{sizes}{' binary' if self.bits else ''})"
 
     def training_info(self) -> dict[str, Any]:
         return dict(getattr(self, "training_", {}))
 
+    def _teacher(self) -> str:
+        """The teacher asked for; by default MiniLM for real-valued codes and none for ``bits``: on 20 Newsgroups
+        the teacher term lifts 32 floats (P@100 0.452 → 0.519) but lowers 64 bits (0.438 → 0.406)."""
+        if self.teacher is not None:
+            return self.teacher
+        return NO_TEACHER if self.bits else DEFAULT_TEACHER
+
     def _taught(self) -> bool:
-        return self.teacher != NO_TEACHER
+        return self._teacher() != NO_TEACHER
 
     def _in_dim(self) -> int:
         """Input width: the vocabulary's counts, and the teacher's word-vector feature when there is one."""
@@ -173,12 +188,13 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     def _fit(self, items: Sequence[str]) -> None:
         check_bits(self.bits, type(self).__name__)
-        check_teacher(self.teacher, type(self).__name__)
+        if self.teacher is not None:
+            check_teacher(self.teacher, type(self).__name__)
         self.bag_of_words_ = BagOfWords(self.vocab_size)
         counts = self.bag_of_words_.fit_transform(items)
         signal = None
         if self._taught():
-            signal = teach(list(items), self.bag_of_words_.vocabulary_, self.teacher, max_docs=self.teacher_docs,
+            signal = teach(list(items), self.bag_of_words_.vocabulary_, self._teacher(), max_docs=self.teacher_docs,
                            seed=self.seed, device=self.device, progress=self.progress)  # fmt: skip
         self._train(counts, signal)
 
@@ -222,6 +238,10 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
                 soft, emb = codes(noisy(rows(signal.positions[pick])))[1], signal.embeddings[pick]
             return self.teacher_weight * neighbourhood_loss(soft, emb.to(device))
 
+        if self.pretrain_epochs:
+            pretrain_layers(self.model_, counts.shape[0], rows, epochs=self.pretrain_epochs,
+                            batch_size=self.batch_size, lr=self.lr, seed=self.seed, progress=self.progress)  # fmt: skip
+
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
             x = noisy(rows(idx))
             target = torch.from_numpy(targets[idx].toarray()).to(device)
@@ -245,7 +265,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             "epochs": len(self.history_), "steps": steps,
             "budget": "as asked (--epochs)" if self.epochs else
             f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({counts.shape[0]:,} fit texts)",
-            "teacher": self.teacher if signal is not None else NO_TEACHER,
+            "teacher": self._teacher() if signal is not None else NO_TEACHER,
             **({} if signal is None else signal.info(counts.shape[0])),
         }  # fmt: skip
 
