@@ -17,11 +17,17 @@ import numpy as np
 from .base import CodeIndex
 from .bits import MISSING_DISTANCE
 from .errors import IndexFileError, InvalidParameterError
+from .faiss_check import check_faiss, check_faiss_file
 from .files import atomic_write
 
 
 def read_binary(source: str | Path | np.ndarray, name: str) -> faiss.IndexBinary:
-    """A FAISS binary index from a file path or from serialised ``uint8`` bytes; ``IndexFileError`` if it is not one."""
+    """A FAISS binary index from a file path or from serialised ``uint8`` bytes; ``IndexFileError`` if it is not one
+    (its size fields are checked before faiss reads it: ``faiss_check``)."""
+    if isinstance(source, np.ndarray):
+        check_faiss(source, name, binary=True)
+    else:
+        check_faiss_file(source, binary=True)
     try:
         if isinstance(source, np.ndarray):
             return faiss.deserialize_index_binary(np.ascontiguousarray(source, dtype=np.uint8))

@@ -11,6 +11,7 @@ import numpy as np
 
 from .base import CodeIndex
 from .errors import IndexFileError, InvalidParameterError
+from .faiss_check import check_faiss, check_faiss_file
 from .files import atomic_write
 from .gpu import gpu_count, to_gpu
 from .spec import DEFAULT_FLOAT_SPEC, FLOAT_METRICS
@@ -171,6 +172,7 @@ class FloatIndex(CodeIndex):
     ) -> FloatIndex:
         """Rebuild an index from :meth:`to_bytes`; ``spec`` is its structure; ``name`` says where the bytes came
         from, in errors."""
+        check_faiss(data, name, binary=False)
         try:
             index = faiss.deserialize_index(np.ascontiguousarray(data, dtype=np.uint8))
         except RuntimeError as exc:
@@ -180,6 +182,7 @@ class FloatIndex(CodeIndex):
     @classmethod
     def load(cls, path: str | Path, spec: str = DEFAULT_FLOAT_SPEC, use_gpu: bool = False) -> FloatIndex:
         """Read a file written by :meth:`save`; ``spec`` is its structure (its ``nprobe`` is in the file)."""
+        check_faiss_file(path, binary=False)
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:

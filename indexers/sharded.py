@@ -79,7 +79,7 @@ class ShardedIndex(CodeIndex):
 
     @classmethod
     def _read(cls, source: str | Path | np.ndarray, name: str, read: Reader, runner: Runner) -> ShardedIndex:
-        arrays = read_arrays(source, name, "sharded index")
+        arrays = read_arrays(source, name, "sharded index", FORMAT)
         names = [f"shard_{i}" for i in range(len(arrays))]
         if not arrays or set(arrays) != set(names):
             raise IndexFileError(f"{name}: not a sharded index (holds {sorted(arrays)})")

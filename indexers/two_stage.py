@@ -193,7 +193,7 @@ class TwoStageIndex(CodeIndex):
 
     @classmethod
     def _read(cls, source: str | Path | np.ndarray, name: str, use_gpu: bool) -> TwoStageIndex:
-        arrays = read_arrays(source, name, "two-stage index")
+        arrays = read_arrays(source, name, "two-stage index", FORMAT)
         if set(arrays) != {"short", "long"}:
             raise IndexFileError(f"{name}: not a two-stage index (holds {sorted(arrays)})")
         short = BinaryHashIndex.from_bytes(arrays["short"], f"{name} (short codes)")

@@ -8,6 +8,7 @@ antialiasing), then crop the centre 32×32. Images whose shorter side is under
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,16 @@ from PIL import Image, UnidentifiedImageError
 SIZE = 32
 MIN_SIDE = 8
 MAX_PIXELS = 100_000_000  # a larger image is refused rather than decoded (decompression bombs)
+_DECODER_ERRORS = (
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    EOFError,
+    ZeroDivisionError,
+    OverflowError,
+    struct.error,
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
 
@@ -47,6 +58,8 @@ def _from_path(path: Path) -> np.ndarray:
                     raise ImageError(f"image too large ({img.width}×{img.height} pixels)")
                 img.draft("RGB", (4 * SIZE, 4 * SIZE))  # JPEG: decode at a reduced size, much faster
                 return _fit(img)
+    except ImageError:
+        raise
     except Image.DecompressionBombError as exc:  # Pillow refuses to even open it: one rejected item
         raise ImageError(f"image too large to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
@@ -57,6 +70,8 @@ def _from_path(path: Path) -> np.ndarray:
         if isinstance(exc, PermissionError):
             raise ImageError("permission denied") from exc
         raise ImageError(f"corrupt or truncated image ({exc})") from exc
+    except _DECODER_ERRORS as exc:  # what Pillow's format parsers raise on malformed headers (found by fuzzing)
+        raise ImageError(f"corrupt image ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
 def _from_array(arr: np.ndarray) -> Image.Image:

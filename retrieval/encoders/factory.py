@@ -46,7 +46,8 @@ def create_encoder(name: str, *, short_bits: int | None = None, **options: Any) 
 def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
     """Rebuild a saved encoder; ``runtime`` options (``device``, ``progress``) apply where taken."""
     config, arrays = read_saved(folder)
-    cls = REGISTERED.get(config.get("encoder", ""))
+    name = config.get("encoder", "")
+    cls = REGISTERED.get(name) if isinstance(name, str) else None  # a list or object there: damaged (fuzzing)
     if cls is None:
         raise EncoderFileError(f"{folder}: unknown encoder {config.get('encoder')!r}")
     try:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import SourceError
 from .items import ImageItem
+from .newsgroups import ARCHIVE_ERRORS
 
 RECORD = 1 + 32 * 32 * 3
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
@@ -24,12 +25,15 @@ def is_cifar10(path: Path) -> bool:
     """True for the binary archive or a folder holding its batch files."""
     if path.is_dir():
         return (path / META).exists() or (path / "cifar-10-batches-bin" / META).exists()
-    if not path.is_file() or not tarfile.is_tarfile(path):
+    try:
+        if not path.is_file() or not tarfile.is_tarfile(path):
+            return False
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if member.isfile():
+                    return member.name.startswith(("cifar-10-batches-bin/", "./cifar-10-batches-bin/"))
+    except ARCHIVE_ERRORS:  # damaged before its first file: not recognisable as this archive
         return False
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            if member.isfile():
-                return member.name.startswith(("cifar-10-batches-bin/", "./cifar-10-batches-bin/"))
     return False
 
 
@@ -39,7 +43,10 @@ def load_cifar10(path: str | Path, split: str = "train") -> tuple[np.ndarray, np
     if files is None:
         raise ValueError(f"The 'split' parameter must be 'train' or 'test'. Got {split!r} instead.")
     blobs = _read_members(Path(path), (*files, META))
-    names = [n for n in blobs[META].decode().splitlines() if n.strip()]
+    try:
+        names = [n for n in blobs[META].decode().splitlines() if n.strip()]
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: {META} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     chunks = []
     for name in files:
         data = blobs[name]
@@ -49,7 +56,7 @@ def load_cifar10(path: str | Path, split: str = "train") -> tuple[np.ndarray, np
     records = np.concatenate(chunks)
     labels = records[:, 0].astype(np.int64)
     if labels.max(initial=0) >= len(names):
-        raise SourceError(f"{path}: label {labels.max()} but only {len(names)} class names in {META}")
+        raise SourceError(f"{path}: label {labels.max(initial=0)} but only {len(names)} class names in {META}")
     images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
     return images, labels, names
 
@@ -72,8 +79,9 @@ def _read_members(path: Path, wanted: tuple[str, ...]) -> dict[str, bytes]:
                 for member in tar:
                     name = member.name.rsplit("/", 1)[-1]
                     if name in wanted and member.isfile():
-                        out[name] = tar.extractfile(member).read()
-    except (OSError, tarfile.TarError) as exc:
+                        fh = tar.extractfile(member)
+                        out[name] = fh.read() if fh else b""
+    except ARCHIVE_ERRORS as exc:
         raise SourceError(f"{path}: cannot read the CIFAR-10 archive ({exc})") from exc
     missing = [n for n in wanted if n not in out]
     if missing:

@@ -20,8 +20,8 @@ def iter_jsonl(path: Path) -> Iterator[Document | Rejected]:
                 continue
             try:
                 obj = json.loads(decode_text(raw))
-            except (UndecodableError, json.JSONDecodeError) as exc:
-                yield Rejected(where, f"not a JSON object ({exc})")
+            except (UndecodableError, ValueError, RecursionError) as exc:  # bad JSON, a too long int, deep nesting
+                yield Rejected(where, f"not a JSON object ({str(exc)[:200]})")
                 continue
             if not isinstance(obj, dict):
                 yield Rejected(where, "not a JSON object")

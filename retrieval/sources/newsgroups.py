@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,17 +12,22 @@ from ..errors import SourceError
 from .decode import UndecodableError, decode_text
 from .items import Document, Rejected
 
+# What reading a truncated or bit-flipped (compressed) tar raises, part-way through.
+ARCHIVE_ERRORS = (OSError, EOFError, tarfile.TarError, zlib.error)
 _MEMBER = re.compile(r"^(?:\./)?20news-bydate-(train|test)/([^/]+)/([^/]+)$")
 
 
 def is_newsgroups_archive(path: Path) -> bool:
     """True when ``path`` is a tar archive whose first file member has the by-date layout."""
-    if not path.is_file() or not tarfile.is_tarfile(path):
+    try:
+        if not path.is_file() or not tarfile.is_tarfile(path):
+            return False
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                if member.isfile():
+                    return bool(_MEMBER.match(member.name))
+    except ARCHIVE_ERRORS:  # damaged before its first file: not recognisable as this archive
         return False
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            if member.isfile():
-                return bool(_MEMBER.match(member.name))
     return False
 
 
@@ -31,19 +37,27 @@ def iter_newsgroups(path: Path, split: str = "train") -> Iterator[Document | Rej
         raise ValueError(f"The 'split' parameter must be 'train' or 'test'. Got {split!r} instead.")
     try:
         tar = tarfile.open(path, "r:*")
-    except (OSError, tarfile.TarError) as exc:
+    except ARCHIVE_ERRORS as exc:
         raise SourceError(f"{path}: cannot open as a 20 Newsgroups archive ({exc})") from exc
-    with tar:
-        for member in tar:
-            m = _MEMBER.match(member.name)
-            if not m or not member.isfile() or m.group(1) != split:
-                continue
-            _, group, number = m.groups()
-            item_id = f"{split}/{group}/{number}"
-            fh = tar.extractfile(member)
-            try:
-                text = decode_text(fh.read() if fh else b"")
-            except UndecodableError as exc:
-                yield Rejected(item_id, str(exc))
-                continue
-            yield Document(id=item_id, text=text, label=group, source=f"{path}::{member.name}")
+    try:
+        with tar:
+            yield from _members(tar, path, split)
+    except ARCHIVE_ERRORS as exc:  # damaged part-way: what was read before stays read
+        raise SourceError(f"{path}: damaged archive ({exc})") from exc
+
+
+def _members(tar: tarfile.TarFile, path: Path, split: str) -> Iterator[Document | Rejected]:
+    """The split's members of an open archive, as documents (or rejected items)."""
+    for member in tar:
+        m = _MEMBER.match(member.name)
+        if not m or not member.isfile() or m.group(1) != split:
+            continue
+        _, group, number = m.groups()
+        item_id = f"{split}/{group}/{number}"
+        fh = tar.extractfile(member)
+        try:
+            text = decode_text(fh.read() if fh else b"")
+        except UndecodableError as exc:
+            yield Rejected(item_id, str(exc))
+            continue
+        yield Document(id=item_id, text=text, label=group, source=f"{path}::{member.name}")
