@@ -31,26 +31,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PostgresServer:
+    """A throwaway server in a temporary directory that a test may stop and start again (``url`` stays)."""
+
+    def __init__(self) -> None:
+        self.initdb, self.pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
+        if not (self.initdb and self.pg_ctl):
+            raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql")
+        self.root = Path(tempfile.mkdtemp(prefix="aer-pg-"))
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres user
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.root, "postgres")
+        self.data, self.port = self.root / "data", free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}"
+        subprocess.run([*self.as_user, self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E",
+                        "UTF8"], check=True, capture_output=True)  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
+                        str(self.root / "log"), "-w", "start"], check=True, capture_output=True)  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop at once, as a crash or a killed server would (``-m immediate``: no shutdown checkpoint)."""
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run([*self.as_user, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True)  # fmt: skip
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server; yield ``postgresql://postgres@127.0.0.1:PORT``; stop and remove it afterwards."""
-    initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql")
-    root = Path(tempfile.mkdtemp(prefix="aer-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres user
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
-    data, port = root / "data", free_port()
+    server = PostgresServer()
     try:
-        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True)  # fmt: skip
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
-                       check=True, capture_output=True)  # fmt: skip
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        server.start()
+        yield server.url
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        server.remove()

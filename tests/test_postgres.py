@@ -79,3 +79,48 @@ def test_a_schema_1_store_is_migrated_and_a_newer_one_refused(tmp_path):
 def test_a_bad_database_url_is_a_clear_error():
     with pytest.raises(retrieval.CollectionError, match="not a database URL"):
         MetadataStore("nonsense:://")
+
+
+def test_a_server_stopped_mid_add_loses_nothing_indexed_and_the_add_can_be_rerun(tmp_path, corpus_dir, docs):
+    """The PostgreSQL server dies while `add` writes its metadata: a clear error; after a restart the collection
+    holds exactly what it held before (codes and metadata agree), and the same add then succeeds."""
+    from retrieval.store import MetadataStore as Store
+    from retrieval.verify import verify
+
+    from .pg_server import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except FileNotFoundError as exc:
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    try:
+        server.start()
+        url = f"{server.url}/postgres"
+        path = tmp_path / "pg.aer"
+        retrieval.index_source(corpus_dir, path, db=url, **FAKE)
+        extra = [Document(id=f"new-{i}", text=text, label=label) for i, (_, label, text) in enumerate(docs[:5])]
+        real_upsert = Store.upsert
+
+        def dying_upsert(self, *args, **kwargs):
+            server.stop()  # the server goes away just as the batch's metadata is written
+            return real_upsert(self, *args, **kwargs)
+
+        with retrieval.open(path, device="cpu", db=url) as col:
+            before = {h.id for h in col.search("orbit shuttle launch rocket", k=36)}
+            Store.upsert = dying_upsert
+            try:
+                with pytest.raises(retrieval.RetrievalError, match="cannot write the metadata"):
+                    col.add(extra)
+            finally:
+                Store.upsert = real_upsert
+        server.start()
+        found = verify(path, db=url)  # the batch's codes reached the index file, its metadata never committed
+        assert len(found.unlisted_keys) == 5 and len(found.problems) == 1 and not found.codeless_ids
+        with retrieval.open(path, device="cpu", db=url) as col:  # they are never served, and writing drops them
+            assert len(col) == 36 and col.store.count() == 36
+            assert {h.id for h in col.search("orbit shuttle launch rocket", k=36)} == before
+            col.add(extra)
+            assert len(col) == 41 and {h.id for h in col.search("orbit", k=41)} >= {d.id for d in extra}
+        assert verify(path, db=url).ok
+    finally:
+        server.remove()
