@@ -13,6 +13,7 @@ from . import directory
 from .collection import Collection
 from .encoders import load_encoder
 from .errors import RetrievalError
+from .rebuild import rebuild_index
 from .store import MetadataStore
 
 Problem = str
@@ -84,14 +85,24 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
 
 
 def repair(path: str | Path, db: str | None = None) -> list[str]:
-    """Do what is safe: drop codes the store does not list. Return what was done; refuse damage it cannot mend."""
+    """Do what is safe: drop codes the store does not list; when the index is lost or damaged, or items are
+    listed without a code, rebuild the index by re-encoding every item from its source (``rebuild``), if every
+    source is still reachable. Return what was done; refuse damage it cannot mend, saying why."""
     found = verify(path, db)
-    fixable = [p for p in found.problems if "not listed in the store" in p]
-    if len(fixable) < len(found.problems):
-        rest = [p for p in found.problems if p not in fixable]
-        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(rest)}")
-    if not fixable:
+    if found.ok:
         return []
-    with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer's start drops them
-        col._save_index()
-    return [f"dropped {len(found.unlisted_keys):,} codes the store did not list"]
+    fixable = [p for p in found.problems if "not listed in the store" in p]
+    if len(fixable) == len(found.problems):
+        with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer drops them
+            col._save_index()
+        return [f"dropped {len(found.unlisted_keys):,} codes the store did not list"]
+    if any(p.startswith(directory.ENCODER_DIR) for p in found.problems):  # never re-encode with a changed encoder
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)}")
+    try:
+        done = rebuild_index(found.path, db)
+    except RetrievalError as exc:
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)} ({exc})") from exc
+    after = verify(found.path, db)
+    if not after.ok:
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(after.problems)}")
+    return [done]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from cli.main import main
 from retrieval import CollectionError, Document, ItemNotFoundError
 from retrieval.directory import DB_FILE, DIGESTS_FILE, INDEX_FILE
 
-from .conftest import FAKE
+from .conftest import FAKE, write_corpus
 
 
 def _index_bytes(path) -> bytes:
@@ -229,3 +230,57 @@ def test_verify_passes_a_sound_collection_and_names_each_kind_of_damage(text_col
     assert out.exit_code == 1 and "encoder/weights.safetensors: its content changed" in out.output
     out = CliRunner().invoke(main, ["repair", str(text_collection)])
     assert out.exit_code == 1 and "cannot repair" in out.output and "Traceback" not in out.output
+
+
+@pytest.mark.parametrize("damage", ["flip", "delete", "codeless"])
+def test_repair_rebuilds_a_lost_or_damaged_index_from_reachable_sources(tmp_path, docs, damage):
+    corpus = write_corpus(tmp_path / "corpus", docs)
+    path = tmp_path / "c.aer"
+    retrieval.index_source(corpus, path, **FAKE)
+    with retrieval.open(path) as col:
+        before = [(h.id, round(h.score, 5)) for h in col.search("orbit shuttle launch rocket", k=10)]
+        if damage == "codeless":  # a crash-like state: listed items whose codes are gone from the index
+            gone = col.index.keys()[:3]
+            col.index.remove(gone)
+            col._save_index()
+    index = path / "index.faiss"
+    if damage == "flip":
+        data = bytearray(index.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        index.write_bytes(bytes(data))
+    elif damage == "delete":
+        index.unlink()
+    assert not retrieval.verify.verify(path).ok
+    out = CliRunner().invoke(main, ["repair", str(path)])
+    assert out.exit_code == 0 and "rebuilt the index from the sources: 36 items re-encoded" in out.output, out.output
+    assert retrieval.verify.verify(path).ok
+    with retrieval.open(path) as col:
+        assert len(col) == 36
+        assert [(h.id, round(h.score, 5)) for h in col.search("orbit shuttle launch rocket", k=10)] == before
+
+
+def test_repair_refuses_a_rebuild_when_a_source_is_gone_and_changes_nothing(tmp_path, docs):
+    corpus = write_corpus(tmp_path / "corpus", docs)
+    path = tmp_path / "c.aer"
+    retrieval.index_source(corpus, path, **FAKE)
+    (path / "index.faiss").unlink()
+    victim = next(corpus.rglob("*.txt"))
+    victim.unlink()
+    out = CliRunner().invoke(main, ["repair", str(path)])
+    assert out.exit_code == 1 and "cannot repair" in out.output and "1 of 36 items are not in a reachable" in out.output
+    assert "Traceback" not in out.output and not (path / "index.faiss").exists()
+
+
+def test_container_of_each_source_kind():
+    from retrieval.rebuild import container_of
+    from retrieval.store import ItemRecord
+
+    def rec(item_id: str, source: str) -> ItemRecord:
+        return ItemRecord(key=0, id=item_id, source=source, label=None, snippet="")
+
+    assert container_of(rec("space/a.txt", "/data/corpus/space/a.txt")) == Path("/data/corpus")
+    assert container_of(rec("sci.space/61", "/d/20news.tar.gz::20news-bydate-train/sci.space/61")) == Path(
+        "/d/20news.tar.gz"
+    )
+    assert container_of(rec("q-7", "/d/quotes.jsonl:8")) == Path("/d/quotes.jsonl")
+    assert container_of(rec("x", "somewhere/else")) is None

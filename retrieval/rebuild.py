@@ -1,0 +1,94 @@
+"""Rebuilding a collection's index by re-encoding its items from their sources (``aer repair`` when the index
+file is lost or damaged, or items are listed without a code).
+
+The store keeps each item's id, key and ``source`` (a file, ``archive::member``, ``file.jsonl:line``). The
+container an item came from is worked out from that: the folder a text or image file was read from (its source
+path less its id), the archive before ``::``, the JSONL file before ``:line``. Each container still reachable is
+read again with the reader ``aer index`` used, and its items matched to the store's by id. Only when EVERY
+listed item is found is a new index written (same spec, same keys, trained on the new codes where the spec
+needs it), so a rebuild never silently drops what was indexed. The encoder is never retrained: a damaged
+encoder cannot be mended here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from indexers import create_index
+
+from . import directory
+from .encoders import load_encoder
+from .errors import RetrievalError
+from .sources import Rejected, contents, iter_items
+from .store import ItemRecord, MetadataStore
+
+ENCODE_BATCH = 2048
+
+
+def container_of(record: ItemRecord) -> Path | None:
+    """The source ``aer index`` read ``record`` from, as it names it; ``None`` when it cannot be told."""
+    source = record.source or ""
+    if "::" in source:  # 20 Newsgroups / CIFAR archive member
+        return Path(source.split("::", 1)[0])
+    head, sep, line = source.rpartition(":")
+    if sep and line.isdigit() and head.endswith(".jsonl"):
+        return Path(head)
+    if source.endswith(record.id):  # a file in a folder: the id is its path below the folder
+        root = source[: len(source) - len(record.id)].rstrip("/")
+        return Path(root) if root else None
+    return None
+
+
+def rebuild_index(path: str | Path, db: str | None = None) -> str:
+    """Re-encode every listed item from its source and replace the index; what was done, or
+    ``RetrievalError`` saying why it cannot be done (an item whose source is gone, a damaged encoder)."""
+    path = Path(path)
+    manifest = directory.read(path)
+    encoder = load_encoder(path / directory.ENCODER_DIR, device="cpu", progress=False)
+    store = MetadataStore(directory.store_url(path, manifest, db), manifest.get("collection_id"))
+    try:
+        records = list(store.by_keys(store.labels().keys()).values())
+    finally:
+        store.close()
+    if not records:
+        raise RetrievalError(f"{path}: cannot rebuild the index: the store lists no items")
+    found = _reread(records)
+    missing = [r for r in records if r.id not in found]
+    if missing:
+        raise RetrievalError(
+            f"{path}: cannot rebuild the index: {len(missing):,} of {len(records):,} items are not in a reachable "
+            f"source, e.g. {missing[0].id!r} (from {missing[0].source!r}); nothing was changed"
+        )
+    records.sort(key=lambda r: r.key)
+    keys = np.array([r.key for r in records], dtype=np.int64)
+    codes = np.concatenate([
+        encoder.encode(contents([found[r.id] for r in records[s : s + ENCODE_BATCH]]))
+        for s in range(0, len(records), ENCODE_BATCH)
+    ])  # fmt: skip
+    index = create_index(manifest["index_spec"], encoder.dim, manifest.get("metric", encoder.metric))
+    if not index.is_trained:
+        index.train(codes)
+    index.add(keys, codes)
+    with directory.write_lock(path):
+        directory.save_index(path, index)
+    return f"rebuilt the index from the sources: {len(records):,} items re-encoded"
+
+
+def _reread(records: list[ItemRecord]) -> dict[str, object]:
+    """Items re-read from the reachable containers of ``records``, by id (only the ids the store lists)."""
+    wanted: dict[Path, set[str]] = {}
+    for r in records:
+        root = container_of(r)
+        if root is not None and root.exists():
+            wanted.setdefault(root, set()).add(r.id)
+    found: dict[str, object] = {}
+    for root, ids in wanted.items():
+        try:
+            for item in iter_items(root):
+                if not isinstance(item, Rejected) and item.id in ids:
+                    found[item.id] = item
+        except RetrievalError:  # a source that cannot be read any more: its items stay missing
+            continue
+    return found
