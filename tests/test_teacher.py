@@ -137,3 +137,25 @@ def test_default_image_budget_trains_small_sets_on_to_the_step_floor():
     assert len(enc.history_) == -(-40 // per_epoch) and enc.training_info()["steps"] >= 40
     assert len(create_encoder("conv-ae", **fast, epochs=2, min_steps=40).fit(images).history_) == 2  # exact
     assert len(create_encoder("conv-ae", **fast, min_steps=0).fit(images).history_) == 3
+
+
+def test_mirror_ratio_tells_photographs_from_digits():
+    from retrieval.bench.corpora import digits
+    from retrieval.nn.augment import mirror_ratio
+
+    rng = np.random.default_rng(0)
+    half = rng.integers(0, 256, size=(300, 32, 32, 3), dtype=np.uint8)
+    closed = np.concatenate([half, half[:, :, ::-1]])  # a set closed under mirroring, as photographs nearly are
+    assert mirror_ratio(closed) < 1.1
+    assert mirror_ratio(np.stack([d.pixels for d in digits()])) > 1.5
+
+
+def test_image_training_mirrors_only_where_mirror_images_belong_to_the_set():
+    from retrieval.bench.corpora import digits
+
+    images = np.stack([d.pixels for d in digits()[:120]])
+    fast = {"dim": 8, "channels": (4, 8, 8), "batch_size": 32, "epochs": 1, "progress": False}
+    assert create_encoder("conv-ae", **fast).fit(images).training_info()["flips"].startswith("off: mirrored")
+    assert create_encoder("conv-ae", **fast, flip=True).fit(images).training_info()["flips"] == "on (asked)"
+    photos = np.concatenate([images, images[:, :, ::-1]])
+    assert create_encoder("conv-ae", **fast).fit(photos).training_info()["flips"].startswith("on: mirrored")

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import InvalidParameterError
-from ..nn.augment import nt_xent, random_flip, random_view
+from ..nn.augment import mirror_ratio, nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
@@ -45,6 +45,8 @@ ENCODE_BATCH = 1024
 DEFAULT_EPOCHS = 3
 # Three epochs of a few hundred images are a dozen optimiser steps: by default small sets train on to this many.
 MIN_STEPS = 300
+# Mirror augmentation is used unless mirrored fit images are this much farther from the set than the originals.
+MIRROR_LIMIT = 1.25
 HEAD_WIDTH = 256
 # Krizhevsky & Hinton (2011): 3072 → 8192 → 4096 → 2048 → 1024 → 512 → code.
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
@@ -67,6 +69,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         bits: int | None = None,
         epochs: int | None = None,
         min_steps: int = MIN_STEPS,
+        flip: bool | None = None,
         batch_size: int = 256,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
@@ -89,6 +92,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.bits = bits
         self.epochs = epochs
         self.min_steps = min_steps
+        self.flip = flip
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -156,15 +160,16 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                 progress=self.progress,
             )  # fmt: skip
+        flip, flip_reason = self._flips(images)
         head = nn.Sequential(nn.Linear(self.dim, HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self.dim))
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
             x = self._unit(images[np.sort(idx)], device)
             if self.contrastive:
-                views = self._standardise(torch.cat([random_view(x, gen), random_view(x, gen)]))
+                views = self._standardise(torch.cat([random_view(x, gen, flip=flip), random_view(x, gen, flip=flip)]))
             else:
-                views = self._standardise(random_flip(x, gen))
+                views = self._standardise(random_flip(x, gen) if flip else x)
             noisy = self._shape_in(self._corrupt(views, gen))
             code, vq_loss = self._code(noisy)
             recon = self.model_.decoder(code)
@@ -187,11 +192,22 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
             "epochs": len(self.history_), "steps": len(self.history_) * -(-len(images) // self.batch_size),
             "budget": "as asked (--epochs)" if self.epochs else
             f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(images):,} fit images)",
+            "flips": flip_reason,
         }  # fmt: skip
         self.model_.eval()
         self.code_mean_ = np.zeros(self.dim, dtype=np.float32)
         if not self.bits:  # real-valued codes are centred; bits stay bits
             self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
+
+    def _flips(self, images: np.ndarray) -> tuple[bool, str]:
+        """Whether training mirrors images, and why: as asked, or when mirrored fit images are about as close to
+        the set as the images themselves (photographs; not digits or text, where a mirror image is no sample)."""
+        if self.flip is not None:
+            return self.flip, "on (asked)" if self.flip else "off (asked)"
+        ratio = mirror_ratio(images)
+        used = ratio < MIRROR_LIMIT
+        return used, (f"{'on' if used else 'off'}: mirrored fit images are {ratio:.2f}× as far from the set as the "
+                      f"images (limit {MIRROR_LIMIT})")  # fmt: skip
 
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         """What the network takes: images as they are (conv) or flattened (dense)."""

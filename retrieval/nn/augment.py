@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -14,17 +15,20 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
 
 
-def random_view(x: torch.Tensor, gen: torch.Generator, min_scale: float = 0.6, jitter: float = 0.4) -> torch.Tensor:
+def random_view(
+    x: torch.Tensor, gen: torch.Generator, min_scale: float = 0.6, jitter: float = 0.4, flip: bool = True
+) -> torch.Tensor:
     """A random view of each image in ``x`` (values in [0, 1]): a resized crop covering
-    ``min_scale``–1 of each side, a horizontal flip half the time, brightness / contrast /
-    saturation jitter of ±``jitter``, and greyscale one time in five."""
+    ``min_scale``–1 of each side, a horizontal flip half the time (with ``flip``), brightness / contrast /
+    saturation jitter of ±``jitter``, and greyscale one time in five (saturation and greyscale leave a
+    greyscale image as it is)."""
     n, dev = len(x), x.device
 
     def uniform(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=gen).to(dev)
 
     scale = min_scale + (1 - min_scale) * uniform(n)
-    mirror = torch.where(uniform(n) < 0.5, -1.0, 1.0)
+    mirror = torch.where(uniform(n) < 0.5, -1.0, 1.0) if flip else torch.ones(n, device=dev)
     theta = torch.zeros(n, 2, 3, device=dev)
     theta[:, 0, 0], theta[:, 1, 1] = scale * mirror, scale
     theta[:, 0, 2], theta[:, 1, 2] = (1 - scale) * (2 * uniform(n) - 1), (1 - scale) * (2 * uniform(n) - 1)
@@ -51,3 +55,28 @@ def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
     sim.fill_diagonal_(float("-inf"))
     target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
     return F.cross_entropy(sim, target)
+
+
+def mirror_ratio(images: np.ndarray, queries: int = 500, database: int = 5000, seed: int = 0) -> float:
+    """How much farther a mirrored image is from the set than the image itself: the median distance from a
+    seeded sample of mirrored images to their nearest set image, over the same for the unmirrored ones (each
+    left out of its own search). About 1 for photographs, whose mirror images are as natural as they are
+    (CIFAR-10: 0.95–0.98); about 2 for digits, where a mirrored 3 is no digit at all (1.9). Labels are never
+    used. ``images``: ``(n, H, W, C)`` uint8."""
+    rng = np.random.default_rng(seed)
+    base = images[np.sort(rng.permutation(len(images))[:database])]
+    flat = base.reshape(len(base), -1).astype(np.float32) / 255
+    pick = rng.permutation(len(base))[: min(queries, len(base) - 1)]
+    if len(pick) == 0:
+        return 1.0
+    norms = (flat**2).sum(1)
+
+    def nearest(q: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+        d = (q**2).sum(1)[:, None] - 2 * q @ flat.T + norms[None]
+        if own is not None:
+            d[np.arange(len(q)), own] = np.inf
+        return np.sqrt(np.maximum(d.min(1), 0))
+
+    mirrored = base[pick][:, :, ::-1].reshape(len(pick), -1).astype(np.float32) / 255
+    plain = nearest(flat[pick], pick)
+    return float(np.median(nearest(mirrored, None)) / max(float(np.median(plain)), 1e-9))
