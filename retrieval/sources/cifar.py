@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import SourceError
 from .items import ImageItem
-from .newsgroups import ARCHIVE_ERRORS
+from .newsgroups import ARCHIVE_ERRORS, first_file_member
 
 RECORD = 1 + 32 * 32 * 3
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
@@ -25,16 +25,8 @@ def is_cifar10(path: Path) -> bool:
     """True for the binary archive or a folder holding its batch files."""
     if path.is_dir():
         return (path / META).exists() or (path / "cifar-10-batches-bin" / META).exists()
-    try:
-        if not path.is_file() or not tarfile.is_tarfile(path):
-            return False
-        with tarfile.open(path, "r:*") as tar:
-            for member in tar:
-                if member.isfile():
-                    return member.name.startswith(("cifar-10-batches-bin/", "./cifar-10-batches-bin/"))
-    except ARCHIVE_ERRORS:  # damaged before its first file: not recognisable as this archive
-        return False
-    return False
+    name = first_file_member(path)
+    return name is not None and name.startswith(("cifar-10-batches-bin/", "./cifar-10-batches-bin/"))
 
 
 def load_cifar10(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray, list[str]]:

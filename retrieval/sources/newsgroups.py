@@ -17,18 +17,25 @@ ARCHIVE_ERRORS = (OSError, EOFError, tarfile.TarError, zlib.error)
 _MEMBER = re.compile(r"^(?:\./)?20news-bydate-(train|test)/([^/]+)/([^/]+)$")
 
 
-def is_newsgroups_archive(path: Path) -> bool:
-    """True when ``path`` is a tar archive whose first file member has the by-date layout."""
+def first_file_member(path: Path) -> str | None:
+    """The name of the first file in the tar archive ``path``; ``None`` when it is no tar, holds no file, or is
+    damaged before its first file (then it is not recognisable as any archive this package reads)."""
     try:
         if not path.is_file() or not tarfile.is_tarfile(path):
-            return False
+            return None
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
                 if member.isfile():
-                    return bool(_MEMBER.match(member.name))
-    except ARCHIVE_ERRORS:  # damaged before its first file: not recognisable as this archive
-        return False
-    return False
+                    return member.name
+    except ARCHIVE_ERRORS:
+        return None
+    return None
+
+
+def is_newsgroups_archive(path: Path) -> bool:
+    """True when ``path`` is a tar archive whose first file member has the by-date layout."""
+    name = first_file_member(path)
+    return name is not None and bool(_MEMBER.match(name))
 
 
 def iter_newsgroups(path: Path, split: str = "train") -> Iterator[Document | Rejected]:
