@@ -74,8 +74,9 @@ class Encoder(ABC):
         return f"{self.name}(dim={self.dim})"
 
     def training_info(self) -> dict[str, Any]:
-        """How fitting went, for ``aer info``: what was chosen from the data and why (empty when nothing was)."""
-        return {}
+        """How fitting went, for ``aer info``: what was chosen from the data and why (empty when nothing was).
+        Encoders that choose something set ``training_`` while fitting; it is saved beside their config."""
+        return dict(getattr(self, "training_", {}))
 
     # --- fitting and encoding -----------------------------------------------------------------
 
@@ -162,6 +163,7 @@ class Encoder(ABC):
             "modality": self.modality,
             "config": self.get_config(),
             "state": self._get_state(),
+            **({"training": training} if (training := self.training_info()) else {}),
         }
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
 

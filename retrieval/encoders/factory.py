@@ -54,6 +54,8 @@ def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
         encoder = cls(**config["config"], **_accepted(cls, runtime))
         with torch.device("meta"):  # sizes in a (possibly hand-edited) config are checked before any allocation
             encoder._set_arrays(config.get("state", {}), arrays)
+        training = config.get("training", {})
+        encoder.training_ = dict(training) if isinstance(training, dict) else {}
     except EncoderFileError:
         raise
     except (KeyError, TypeError, ValueError) as exc:

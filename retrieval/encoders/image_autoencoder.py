@@ -258,18 +258,11 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         pixels = ((recon * std + mean).clamp(0, 1) * 255).round().byte()
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
-    def training_info(self) -> dict[str, Any]:
-        return dict(getattr(self, "training_", {}))
-
-    def _get_state(self) -> dict[str, Any]:
-        return {**super()._get_state(), "training": self.training_info()}
-
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
-        self.training_ = dict(state.get("training", {}))
         self.model_ = load_model_arrays(self._build_all(), arrays, resolve_device(self.device))
         super()._set_arrays(state, arrays)
 

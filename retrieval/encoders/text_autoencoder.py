@@ -148,9 +148,6 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         taught = f"teacher={self._teacher()}, " if getattr(self, "word_vectors_", None) is not None else ""
         return f"ae({taught}{sizes}{' binary' if self.bits else ''})"
 
-    def training_info(self) -> dict[str, Any]:
-        return dict(getattr(self, "training_", {}))
-
     def _teacher(self) -> str:
         """The teacher asked for; by default MiniLM for real-valued codes and none for ``bits``: on 20 Newsgroups
         the teacher term lifts 32 floats (P@100 0.452 → 0.519) but lowers 64 bits (0.438 → 0.406)."""
@@ -287,9 +284,6 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
                 nll[start : start + len(code)] = idf_weighted_nll(self._logits(code), target).cpu().numpy()
         return finish_codes(codes, self.bits), nll
 
-    def _get_state(self) -> dict[str, Any]:
-        return {**super()._get_state(), "training": self.training_info()}
-
     def _get_arrays(self) -> dict[str, np.ndarray]:
         vectors = {} if self.word_vectors_ is None else {"word_vectors": self.word_vectors_}
         return {**model_arrays(self.model_), "idf": self.idf_, **vectors}
@@ -298,5 +292,4 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         super()._set_arrays(state, arrays)
         self.idf_ = arrays["idf"]
         self.word_vectors_ = arrays.get("word_vectors")
-        self.training_ = dict(state.get("training", {}))
         self.model_ = load_model_arrays(self._build(self._in_dim()), arrays, resolve_device(self.device))
