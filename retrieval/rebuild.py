@@ -22,7 +22,7 @@ from . import directory
 from .encoders import load_encoder
 from .errors import RetrievalError
 from .sources import Rejected, contents, iter_items
-from .store import ItemRecord, MetadataStore
+from .store import ItemRecord
 
 ENCODE_BATCH = 2048
 
@@ -47,7 +47,7 @@ def rebuild_index(path: str | Path, db: str | None = None) -> str:
     path = Path(path)
     manifest = directory.read(path)
     encoder = load_encoder(path / directory.ENCODER_DIR, device="cpu", progress=False)
-    store = MetadataStore(directory.store_url(path, manifest, db), manifest.get("collection_id"))
+    store = directory.open_store(path, manifest, db)
     try:
         records = list(store.by_keys(store.labels().keys()).values())
     finally:

@@ -166,9 +166,11 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
     def _inputs(self, counts: sp.csr_matrix) -> np.ndarray:
         """The network's dense input rows for ``counts``."""
         x = log_normalise_dense(counts)
-        if getattr(self, "word_vectors_", None) is None:
-            return x
-        return np.hstack([x, word_features(tfidf(counts, self.idf_, True), self.word_vectors_)])
+        return x if getattr(self, "word_vectors_", None) is None else np.hstack([x, self._word_features(counts)])
+
+    def _word_features(self, counts: sp.csr_matrix) -> np.ndarray:
+        """The teacher's word vectors averaged over each document, weighted by its TF-IDF."""
+        return word_features(tfidf(counts, self.idf_, True), self.word_vectors_)
 
     def _build(self, in_dim: int) -> DenseAutoencoder:
         code_activation = "binary" if self.bits else self.code_activation
@@ -206,7 +208,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self.word_vectors_ = None if signal is None else signal.word_vectors
         self.model_ = self._build(self._in_dim()).to(device)
         inputs = log_normalise(counts)
-        extra = None if signal is None else word_features(tfidf(counts, self.idf_, True), signal.word_vectors)
+        extra = None if signal is None else self._word_features(counts)
         targets = self._targets(counts)
         rng = np.random.default_rng(self.seed)
         taught_all = signal is not None and len(signal.positions) == counts.shape[0]
