@@ -37,6 +37,8 @@ from .common import db_option, device_option, library_errors, print_hits
     default=None,
     help="Image collections: save the query and its hits as a picture (PNG).",
 )
+@click.option("--label", "labels", multiple=True, help="Only items with this label (repeat for any of several).")
+@click.option("--id-prefix", default=None, help="Only items whose id starts with this.")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
 @click.option(
     "--ray", "ray_address", default=None, metavar="ADDRESS", help="Search the index shards in Ray actors at ADDRESS."
@@ -45,16 +47,17 @@ from .common import db_option, device_option, library_errors, print_hits
 @device_option
 @library_errors
 def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, query_file: TextIO | None,
-              grid: Path | None, k: int, as_json: bool, ray_address: str | None, db: str | None,
-              device: str) -> None:  # fmt: skip
+              grid: Path | None, k: int, labels: tuple[str, ...], id_prefix: str | None, as_json: bool,
+              ray_address: str | None, db: str | None, device: str) -> None:  # fmt: skip
     """Search COLLECTION for TEXT (or a --query-file), for an --image, or for items like --like ID."""
     if sum(x is not None for x in (text, image, like_id, query_file)) != 1:
         raise click.UsageError("give exactly one of TEXT, --query-file FILE, --image PATH or --like ID")
     if query_file is not None:
         text = query_file.read()
+    where = {**({"label": list(labels)} if labels else {}), **({"id_prefix": id_prefix} if id_prefix else {})}
     with retrieval.open(collection, device=device, db=db, ray=ray_address) as col:
         query = image if image is not None else text
-        hits = col.search_by_id(like_id, k=k) if like_id else col.search(query, k=k)
+        hits = col.search_by_id(like_id, k=k, where=where) if like_id else col.search(query, k=k, where=where)
         if grid is not None:
             save_results_grid(col, grid, hits, query=query, like_id=like_id)
     print_hits(hits, as_json)

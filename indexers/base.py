@@ -71,6 +71,15 @@ class CodeIndex(ABC):
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores float32, keys int64)`` per query row, best first; ``k`` capped at the size."""
 
+    def search_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`search`, but only items whose key is in ``keys`` are candidates, and the answer is exact: a
+        row holds ``min(k, matching items)`` hits whatever the index's approximations (keys not stored are ignored)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot search a subset of its keys")
+
+    def present(self, keys: np.ndarray) -> np.ndarray:
+        """The distinct ``keys`` that are stored, sorted."""
+        return np.intersect1d(np.asarray(keys, dtype=np.int64), self.keys())
+
     @abstractmethod
     def keys(self) -> np.ndarray:
         """The stored keys (a copy)."""

@@ -119,6 +119,24 @@ class HammingIndex(CodeIndex):
         scores[keys < 0] = -np.inf
         return scores, keys
 
+    def search_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` among ``keys``: an exhaustive Hamming scan of the matching items' codes."""
+        distances, found = self.search_hamming_among(codes, k, keys)
+        scores = (1.0 - distances / np.float32(self.nbits)).astype(np.float32)
+        scores[found < 0] = -np.inf
+        return scores, found
+
+    def search_hamming_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`search_hamming`, exact, among ``keys`` only (keys not stored are ignored)."""
+        present = self.present(keys)
+        queries = self._prepared(codes)
+        if not len(present):
+            return np.full((len(queries), 1), MISSING_DISTANCE, np.int32), np.full((len(queries), 1), -1, np.int64)
+        subset = faiss.IndexBinaryFlat(self.nbits)
+        subset.add(self.reconstruct_batch(present))
+        distances, positions = self._faiss_search(subset, queries, min(max(1, int(k)), len(present)))
+        return distances, np.where(positions >= 0, present[np.maximum(positions, 0)], -1)
+
     @abstractmethod
     def search_hamming(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(hamming distances int32, keys)`` per query row, nearest first; ``k`` capped at the size;

@@ -16,6 +16,8 @@ from .files import atomic_write
 from .gpu import gpu_count, to_gpu
 from .spec import DEFAULT_FLOAT_SPEC, FLOAT_METRICS
 
+SELECTOR_SHARE = 8  # a filter matching >= 1/8 of the items runs inside faiss's search; a smaller one scans its own
+
 
 class FloatIndex(CodeIndex):
     """Exact (or, by ``spec``, approximate) search with stable ``int64`` keys.
@@ -125,7 +127,40 @@ class FloatIndex(CodeIndex):
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores, keys)`` per query row; missing places have key -1 and score -inf."""
         k = max(1, min(int(k), len(self))) if len(self) else 1
-        scores, keys = self._searcher().search(self._prepared(codes), k)
+        return self._scored(*self._searcher().search(self._prepared(codes), k))
+
+    def search_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` among ``keys``: when many items match, faiss's ``IDSelector`` inside a flat or IVF scan
+        (every list probed, so nothing matching is missed); else, or for other layouts, an exhaustive scan of the
+        matching items' stored codes."""
+        present = self.present(keys)
+        queries = self._prepared(codes)
+        if not len(present):
+            return np.full((len(queries), 1), -np.inf, np.float32), np.full((len(queries), 1), -1, np.int64)
+        k = min(max(1, int(k)), len(present))
+        if len(present) * SELECTOR_SHARE >= len(self) and not self.on_gpu:
+            found = self._selector_search(queries, k, present)
+            if found is not None:
+                return self._scored(*found)
+        subset = faiss.IndexFlat(self.dim, self._index.metric_type)
+        subset.add(self._index.reconstruct_batch(present))
+        scores, positions = subset.search(queries, k)
+        return self._scored(scores, np.where(positions >= 0, present[np.maximum(positions, 0)], -1))
+
+    def _selector_search(self, queries: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """faiss's own exhaustive search restricted to ``keys``; ``None`` for layouts where it is not exhaustive."""
+        selector = faiss.IDSelectorBatch(keys)
+        ivf = _ivf(self._index)
+        if ivf is not None:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nlist)
+        elif self.structure == "IDMap2,Flat":
+            params = faiss.SearchParameters(sel=selector)
+        else:  # HNSW's graph walk could miss matching items; PQ and the like take no selector
+            return None
+        return self._index.search(queries, k, params=params)
+
+    def _scored(self, scores: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """faiss's ``(distances, ids)`` as scores where higher is closer; missing places -inf."""
         if self.metric == "l2":  # faiss gives squared distances, smallest first
             scores = -np.sqrt(np.maximum(scores, 0))
         scores = scores.astype(np.float32, copy=False)

@@ -155,6 +155,11 @@ class ShardedIndex(CodeIndex):
         results = self._call("search", [(codes, k)] * self.count)
         return merge_top_k([r[0] for r in results], [r[1] for r in results], k)
 
+    def search_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each shard's exact top-``k`` among ``keys`` (its own share of them), merged."""
+        results = self._call("search_among", [(codes, k, part[0]) for part in self._split(np.asarray(keys))])
+        return merge_top_k([r[0] for r in results], [r[1] for r in results], k)
+
     def keys(self) -> np.ndarray:
         return np.concatenate(self._call_all("keys"))
 

@@ -138,6 +138,10 @@ class TwoStageIndex(CodeIndex):
         scores, keys, _ = self.search_with_stats(codes, k)
         return scores, keys
 
+    def search_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` among ``keys`` by the long code (the short-code lookup, an approximation, is skipped)."""
+        return self.long.search_among(self._split(codes)[1], k, keys)
+
     def search_with_stats(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, TwoStageStats]:
         """As :meth:`search`, plus each query's shortlist size and whether it fell back to exhaustive search."""
         short_queries, long_queries = self._split(codes)

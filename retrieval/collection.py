@@ -23,7 +23,8 @@ from .batching import batched
 from .cluster import Cluster, EncodeFn
 from .encoders import Encoder, load_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
-from .hit import Hit, assemble_hits, hit_of
+from .hit import Hit, hit_of
+from .searching import Searching
 from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
 
@@ -31,7 +32,6 @@ COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the 
 THUMBNAIL_SHAPE = (32, 32, 3)
 
 Item = Document | ImageItem
-Query = Any  # text for text collections; a path, PIL image or array for image collections
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class AddReport:
     outlier_scores: dict[str, float] = field(default_factory=dict)  # id -> reconstruction error (autoencoders)
 
 
-class Collection:
+class Collection(Searching):
     """Search a corpus by meaning: ``search(query)`` encodes the query, searches the index, joins the store."""
 
     def __init__(
@@ -282,46 +282,7 @@ class Collection:
                 self._save_index()
             return [i for i in dict.fromkeys(item_ids) if i in found]
 
-    # --- searching ----------------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        """Items in this process's view of the index (another process's later writes show after a reopen)."""
-        return len(self.index)
-
-    def encode(self, queries: Sequence[Query]) -> np.ndarray:
-        """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""
-        return self.encoder.encode_queries(list(queries))
-
-    def search_codes(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist)."""
-        return self.index.search(codes, k)
-
-    def search(self, query: Query, k: int = 10) -> list[Hit]:
-        """The ``k`` items closest to ``query`` in code space, best first. ``query`` is text for a text
-        collection; for an image collection, an image path, a PIL image or an ``HxWx3`` uint8 array."""
-        return self.search_batch([query], k)[0]
-
-    def search_batch(self, queries: Sequence[Query], k: int = 10) -> list[list[Hit]]:
-        """``search`` for many queries at once (one encoder pass, one index search, one store read)."""
-        _check_k(k)
-        scores, keys = self.search_codes(self.encode(queries), k)
-        return self._hits(scores, keys)
-
-    def search_by_id(self, item_id: str, k: int = 10) -> list[Hit]:
-        """The ``k`` items most like a stored item (the item itself left out)."""
-        _check_k(k)
-        key = self.store.keys_of([item_id]).get(item_id)
-        if key is None:
-            raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
-        try:
-            code = self.index.reconstruct(key)[None, :]
-        except KeyError:
-            raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
-        scores, keys = self.search_codes(code, k + 1)
-        return [h for h in self._hits(scores, keys)[0] if h.id != item_id][:k]
-
-    def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
-        return assemble_hits(scores, keys, self.store.by_keys(np.unique(keys[keys >= 0]).tolist()))
+    # --- stored pixels ---------------------------------------------------------------------------
 
     def pixels(self, item_ids: Sequence[str]) -> list[np.ndarray]:
         """The stored ``(32, 32, 3)`` pixels of image items (what a result grid draws)."""
@@ -390,8 +351,3 @@ def _train(index: CodeIndex, codes: np.ndarray | None, spec: str) -> None:
         index.train(codes)
     except (RuntimeError, ValueError) as exc:  # e.g. too few codes for the quantiser
         raise CollectionError(f"cannot train the index {spec}: {exc}") from exc
-
-
-def _check_k(k: int) -> None:
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise InvalidParameterError(f"The 'k' parameter must be an int of at least 1. Got {k!r} instead.")

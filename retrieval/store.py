@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     Float,
@@ -244,6 +245,16 @@ class MetadataStore:
                 for key, item_id, source, label, snippet in conn.execute(_BY_KEYS, {"keys": chunk}):
                     out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
         return out
+
+    def keys_where(self, labels: Sequence[str] | None = None, id_prefix: str | None = None) -> np.ndarray:
+        """The keys of the items with one of ``labels`` (``None``: any) whose id starts with ``id_prefix``."""
+        q = select(ItemRow.key)
+        if labels is not None:
+            q = q.where(ItemRow.label.in_(list(labels)))
+        if id_prefix:  # substr, not LIKE: exact and case-sensitive on every backend
+            q = q.where(func.substr(ItemRow.item_id, 1, len(id_prefix)) == id_prefix)
+        with self.engine.connect() as conn:
+            return np.fromiter((row[0] for row in conn.execute(q)), dtype=np.int64)
 
     def labels(self) -> dict[int, str | None]:
         """Every item's label by key (for evaluation)."""

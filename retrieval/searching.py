@@ -1,0 +1,88 @@
+"""How a collection answers searches: encode the queries, search the index (among the items a filter lets
+through), join the hits' metadata from the store. ``Collection`` takes these methods from :class:`Searching`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexers import CodeIndex
+
+from .encoders import Encoder
+from .errors import InvalidParameterError, ItemNotFoundError
+from .filters import parse_where
+from .hit import Hit, assemble_hits
+from .store import MetadataStore
+
+Query = Any  # text for text collections; a path, PIL image or array for image collections
+Where = Mapping[str, Any] | None
+
+
+class Searching:
+    """The search methods of a collection (its ``path``, ``encoder``, ``index`` and ``store``)."""
+
+    path: Path
+    encoder: Encoder
+    index: CodeIndex
+    store: MetadataStore
+
+    def __len__(self) -> int:
+        """Items in this process's view of the index (another process's later writes show after a reopen)."""
+        return len(self.index)
+
+    def encode(self, queries: Sequence[Query]) -> np.ndarray:
+        """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""
+        return self.encoder.encode_queries(list(queries))
+
+    def search_codes(self, codes: np.ndarray, k: int, where: Where = None) -> tuple[np.ndarray, np.ndarray]:
+        """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist), among the items
+        ``where`` lets through (see ``retrieval.filters``)."""
+        allowed = self.matching_keys(where)
+        if allowed is None:
+            return self.index.search(codes, k)
+        return self.index.search_among(codes, k, allowed)
+
+    def matching_keys(self, where: Where) -> np.ndarray | None:
+        """The index keys of the items ``where`` lets through; ``None`` when it lets every item through."""
+        parsed = parse_where(where)
+        if parsed is None:
+            return None
+        return self.store.keys_where(parsed.labels, parsed.id_prefix)
+
+    def search(self, query: Query, k: int = 10, *, where: Where = None) -> list[Hit]:
+        """The ``k`` items closest to ``query`` in code space, best first. ``query`` is text for a text
+        collection; for an image collection, an image path, a PIL image or an ``HxWx3`` uint8 array.
+        ``where`` keeps only matching items, e.g. ``{"label": ["sci.space", "sci.med"], "id_prefix": "train/"}``;
+        the search is exact among them, so it returns ``k`` hits whenever ``k`` items match."""
+        return self.search_batch([query], k, where=where)[0]
+
+    def search_batch(self, queries: Sequence[Query], k: int = 10, *, where: Where = None) -> list[list[Hit]]:
+        """``search`` for many queries at once (one encoder pass, one index search, one store read)."""
+        check_k(k)
+        scores, keys = self.search_codes(self.encode(queries), k, where)
+        return self._hits(scores, keys)
+
+    def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None) -> list[Hit]:
+        """The ``k`` items most like a stored item (the item itself left out), among those ``where`` lets through."""
+        check_k(k)
+        key = self.store.keys_of([item_id]).get(item_id)
+        if key is None:
+            raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
+        try:
+            code = self.index.reconstruct(key)[None, :]
+        except KeyError:
+            raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
+        scores, keys = self.search_codes(code, k + 1, where)
+        return [h for h in self._hits(scores, keys)[0] if h.id != item_id][:k]
+
+    def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
+        return assemble_hits(scores, keys, self.store.by_keys(np.unique(keys[keys >= 0]).tolist()))
+
+
+def check_k(k: int) -> None:
+    """Refuse a ``k`` that is not a positive int."""
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidParameterError(f"The 'k' parameter must be an int of at least 1. Got {k!r} instead.")
