@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from retrieval import __version__
+from retrieval.threads import set_threads
 
 from .add import add_cmd
 from .bench import bench_cmd
@@ -15,13 +16,22 @@ from .info import info_cmd
 from .outliers import outliers_cmd
 from .query import query_cmd
 from .reconstruct import reconstruct_cmd
+from .serve import serve_cmd
 from .verify import repair_cmd, verify_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aer")
-def main() -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=None,
+    help="Threads for torch, BLAS, faiss and the tokenizers [default: AER_THREADS, else every CPU aer may use].",
+)
+def main(threads: int | None) -> None:
     """ae-retrieval: index corpora as autoencoder codes and search them."""
+    if threads is not None:
+        set_threads(threads)
 
 
 main.add_command(index_cmd)
@@ -35,3 +45,4 @@ main.add_command(outliers_cmd)
 main.add_command(reconstruct_cmd)
 main.add_command(verify_cmd)
 main.add_command(repair_cmd)
+main.add_command(serve_cmd)

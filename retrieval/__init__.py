@@ -7,8 +7,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from . import threads  # first: OpenMP's wait policy must be set before torch and faiss load
+
+# isort: split
 from .collection import AddReport, Collection
 from .encoders import ENCODERS, Encoder, create_encoder, load_encoder
 from .errors import (
@@ -29,6 +33,9 @@ from .indexing import IndexReport, add_source, index_source
 from .sources import Document, ImageItem, Rejected
 
 __version__ = "0.1.0"
+
+if os.environ.get(threads.ENV):
+    threads.set_threads()
 
 
 def open(path: str | Path, *, device: str = "auto", db: str | None = None, ray: str | None = None) -> Collection:  # noqa: A001
