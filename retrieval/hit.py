@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One item found by a search (or listed by ``outliers``); a higher ``score`` is always closer (more unusual).
 
@@ -37,12 +37,13 @@ class _Record(Protocol):
 
 def hit_of(record: _Record, score: float) -> Hit:
     """A stored item's record with its score, as a hit."""
-    return Hit(id=record.id, score=float(score), label=record.label, source=record.source, snippet=record.snippet)
+    return Hit(record.id, float(score), record.label, record.source, record.snippet)
 
 
 def assemble_hits(scores: np.ndarray, keys: np.ndarray, records: Mapping[int, _Record]) -> list[list[Hit]]:
     """One list of hits per query row; keys without a record (-1, or not in the store yet) are skipped."""
     out = []
     for row_scores, row_keys in zip(scores.tolist(), keys.tolist()):
-        out.append([hit_of(records[key], s) for s, key in zip(row_scores, row_keys) if key in records])
+        out.append([Hit(r.id, s, r.label, r.source, r.snippet) for s, key in zip(row_scores, row_keys)
+                    if (r := records.get(key)) is not None])  # fmt: skip
     return out

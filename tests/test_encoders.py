@@ -165,7 +165,8 @@ def test_autoencoder_weights_must_fit_the_config(docs, tmp_path):
 
 
 def _count_calls(parts, monkeypatch) -> dict[str, int]:
-    """Count tokenisations and encoder / decoder forward passes of the autoencoders ``parts``."""
+    """Count tokenisations and encoder / decoder forward passes (torch's, or the NumPy encoder pass that
+    codes-only encoding takes) of the autoencoders ``parts``."""
     calls = {"tokenise": 0, "encoder": 0, "decoder": 0}
 
     def bump(key):
@@ -175,6 +176,9 @@ def _count_calls(parts, monkeypatch) -> dict[str, int]:
         transform = part.bag_of_words_.transform
         monkeypatch.setattr(part.bag_of_words_, "transform", lambda texts, f=transform: bump("tokenise") or f(texts))
         part.model_.encoder.register_forward_hook(lambda *_: bump("encoder"))
+        forward = part._forward()
+        if forward is not None:
+            monkeypatch.setattr(part, "_forward", lambda f=forward: lambda counts: bump("encoder") or f(counts))
         part.model_.decoder.register_forward_hook(lambda *_: bump("decoder"))
     return calls
 

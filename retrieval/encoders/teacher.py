@@ -25,7 +25,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from sklearn.preprocessing import normalize
 
 from .params import invalid
 from .sentence import MODEL_NAME, embed
@@ -79,7 +78,9 @@ def teach(
 
 def word_features(weighted: sp.csr_matrix, word_vectors: np.ndarray) -> np.ndarray:
     """Unit-length weighted means of the word vectors, one row per document (``weighted``: e.g. TF-IDF rows)."""
-    return normalize(np.asarray(weighted @ word_vectors, dtype=np.float32), copy=False)
+    means = np.asarray(weighted @ word_vectors, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", means, means))[:, None]
+    return np.divide(means, norms, out=means, where=norms > 0)
 
 
 def neighbourhood_loss(codes: torch.Tensor, teacher: torch.Tensor, tau: float = TEMPERATURE) -> torch.Tensor:

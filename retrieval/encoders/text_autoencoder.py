@@ -57,6 +57,7 @@ from .teacher import (
     word_features,
 )  # fmt: skip
 from .text_base import TextEncoder
+from .text_forward import TextForward
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf, tfidf
 
@@ -270,21 +271,38 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     @torch.no_grad()
     def _encode(self, inputs: sp.csr_matrix, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Codes (and the training loss per document) batch by batch, one forward pass each."""
+        """Codes (and the training loss per document) batch by batch, one forward pass each: on the CPU the
+        encoder runs in NumPy over each document's own words (``text_forward``), the decoder in torch."""
         device = next(self.model_.parameters()).device
         if self.model_.training:
             self.model_.eval()
+        forward = self._forward() if device.type == "cpu" else None
         n = inputs.shape[0]
         codes = np.empty((n, self.dim), dtype=np.float32)
         nll = np.empty(n, dtype=np.float32) if errors else None
         for start in range(0, n, ENCODE_BATCH):
             batch = inputs[start : start + ENCODE_BATCH]
-            code = self.model_.encoder(torch.from_numpy(self._inputs(batch)).to(device))
+            if forward is not None:
+                code = torch.from_numpy(forward(batch))
+            else:
+                code = self.model_.encoder(torch.from_numpy(self._inputs(batch)).to(device))
             codes[start : start + len(code)] = code.cpu().numpy()
             if nll is not None:
                 target = torch.from_numpy(self._targets(batch).toarray()).to(device)
                 nll[start : start + len(code)] = idf_weighted_nll(self._logits(code), target).cpu().numpy()
         return finish_codes(codes, self.bits), nll
+
+    def _forward(self) -> TextForward | None:
+        """The NumPy encoder pass for the current weights (built once per trained or loaded model)."""
+        cached = getattr(self, "_forward_cache", None)
+        if cached is None or cached[0] is not self.model_:
+            vocab = len(self.bag_of_words_.vocabulary_)
+            cached = (self.model_, TextForward.of(self.model_.encoder, vocab, self.idf_, self.word_vectors_))
+            self._forward_cache = cached
+        return cached[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_forward_cache"}  # rebuilt where it is needed
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         vectors = {} if self.word_vectors_ is None else {"word_vectors": self.word_vectors_}

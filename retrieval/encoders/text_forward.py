@@ -1,0 +1,56 @@
+"""The text autoencoder's encoder for encoding and queries, in NumPy, its first layer as sums over words.
+
+The network's input is ``[log counts, teacher word features]`` (``text_autoencoder``), and its first layer is
+linear, so ``W @ input`` splits into per-word rows: ``Σ_w x_w · W_counts[:, w]`` over the document's own words,
+plus, for the word features ``m / |m|`` with ``m = Σ_w t_w · v_w`` (``t``: TF-IDF weights, ``v``: the teacher's
+word vectors), ``(Σ_w t_w · (W_features @ v_w)) / |m|``. Both per-word tables are computed once, so a document
+costs its number of distinct words times the layer width, not the vocabulary times it (2,384 × 500 for the
+default network). The later layers run in NumPy too (``retrieval.nn.inference``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from torch import nn
+
+from ..nn.inference import Layer, numpy_layers, run_layers, sparse_rows_times
+from .weighting import row_normalised, tfidf_values
+
+
+class TextForward:
+    """``encoder`` (a torch Sequential starting with a Linear) over bag-of-words counts; see the module docstring."""
+
+    def __init__(self, encoder: nn.Sequential, vocab: int, idf: np.ndarray, word_vectors: np.ndarray | None):
+        first = encoder[0]
+        weight = first.weight.detach().cpu().numpy().astype(np.float32)
+        self.count_rows = np.ascontiguousarray(weight[:, :vocab].T)  # vocab × width
+        self.bias = first.bias.detach().cpu().numpy().astype(np.float32)
+        self.idf = idf
+        self.word_vectors = word_vectors
+        self.word_rows = None if word_vectors is None else np.ascontiguousarray(word_vectors @ weight[:, vocab:].T)
+        self.rest: list[Layer] | None = numpy_layers(encoder[1:])
+
+    @classmethod
+    def of(cls, encoder: nn.Sequential, vocab: int, idf: np.ndarray, word_vectors: np.ndarray | None):
+        """The forward pass of ``encoder``, or ``None`` when its layers have no NumPy version here."""
+        if not isinstance(encoder[0], nn.Linear) or encoder[0].bias is None or numpy_layers(encoder[1:]) is None:
+            return None
+        return cls(encoder, vocab, idf, word_vectors)
+
+    def __call__(self, counts: sp.csr_matrix) -> np.ndarray:
+        """The code-layer units of each row of ``counts`` (what ``encoder(inputs)`` gives)."""
+        counts = counts.tocsr()
+        if not counts.has_canonical_format:
+            counts = counts.copy()
+            counts.sum_duplicates()
+        logs = row_normalised(counts, np.log1p(counts.data.astype(np.float32)))
+        hidden = sparse_rows_times(counts, logs, self.count_rows)
+        if self.word_rows is not None:
+            weights = tfidf_values(counts, self.idf, True)
+            means = sparse_rows_times(counts, weights, self.word_vectors)
+            norms = np.sqrt(np.einsum("ij,ij->i", means, means))[:, None]
+            feature_part = sparse_rows_times(counts, weights, self.word_rows)
+            hidden += np.divide(feature_part, norms, out=np.zeros_like(feature_part), where=norms > 0)
+        hidden += self.bias
+        return run_layers(self.rest, hidden)
