@@ -1,0 +1,75 @@
+"""``create_app``: the ASGI app that serves one collection (API, OpenAPI page at ``/docs``, search page at ``/``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from . import errors
+from .auth import TokenCheck
+from .limits import BodyLimit
+from .routes import read_router
+from .state import REFRESH_S, Served
+from .writes import write_router
+
+STATIC = Path(__file__).with_name("static")
+# The page loads nothing from elsewhere and runs no inline script.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(
+    collection_path: str | Path,
+    *,
+    db: str | None = None,
+    token: str | None = None,
+    device: str = "auto",
+    lock_wait_s: float | None = None,
+    refresh_s: float = REFRESH_S,
+) -> FastAPI:
+    """The app serving the collection at ``collection_path`` (opened now: a bad path fails here).
+
+    ``token``: writes (``POST /items``, ``DELETE /items/{id}``) need ``Authorization: Bearer <token>``;
+    without one they are refused (see ``read_token``). ``lock_wait_s``: how long a write waits for another
+    writer before a 503 (default: ``AER_LOCK_TIMEOUT``, else 3 s). ``refresh_s``: how often to look for
+    other processes' writes (0: never). The watcher starts with the app's lifespan; an app mounted inside
+    another one calls ``app.state.served.start()`` itself.
+    """
+    served = Served(collection_path, db=db, device=device, lock_wait_s=lock_wait_s, refresh_s=refresh_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        served.start()
+        try:
+            yield
+        finally:
+            served.close()
+
+    app = FastAPI(
+        title=f"ae-retrieval: {served.path.name}",
+        version=__version__,
+        description="Search a collection of autoencoder codes. Writes need `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.state.served = served
+    errors.install(app)
+    app.add_middleware(BodyLimit)
+    app.include_router(read_router(served))
+    app.include_router(write_router(served, TokenCheck(token)))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    return app

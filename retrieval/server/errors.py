@@ -1,0 +1,91 @@
+"""Every error as a small JSON body, ``{"error": CODE, "message": TEXT}``, with a 4xx status for a bad request.
+
+No handler ever sends a traceback: an unexpected exception is logged and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ..errors import CollectionError, ItemNotFoundError, RetrievalError
+from ..images import ImageError
+from .state import Busy
+
+log = logging.getLogger("aer.serve")
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_request", 503: "busy"}  # fmt: skip
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    """The one shape of an error answer."""
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("query", "k")`` → ``query parameter 'k'``; ``("body", 3, "id")`` → ``body[3].id``."""
+    kind, *rest = loc or ("request",)
+    if kind in ("query", "path", "header") and rest:
+        return f"{kind} parameter {str(rest[0])!r}"
+    return str(kind) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
+
+
+def _problem(error: dict[str, Any]) -> str:
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")  # pydantic's prefix for our own checks
+
+
+def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    """Pydantic's errors as one message naming each bad field (malformed JSON: 400, the rest 422)."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        err = next(e for e in errors if e.get("type") == "json_invalid")
+        why = (err.get("ctx") or {}).get("error", "not valid JSON")
+        return error_response(400, "malformed_json", f"the request body is not valid JSON ({why})")
+    problems = [{"where": _where(e.get("loc", ())), "problem": _problem(e)} for e in errors[:20]]
+    message = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
+    return error_response(422, "invalid_request", message, problems=problems)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into ``error_response``."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":  # no route: the framework's own words say little
+            message = f"nothing at {request.url.path} (the API is listed at /docs)"
+        elif exc.status_code == 405 and message == "Method Not Allowed":
+            message = f"{request.method} is not allowed at {request.url.path} (the API is listed at /docs)"
+        response = error_response(exc.status_code, _CODES.get(exc.status_code, "error"), message)
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(list(exc.errors()))
+
+    @app.exception_handler(RetrievalError)
+    async def library_error(_: Request, exc: RetrievalError) -> JSONResponse:
+        if isinstance(exc, Busy):
+            return error_response(503, "busy", str(exc))
+        if isinstance(exc, ItemNotFoundError):
+            return error_response(404, "not_found", str(exc))
+        if isinstance(exc, CollectionError):  # the collection itself (damaged, disk full): not the client's doing
+            log.error("collection error: %s", exc)
+            return error_response(500, "collection_error", str(exc))
+        return error_response(400, "bad_query", str(exc))  # QueryError, InvalidParameterError, ...
+
+    @app.exception_handler(ImageError)
+    async def bad_image(_: Request, exc: ImageError) -> JSONResponse:
+        return error_response(400, "bad_image", f"the uploaded image cannot be used: {exc}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error answering %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", "internal server error (the server's log has the details)")

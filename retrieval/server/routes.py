@@ -1,0 +1,155 @@
+"""The read side of the API: health, info, search, items, thumbnails, outliers."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from PIL import Image
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from ..collection import Collection
+from ..errors import ItemNotFoundError, QueryError
+from ..hit import Hit
+from .limits import MAX_K
+from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
+from .state import Served
+from .uploads import FIELD, read_form, uploaded_pixels
+
+K = Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")]
+LABEL = Query(None, description="Keep only hits with this label; repeat for any of several.")
+ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
+
+SEARCH_BODY = TypeAdapter(SearchBody)
+IMAGE_FORM = TypeAdapter(ImageSearchForm)
+_SEARCH_BODIES = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": SearchBody.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": [FIELD], "properties": {
+        FIELD: {"type": "string", "format": "binary"}, "k": {"type": "integer"},
+        "label": {"type": "array", "items": {"type": "string"}}, "id_prefix": {"type": "string"}}}},
+}}}  # fmt: skip
+
+
+def parse_body(adapter: TypeAdapter[Any], raw: bytes | dict[str, Any]) -> Any:
+    """``raw`` (JSON bytes, or form fields) validated by ``adapter``; errors as FastAPI's, located in the body."""
+    try:
+        return adapter.validate_json(raw) if isinstance(raw, bytes) else adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+def check_json(request: Request) -> None:
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if kind not in ("application/json", ""):
+        raise HTTPException(415, f"send JSON (Content-Type: application/json) or a multipart upload, not {kind}")
+
+
+def find(col: Collection, *, query: Any = None, like: str | None = None, k: int, where: dict | None) -> list[Hit]:
+    """The hits of one search: by text or pixels (``query``) or by a stored item (``like``)."""
+    if like is None and isinstance(query, str) and col.modality == "image":
+        raise QueryError(
+            f"an image collection is searched with an image (POST /search, multipart field {FIELD!r}) or like=ID"
+        )
+    if like is None and not isinstance(query, str) and col.modality == "text":
+        raise QueryError("a text collection is searched with text (q=...) or like=ID, not with an image")
+    if like is not None:
+        return col.search_by_id(like, k=k, where=where)
+    return col.search(query, k=k, where=where)
+
+
+def answer(hits: list[Hit], started: float) -> dict[str, Any]:
+    return {"hits": [h.to_dict() for h in hits], "took_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def read_router(served: Served) -> APIRouter:
+    """The read routes over ``served`` (any number at once)."""
+    router = APIRouter()
+
+    def search(**params: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        with served.reading() as col:
+            return answer(find(col, **params), started)
+
+    @router.get("/healthz", response_model=HealthOut, summary="Liveness and item count")
+    def healthz() -> dict[str, Any]:
+        with served.reading() as col:
+            return {"status": "ok", "items": len(col)}
+
+    @router.get("/info", summary="What `aer info --json` prints")
+    def info() -> dict[str, Any]:
+        with served.reading() as col:
+            return col.info()
+
+    @router.get("/search", response_model=SearchOut, summary="Search by text, or for items like a stored one")
+    def search_get(
+        k: K = 10,
+        q: Annotated[str | None, Query(min_length=1, description="Query text.")] = None,
+        like: Annotated[str | None, Query(min_length=1, description="A stored item id.")] = None,
+        label: list[str] | None = LABEL,
+        id_prefix: str | None = ID_PREFIX,
+    ) -> dict[str, Any]:
+        if (q is None) == (like is None):
+            raise HTTPException(422, "give exactly one of the query parameters 'q' (text) and 'like' (an item id)")
+        return search(query=q, like=like, k=k, where=where_of(label, id_prefix))
+
+    @router.post("/search", response_model=SearchOut, openapi_extra=_SEARCH_BODIES,
+                 summary="Search by JSON {q|like, k}, or by an uploaded image (multipart field 'image')")  # fmt: skip
+    async def search_post(request: Request) -> dict[str, Any]:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            if served.modality != "image":
+                raise QueryError('a text collection is searched with text (JSON {"q": ...}), not an upload')
+            form = await read_form(request)
+            fields = {key: form.get(key) for key in ("k", "id_prefix") if form.get(key) not in (None, "")}
+            params = parse_body(IMAGE_FORM, {**fields, "label": form.getlist("label") or None})
+            pixels = await uploaded_pixels(form)
+            where = where_of(params.label, params.id_prefix)
+            return await run_in_threadpool(search, query=pixels, k=params.k, where=where)
+        check_json(request)
+        body = parse_body(SEARCH_BODY, await request.body())
+        where = where_of(body.label, body.id_prefix)
+        return await run_in_threadpool(search, query=body.q, like=body.like, k=body.k, where=where)
+
+    @router.get("/items/{item_id:path}/similar", response_model=SearchOut, summary="Items like a stored one")
+    def similar(item_id: str, k: K = 10, label: list[str] | None = LABEL, id_prefix: str | None = ID_PREFIX) -> Any:
+        return search(like=item_id, k=k, where=where_of(label, id_prefix))
+
+    @router.get("/items/{item_id:path}/thumbnail.png", summary="An image item's stored 32×32 pixels, as PNG",
+                response_class=Response, responses={200: {"content": {"image/png": {}}}})  # fmt: skip
+    def thumbnail(item_id: str) -> Response:
+        with served.reading() as col:
+            if col.modality != "image":
+                raise HTTPException(404, "a text collection has no thumbnails")
+            (pixels,) = col.pixels([item_id])
+        png = io.BytesIO()
+        Image.fromarray(pixels).save(png, format="PNG")
+        return Response(png.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=60"})
+
+    @router.get("/items/{item_id:path}", response_model=ItemOut, summary="One stored item")
+    def item(item_id: str, request: Request) -> dict[str, Any]:
+        with served.reading() as col:
+            key = col.store.keys_of([item_id]).get(item_id)
+            record = col.store.by_keys([key]).get(key) if key is not None else None
+            modality = col.modality
+        if record is None:
+            raise ItemNotFoundError(f"no item with id {item_id!r} in this collection")
+        thumb = f"{request.scope.get('root_path', '')}/items/{quote(item_id)}/thumbnail.png"
+        return {"id": record.id, "label": record.label, "source": record.source, "snippet": record.snippet,
+                "thumbnail": thumb if modality == "image" else None}  # fmt: skip
+
+    @router.get("/outliers", response_model=OutliersOut, summary="The least typical items (outlier score)")
+    def outliers(k: K = 20) -> dict[str, Any]:
+        started = time.perf_counter()
+        with served.reading() as col:
+            out = answer(col.outliers(k), started)
+            if not out["hits"]:
+                out["note"] = f"no outlier scores: {col.encoder.describe()} does not reconstruct its input"
+        return out
+
+    return router

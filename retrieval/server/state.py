@@ -1,0 +1,161 @@
+"""The collection a server answers from: many readers at once, one writer, other processes' writes picked up.
+
+Readers and writers of this process share one ``Collection`` under a readers-writer lock: a search sees the
+state before a write's batch or after it, never half of it. Writes also take the collection's file lock
+(``Collection.add`` and ``delete`` do), which serialises them with ``aer add`` in other processes. A watcher
+thread reopens the collection when another process has rewritten its index, so readers see those writes too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import fasteners
+from filelock import FileLock, Timeout
+
+from .. import directory
+from ..collection import Collection
+from ..errors import CollectionError
+
+log = logging.getLogger("aer.serve")
+
+LOCK_WAIT_S = 3.0  # how long a write waits for another writer before it is answered 503 (or AER_LOCK_TIMEOUT)
+REFRESH_S = 1.0  # how often the watcher looks for other processes' writes
+
+
+def lock_wait_default() -> float:
+    """``AER_LOCK_TIMEOUT`` (what every writer of a collection waits), else ``LOCK_WAIT_S``."""
+    return float(os.environ.get(directory.LOCK_TIMEOUT_ENV) or LOCK_WAIT_S)
+
+
+class Busy(CollectionError):
+    """Another writer holds the collection; the request may be tried again later (HTTP 503)."""
+
+
+class Served:
+    """One open collection shared by the server's threads: ``reading()`` and ``writing()`` hand it out."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        db: str | None = None,
+        device: str = "cpu",
+        lock_wait_s: float | None = None,
+        refresh_s: float = REFRESH_S,
+    ) -> None:
+        self.path = Path(path)
+        self.db = db
+        self.device = device
+        self.lock_wait_s = lock_wait_s if lock_wait_s is not None else lock_wait_default()
+        self.refresh_s = refresh_s
+        self._col = Collection.open(self.path, device=device, db=db)
+        self.modality = self._col.modality  # fixed when the collection was made
+        self._rw = fasteners.ReaderWriterLock()
+        self._writer = threading.Lock()  # one writer of this process at a time (the refresh counts as one)
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._last_problem = ""
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Collection]:
+        """The collection, for reading; any number of threads at once, none while a write is applied."""
+        with self._rw.read_lock():
+            yield self._col
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Collection]:
+        """The collection, for one write; ``Busy`` when another writer keeps it for over ``lock_wait_s``.
+
+        Readers are held off only once the file lock has been seen free, so a long ``aer add`` elsewhere
+        makes API writes wait (then fail with 503), never API searches."""
+        if not self._writer.acquire(timeout=self.lock_wait_s):
+            raise Busy("another write to this collection is in progress on this server; try again shortly")
+        try:
+            self._await_file_lock()
+            try:
+                with self._rw.write_lock():
+                    yield self._col
+            except CollectionError as exc:
+                if isinstance(exc.__cause__, Timeout):  # another process took the lock in between
+                    raise Busy(str(exc)) from exc
+                raise
+        finally:
+            self._writer.release()
+
+    def _await_file_lock(self) -> None:
+        lock = FileLock(str(self.path / directory.LOCK_FILE), timeout=self.lock_wait_s)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise Busy(
+                f"{self.path.name}: another process is writing to this collection (its lock has been held "
+                f"for over {self.lock_wait_s:g} s); try again when it has finished"
+            ) from exc
+        lock.release()
+
+    # --- other processes' writes ---------------------------------------------------------
+
+    def stale(self) -> bool:
+        """Whether another process rewrote the index since this server opened (or last wrote) it."""
+        try:
+            # the stamp Collection keeps of the index as it last read or wrote it (one package: no public accessor)
+            return directory.stamp(self.path) != self._col._index_stamp
+        except OSError:
+            return False
+
+    def refresh(self) -> bool:
+        """Reopen the collection if another process wrote to it; ``True`` when the served one was replaced.
+
+        It is opened while holding the file lock, so never between a writer's index write and its store
+        commit; when another process holds the lock (mid-batch), nothing is done until the next look."""
+        if not self.stale() or not self._writer.acquire(blocking=False):
+            return False
+        try:
+            lock = FileLock(str(self.path / directory.LOCK_FILE), timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                return False
+            try:
+                if not self.stale():
+                    return False
+                fresh = Collection.open(self.path, device=self.device, db=self.db)
+            finally:
+                lock.release()
+            with self._rw.write_lock():
+                old, self._col = self._col, fresh
+            old.close()
+            log.info("%s: reopened after another process's write (%d items)", self.path, len(fresh))
+            return True
+        finally:
+            self._writer.release()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.refresh_s):
+            try:
+                self.refresh()
+                self._last_problem = ""
+            except Exception as exc:  # keep serving what was opened; say so once per distinct problem
+                if str(exc) != self._last_problem:
+                    log.warning("%s: cannot reopen after another process's write: %s", self.path, exc)
+                    self._last_problem = str(exc)
+
+    def start(self) -> None:
+        """Start the watcher thread (``refresh_s`` <= 0: never look for other processes' writes)."""
+        if self.refresh_s > 0 and self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="aer-refresh", daemon=True)
+            self._watcher.start()
+
+    def close(self) -> None:
+        """Stop the watcher and close the collection."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        with self._rw.write_lock():
+            self._col.close()
