@@ -78,7 +78,7 @@ class CodeIndex(ABC):
 
     def present(self, keys: np.ndarray) -> np.ndarray:
         """The distinct ``keys`` that are stored, sorted."""
-        return np.intersect1d(np.asarray(keys, dtype=np.int64), self.keys())
+        return sorted_members(np.unique(np.asarray(keys, dtype=np.int64)), np.sort(self.keys()))
 
     @abstractmethod
     def keys(self) -> np.ndarray:
@@ -106,3 +106,11 @@ class CodeIndex(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec} metric={self.metric} items={len(self)}>"
+
+
+def sorted_members(candidates: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """The values of ``candidates`` found in ``stored`` (both sorted): binary searches, no sort of ``stored``."""
+    if not len(stored) or not len(candidates):
+        return candidates[:0]
+    at = np.minimum(np.searchsorted(stored, candidates), len(stored) - 1)
+    return candidates[stored[at] == candidates]

@@ -14,7 +14,7 @@ from typing import Self
 import faiss
 import numpy as np
 
-from .base import CodeIndex
+from .base import CodeIndex, sorted_members
 from .bits import MISSING_DISTANCE
 from .errors import IndexFileError, InvalidParameterError
 from .faiss_check import check_faiss, check_faiss_file
@@ -126,6 +126,10 @@ class HammingIndex(CodeIndex):
         scores[found < 0] = -np.inf
         return scores, found
 
+    def present(self, keys: np.ndarray) -> np.ndarray:
+        """The distinct ``keys`` that are stored, sorted (against the cached sorted keys)."""
+        return sorted_members(np.unique(np.asarray(keys, dtype=np.int64)), self._sorted_keys()[0])
+
     def search_hamming_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`search_hamming`, exact, among ``keys`` only (keys not stored are ignored)."""
         present = self.present(keys)
@@ -191,16 +195,20 @@ class HammingIndex(CodeIndex):
 
     def _positions(self, keys: np.ndarray) -> np.ndarray:
         keys = np.asarray(keys, dtype=np.int64).reshape(-1)
-        if self._sorted is None:
-            stored = self.keys()
-            order = np.argsort(stored, kind="stable")
-            self._sorted = stored[order], order
-        sorted_keys, order = self._sorted
+        sorted_keys, order = self._sorted_keys()
         at = np.minimum(np.searchsorted(sorted_keys, keys), max(0, len(sorted_keys) - 1))
         found = sorted_keys[at] == keys if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
         if not found.all():
             raise KeyError(int(keys[~found][0]))
         return order[at]
+
+    def _sorted_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stored keys sorted, and their storage positions (cached until the next change)."""
+        if self._sorted is None:
+            stored = self.keys()
+            order = np.argsort(stored, kind="stable")
+            self._sorted = stored[order], order
+        return self._sorted
 
     def _prepared(self, codes: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .base import CodeIndex
+from .base import CodeIndex, sorted_members
 from .errors import IndexFileError, InvalidParameterError
 from .faiss_check import check_faiss, check_faiss_file
 from .files import atomic_write
@@ -54,6 +54,7 @@ class FloatIndex(CodeIndex):
     def _setup(self, index: faiss.Index, structure: str, use_gpu: bool) -> None:
         self._index, self._structure, self.use_gpu = index, structure, use_gpu
         self._gpu_index: faiss.Index | None = None
+        self._sorted_keys: np.ndarray | None = None  # for present(); dropped on every change
         self.metric = "cosine" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
 
     @property
@@ -116,12 +117,12 @@ class FloatIndex(CodeIndex):
         if not self._index.is_trained:
             self._index.train(codes)
         self._index.add_with_ids(codes, keys)
-        self._gpu_index = None
+        self._gpu_index = self._sorted_keys = None
 
     def remove(self, keys: np.ndarray) -> int:
         """Remove ``keys``; return how many were there."""
         removed = self._index.remove_ids(np.ascontiguousarray(keys, dtype=np.int64).reshape(-1))
-        self._gpu_index = None
+        self._gpu_index = self._sorted_keys = None
         return int(removed)
 
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,6 +147,12 @@ class FloatIndex(CodeIndex):
         subset.add(self._index.reconstruct_batch(present))
         scores, positions = subset.search(queries, k)
         return self._scored(scores, np.where(positions >= 0, present[np.maximum(positions, 0)], -1))
+
+    def present(self, keys: np.ndarray) -> np.ndarray:
+        """The distinct ``keys`` that are stored, sorted (against the stored keys, sorted once per change)."""
+        if self._sorted_keys is None:
+            self._sorted_keys = np.sort(self.keys())
+        return sorted_members(np.unique(np.asarray(keys, dtype=np.int64)), self._sorted_keys)
 
     def _selector_search(self, queries: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """faiss's own exhaustive search restricted to ``keys``; ``None`` for layouts where it is not exhaustive."""

@@ -274,7 +274,8 @@ class MetadataStore:
         if id_prefix:  # substr, not LIKE: exact and case-sensitive on every backend
             q = q.where(func.substr(ItemRow.item_id, 1, len(id_prefix)) == id_prefix)
         with self.engine.connect() as conn:
-            return np.fromiter((row[0] for row in conn.execute(q)), dtype=np.int64)
+            rows = conn.execute(q).cursor.fetchall()  # the DB-API rows: a filter can match millions
+        return np.array([row[0] for row in rows], dtype=np.int64)
 
     def labels(self) -> dict[int, str | None]:
         """Every item's label by key (for evaluation)."""
