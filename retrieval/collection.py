@@ -168,6 +168,10 @@ class Collection(Searching):
             self._drop_unlisted_codes()
             yield
 
+    def stale(self) -> bool:
+        """Whether another process has rewritten the index since this one read or wrote it (reopen to see it)."""
+        return directory.stamp(self.path) != self._index_stamp
+
     def close(self) -> None:
         self.store.close()
 

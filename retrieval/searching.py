@@ -15,7 +15,7 @@ from .encoders import Encoder
 from .errors import InvalidParameterError, ItemNotFoundError
 from .filters import parse_where
 from .hit import Hit, assemble_hits
-from .store import MetadataStore
+from .store import ItemRecord, MetadataStore
 
 Query = Any  # text for text collections; a path, PIL image or array for image collections
 Where = Mapping[str, Any] | None
@@ -77,6 +77,14 @@ class Searching:
             raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
         scores, keys = self.search_codes(code, k + 1, where)
         return [h for h in self._hits(scores, keys)[0] if h.id != item_id][:k]
+
+    def item(self, item_id: str) -> ItemRecord:
+        """What the store holds of one item (id, label, source, snippet); ``ItemNotFoundError`` if unknown."""
+        key = self.store.keys_of([item_id]).get(item_id)
+        record = None if key is None else self.store.by_keys([key]).get(key)
+        if record is None:
+            raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
+        return record
 
     def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
         return assemble_hits(scores, keys, self.store.by_keys(np.unique(keys[keys >= 0]).tolist()))

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ..collection import Collection
-from ..errors import ItemNotFoundError, QueryError
+from ..errors import QueryError
 from ..hit import Hit
 from .limits import MAX_K
 from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
@@ -134,11 +134,8 @@ def read_router(served: Served) -> APIRouter:
     @router.get("/items/{item_id:path}", response_model=ItemOut, summary="One stored item")
     def item(item_id: str, request: Request) -> dict[str, Any]:
         with served.reading() as col:
-            key = col.store.keys_of([item_id]).get(item_id)
-            record = col.store.by_keys([key]).get(key) if key is not None else None
+            record = col.item(item_id)
             modality = col.modality
-        if record is None:
-            raise ItemNotFoundError(f"no item with id {item_id!r} in this collection")
         thumb = f"{request.scope.get('root_path', '')}/items/{quote(item_id)}/thumbnail.png"
         return {"id": record.id, "label": record.label, "source": record.source, "snippet": record.snippet,
                 "thumbnail": thumb if modality == "image" else None}  # fmt: skip

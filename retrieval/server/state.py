@@ -104,8 +104,7 @@ class Served:
     def stale(self) -> bool:
         """Whether another process rewrote the index since this server opened (or last wrote) it."""
         try:
-            # the stamp Collection keeps of the index as it last read or wrote it (one package: no public accessor)
-            return directory.stamp(self.path) != self._col._index_stamp
+            return self._col.stale()
         except OSError:
             return False
 
