@@ -176,6 +176,13 @@ def test_healthz_info_and_outliers(client, text):
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
 
 
+def test_the_openapi_page_needs_nothing_from_the_network(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "/search" in client.get("/openapi.json").json()["paths"]
+
+
 def test_search_get_and_post(client):
     got = client.get("/search", params={"q": "doctor patient treatment", "k": 5}).json()
     assert set(got) == {"hits", "took_ms"} and len(got["hits"]) == 5

@@ -6,8 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
@@ -60,13 +62,27 @@ def create_app(
         version=__version__,
         description="Search a collection of autoencoder codes. Writes need `Authorization: Bearer <token>`.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the bundled Swagger UI: FastAPI's own page loads it from a CDN
+        redoc_url=None,
     )
+    app.openapi_version = "3.0.3"  # what the bundled Swagger UI (4.x) renders; the schema needs nothing of 3.1
     app.state.served = served
     errors.install(app)
     app.add_middleware(BodyLimit)
     app.include_router(read_router(served))
     app.include_router(write_router(served, TokenCheck(token)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="openapi.json",
+            title=app.title,
+            swagger_js_url="docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="docs-assets/swagger-ui.css",
+            swagger_favicon_url="docs-assets/favicon-32x32.png",
+        )
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
