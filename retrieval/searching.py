@@ -11,14 +11,17 @@ import numpy as np
 
 from indexers import CodeIndex
 
+from . import directory
 from .encoders import Encoder
 from .errors import InvalidParameterError, ItemNotFoundError
+from .filters import Where as ParsedWhere
 from .filters import parse_where
 from .hit import Hit, assemble_hits
 from .store import ItemRecord, MetadataStore
 
 Query = Any  # text for text collections; a path, PIL image or array for image collections
 Where = Mapping[str, Any] | None
+FILTER_CACHE = 32  # filters whose matching keys a collection keeps between searches
 
 
 class Searching:
@@ -50,7 +53,18 @@ class Searching:
         parsed = parse_where(where)
         if parsed is None:
             return None
-        return self.store.keys_where(parsed.labels, parsed.id_prefix)
+        # Kept per filter while the index file is as it was: any write (here or in another process) rewrites
+        # it, and the keys of items this process's index lacks are ignored by the search anyway.
+        stamp = directory.stamp(self.path)
+        cache: dict[ParsedWhere, tuple[directory.Stamp, np.ndarray]] = self.__dict__.setdefault("_filter_cache", {})
+        cached = cache.get(parsed)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        keys = self.store.keys_where(parsed.labels, parsed.id_prefix)
+        if len(cache) >= FILTER_CACHE:
+            cache.pop(next(iter(cache)))
+        cache[parsed] = (stamp, keys)
+        return keys
 
     def search(self, query: Query, k: int = 10, *, where: Where = None) -> list[Hit]:
         """The ``k`` items closest to ``query`` in code space, best first. ``query`` is text for a text

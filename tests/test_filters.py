@@ -145,3 +145,20 @@ def test_cli_query_takes_label_and_id_prefix(fake_collection):
     result = runner.invoke(main, ["query", str(fake_collection), "engine", "--id-prefix", "autos/autos-1", "--json"])
     found = json.loads(result.output)
     assert result.exit_code == 0 and len(found) == 2 and all(h["id"].startswith("autos/autos-1") for h in found)
+
+
+def test_a_filter_sees_items_added_after_it_was_first_used(tmp_path, docs):
+    from .conftest import write_corpus
+
+    retrieval.index_source(write_corpus(tmp_path / "corpus", docs), tmp_path / "c.aer", **FAKE)
+    with retrieval.open(tmp_path / "c.aer") as col:
+        assert len(col.search("orbit", k=50, where={"label": "space"})) == 12
+        col.add([retrieval.Document(id="new-space", text="orbit rocket launch", label="space")])
+        found = col.search("orbit", k=50, where={"label": "space"})
+        assert len(found) == 13 and "new-space" in {h.id for h in found}
+        col.delete(["new-space"])
+        assert len(col.search("orbit", k=50, where={"label": "space"})) == 12
+    with retrieval.open(tmp_path / "c.aer") as reader, retrieval.open(tmp_path / "c.aer") as writer:
+        assert len(reader.search("orbit", k=50, where={"label": "autos"})) == 12
+        writer.add([retrieval.Document(id="elsewhere", text="engine brake", label="autos")])
+        assert len(reader.search("orbit", k=50, where={"label": "autos"})) == 12  # its index has not the new item
