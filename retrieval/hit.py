@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One item found by a search (or listed by ``outliers``); a higher ``score`` is always closer (more unusual).
+    Immutable; a named tuple because a search makes one per hit (a third of a frozen dataclass's cost).
 
     What the score measures follows the collection's metric: the cosine similarity of the codes (``cosine``),
     the negated Euclidean distance (``l2``), ``1 - hamming / bits`` (binary codes); for ``outliers``, the
@@ -25,7 +24,7 @@ class Hit:
     snippet: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 class _Record(Protocol):

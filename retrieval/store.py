@@ -258,8 +258,8 @@ class MetadataStore:
             cursor = raw.cursor()
             for chunk in batched(map(int, keys), _IN_CHUNK):
                 cursor.execute(_BY_KEYS_SQL.format(", ".join([mark] * len(chunk))), chunk)
-                for key, item_id, source, label, snippet in cursor.fetchall():
-                    out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
+                for row in cursor.fetchall():
+                    out[row[0]] = ItemRecord(*row)  # (key, id, source, label, snippet): the field order
             cursor.close()
             raw.commit()  # end the read transaction a driver may have opened (PostgreSQL's)
         finally:

@@ -280,6 +280,8 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         n = inputs.shape[0]
         codes = np.empty((n, self.dim), dtype=np.float32)
         nll = np.empty(n, dtype=np.float32) if errors else None
+        if forward is not None and not errors and n <= ENCODE_BATCH:  # a query or a small batch: no copies
+            return finish_codes(forward(inputs), self.bits), None
         for start in range(0, n, ENCODE_BATCH):
             batch = inputs[start : start + ENCODE_BATCH]
             if forward is not None:

@@ -60,7 +60,7 @@ class TextEncoder(Encoder):
     def _prepare_queries(self, queries: Sequence[Any]) -> sp.csr_matrix:
         texts = check_text_queries(queries)
         counts = self._prepare(texts)
-        empty = np.flatnonzero(np.asarray(counts.sum(axis=1)).ravel() == 0)
+        empty = np.flatnonzero(np.diff(counts.indptr) == 0)  # counts hold no explicit zeros
         if len(empty):
             raise unknown_words(texts[empty[0]])
         return counts

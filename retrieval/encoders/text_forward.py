@@ -14,8 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from torch import nn
 
-from ..nn.inference import Layer, numpy_layers, run_layers, sparse_rows_times
-from .weighting import row_normalised, tfidf_values
+from ..nn.inference import Layer, RowLayout, numpy_layers, run_layers
 
 
 class TextForward:
@@ -44,13 +43,14 @@ class TextForward:
         if not counts.has_canonical_format:
             counts = counts.copy()
             counts.sum_duplicates()
-        logs = row_normalised(counts, np.log1p(counts.data.astype(np.float32)))
-        hidden = sparse_rows_times(counts, logs, self.count_rows)
+        layout = RowLayout(counts)
+        hidden = layout.times(layout.normalised(np.log1p(counts.data.astype(np.float32))), self.count_rows)
         if self.word_rows is not None:
-            weights = tfidf_values(counts, self.idf, True)
-            means = sparse_rows_times(counts, weights, self.word_vectors)
+            tf = 1.0 + np.log(counts.data.astype(np.float32))  # sublinear TF-IDF weights (``weighting.tfidf``)
+            weights = layout.normalised(tf * self.idf[counts.indices])
+            means = layout.times(weights, self.word_vectors)
             norms = np.sqrt(np.einsum("ij,ij->i", means, means))[:, None]
-            feature_part = sparse_rows_times(counts, weights, self.word_rows)
+            feature_part = layout.times(weights, self.word_rows)
             hidden += np.divide(feature_part, norms, out=np.zeros_like(feature_part), where=norms > 0)
         hidden += self.bias
         return run_layers(self.rest, hidden)

@@ -2,7 +2,7 @@
 
 One query through torch pays a module call per layer and a dense pass over the whole first weight matrix;
 here the layers are plain NumPy calls and a bag-of-words first layer touches only the document's words
-(``sparse_rows_times``). Both give what the torch modules give, to float32 rounding.
+(``RowLayout.times``). Both give what the torch modules give, to float32 rounding.
 """
 
 from __future__ import annotations
@@ -75,15 +75,30 @@ def run_layers(layers: list[Layer], x: np.ndarray) -> np.ndarray:
     return x
 
 
-def sparse_rows_times(matrix: sp.csr_matrix, data: np.ndarray, dense: np.ndarray) -> np.ndarray:
-    """``matrix`` with its stored values replaced by ``data``, times ``dense``: ``(n, dense.shape[1])`` float32."""
-    n, width = matrix.shape[0], dense.shape[1]
-    if len(data) * width <= SMALL_GATHER:  # a few documents: gather their words' rows and sum per row
-        out = np.zeros((n, width), dtype=np.float32)
-        filled = np.diff(matrix.indptr) > 0
-        if filled.any():  # each non-empty row's products run from its start to the next non-empty row's
-            products = dense[matrix.indices] * data[:, None]
-            out[filled] = np.add.reduceat(products, matrix.indptr[:-1][filled], axis=0)
-        return out
-    product = sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape) @ dense
-    return np.asarray(product, dtype=np.float32)
+class RowLayout:
+    """Where each row of a CSR matrix lies, worked out once for the several products of one forward pass."""
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        self.matrix = matrix
+        lengths = np.diff(matrix.indptr)
+        self.rows = np.repeat(np.arange(matrix.shape[0]), lengths)  # the row of each stored value
+        self.filled = lengths > 0
+        self.starts = matrix.indptr[:-1][self.filled]  # where each non-empty row's values begin
+        self.any = bool(self.filled.any())
+
+    def normalised(self, data: np.ndarray) -> np.ndarray:
+        """``data`` (values in this layout) scaled in place so each row has unit L2 norm; empty rows stay empty."""
+        norms = np.sqrt(np.bincount(self.rows, weights=data * data, minlength=len(self.filled))).astype(np.float32)
+        data /= np.where(norms > 0, norms, 1)[self.rows]
+        return data
+
+    def times(self, data: np.ndarray, dense: np.ndarray) -> np.ndarray:
+        """The matrix with its stored values replaced by ``data``, times ``dense``: ``(n, dense.shape[1])``."""
+        n, width = self.matrix.shape[0], dense.shape[1]
+        if len(data) * width <= SMALL_GATHER:  # a few documents: gather their words' rows and sum per row
+            out = np.zeros((n, width), dtype=np.float32)
+            if self.any:  # each non-empty row's products run from its start to the next non-empty row's
+                out[self.filled] = np.add.reduceat(dense[self.matrix.indices] * data[:, None], self.starts, axis=0)
+            return out
+        m = self.matrix
+        return np.asarray(sp.csr_matrix((data, m.indices, m.indptr), shape=m.shape) @ dense, dtype=np.float32)
