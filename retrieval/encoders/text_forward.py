@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from torch import nn
 
 from ..nn.inference import Layer, RowLayout, numpy_layers, run_layers
+from .weighting import tfidf_values
 
 
 class TextForward:
@@ -46,8 +47,7 @@ class TextForward:
         layout = RowLayout(counts)
         hidden = layout.times(layout.normalised(np.log1p(counts.data.astype(np.float32))), self.count_rows)
         if self.word_rows is not None:
-            tf = 1.0 + np.log(counts.data.astype(np.float32))  # sublinear TF-IDF weights (``weighting.tfidf``)
-            weights = layout.normalised(tf * self.idf[counts.indices])
+            weights = tfidf_values(counts, self.idf, True, layout)
             means = layout.times(weights, self.word_vectors)
             norms = np.sqrt(np.einsum("ij,ij->i", means, means))[:, None]
             feature_part = layout.times(weights, self.word_rows)
