@@ -1,12 +1,14 @@
-"""``aer outliers DIR -k 20``: the least typical items (highest reconstruction error)."""
+"""``aer outliers DIR -k 20 --score knn``: the least typical items, under the score asked for."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 import retrieval
+from retrieval.outlier_scores import DEFAULT_K, DEFAULT_SCORE, SCORES, describe_score, top_outliers
 
 from .common import db_option, library_errors, print_hits
 
@@ -14,14 +16,25 @@ from .common import db_option, library_errors, print_hits
 @click.command("outliers")
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("-k", type=click.IntRange(1), default=20, show_default=True, help="How many items.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option(
+    "--score", type=click.Choice(SCORES), default=DEFAULT_SCORE, show_default=True,
+    help="reconstruction: the autoencoder's reconstruction error (autoencoders, PCA); knn: distance to the "
+    "--neighbours-th nearest stored code (every encoder); combined: the mean of the two, z-scored.",
+)  # fmt: skip
+@click.option(
+    "--neighbours", type=click.IntRange(1), default=DEFAULT_K, show_default=True,
+    help="Which nearest stored code the knn score measures the distance to.",
+)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (each entry names its score).")
 @db_option
 @library_errors
-def outliers_cmd(collection: Path, k: int, as_json: bool, db: str | None) -> None:
-    """List COLLECTION's K least typical items: those its autoencoder reconstructs worst."""
+def outliers_cmd(collection: Path, k: int, score: str, neighbours: int, as_json: bool, db: str | None) -> None:
+    """List COLLECTION's K least typical items under --score; the first line says which score it is."""
     with retrieval.open(collection, device="cpu", db=db) as col:
-        hits = col.outliers(k)
-        encoder = col.encoder.describe()
-    if not hits:
-        raise click.ClickException(f"{collection}: no outlier scores ({encoder} does not reconstruct its input)")
-    print_hits(hits, as_json)
+        hits = top_outliers(col, k, score=score, k=neighbours)
+        what = describe_score(col, score, neighbours)
+    if as_json:
+        click.echo(json.dumps([{**h.to_dict(), "score_kind": score} for h in hits], indent=1))
+        return
+    click.echo(f"score: {score} ({what}); higher = less typical")
+    print_hits(hits, as_json=False)

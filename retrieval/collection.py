@@ -19,11 +19,12 @@ from tqdm.auto import tqdm
 from indexers import CodeIndex, check_spec, create_index, default_spec, explain_choice, load_index
 
 from . import directory
+from . import outlier_scores as scoring
 from .batching import batched
 from .cluster import Cluster, EncodeFn
 from .encoders import Encoder, load_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
-from .hit import Hit, hit_of
+from .hit import Hit
 from .searching import Searching
 from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
@@ -304,17 +305,19 @@ class Collection(Searching):
 
     # --- outliers -------------------------------------------------------------------------------
 
-    def outlier_scores(self) -> dict[str, float]:
-        """Each item's reconstruction error under the collection's autoencoder (higher = less typical).
+    def outlier_scores(
+        self, score: str = scoring.DEFAULT_SCORE, neighbours: int = scoring.DEFAULT_K
+    ) -> dict[str, float]:
+        """Each item's outlier score by id, higher = less typical: ``knn`` (distance to the ``neighbours``-th
+        nearest other stored code; every encoder), ``reconstruction`` (the autoencoder's error, kept at add
+        time) or ``combined`` (their z-scores' mean); see ``retrieval.outlier_scores``."""
+        return scoring.outlier_scores(self, score, neighbours)
 
-        Empty for encoders that do not reconstruct (TF-IDF, pixels, MiniLM) and for items added
-        before scores were kept (add them again to score them).
-        """
-        return self.store.outlier_scores()
-
-    def outliers(self, k: int = 20) -> list[Hit]:
-        """The ``k`` least typical items, as hits whose score is the outlier score."""
-        return [hit_of(r, r.outlier_score) for r in self.store.top_outliers(k)]
+    def outliers(
+        self, k: int = 20, score: str = scoring.DEFAULT_SCORE, neighbours: int = scoring.DEFAULT_K
+    ) -> list[Hit]:
+        """The ``k`` least typical items under ``score``, as hits whose score is the outlier score."""
+        return scoring.top_outliers(self, k, score, neighbours)
 
     # --- describing ----------------------------------------------------------------------------
 

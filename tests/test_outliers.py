@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
+from retrieval.errors import CollectionError
 from retrieval.sources import Document, ImageItem
 
 from .conftest import FAST_AE, make_images
@@ -24,8 +25,8 @@ def test_text_outliers_are_scored_at_ingest_and_listed(tmp_path, corpus_dir):
     report = col.add([odd, Document(id="plain", text="orbit shuttle launch rocket nasa moon orbit launch")])
     assert set(report.outlier_scores) == {"odd", "plain"}
     assert report.outlier_scores["odd"] > report.outlier_scores["plain"]
-    assert report.outlier_scores["odd"] > np.median(list(col.outlier_scores().values()))
-    top = col.outliers(5)
+    assert report.outlier_scores["odd"] > np.median(list(col.outlier_scores("reconstruction").values()))
+    top = col.outliers(5, score="reconstruction")
     assert [h.score for h in top] == sorted((h.score for h in top), reverse=True) and "odd" in {h.id for h in top}
     col.close()
     out = CliRunner().invoke(main, ["outliers", str(path), "-k", "3", "--json"])
@@ -34,9 +35,12 @@ def test_text_outliers_are_scored_at_ingest_and_listed(tmp_path, corpus_dir):
 
 def test_encoders_without_reconstruction_have_no_scores(tmp_path, corpus_dir):
     retrieval.index_source(corpus_dir, tmp_path / "t.aer", encoder="tfidf")
-    assert retrieval.open(tmp_path / "t.aer").outlier_scores() == {}
-    out = CliRunner().invoke(main, ["outliers", str(tmp_path / "t.aer")])
+    with retrieval.open(tmp_path / "t.aer") as col, pytest.raises(CollectionError, match="does not reconstruct"):
+        col.outlier_scores("reconstruction")
+    out = CliRunner().invoke(main, ["outliers", str(tmp_path / "t.aer"), "--score", "reconstruction"])
     assert out.exit_code == 1 and "does not reconstruct" in out.output
+    out = CliRunner().invoke(main, ["outliers", str(tmp_path / "t.aer"), "-k", "3"])  # kNN: every encoder has it
+    assert out.exit_code == 0 and out.output.startswith("score: knn") and out.output.count("\n  ") >= 3
 
 
 def test_image_outliers_reconstructions_and_lattice(tmp_path):
@@ -53,9 +57,9 @@ def test_image_outliers_reconstructions_and_lattice(tmp_path):
         ImageItem(id=f"new-{i}", pixels=img, label=lab) for i, (lab, img) in enumerate(images) if lab == "stripes"
     ]
     new = col.add(stripes[:3]).outlier_scores
-    known = col.outlier_scores()
+    known = col.outlier_scores("reconstruction")
     assert min(new.values()) > np.percentile([known[i.id] for i in items], 90)  # an unseen kind of image
-    assert {h.id for h in col.outliers(3)} == set(new)
+    assert {h.id for h in col.outliers(3, score="reconstruction")} == set(new)
     col.close()
     runner = CliRunner()
     out = runner.invoke(main, ["reconstruct", str(tmp_path / "i.aer"), "--id", "red-0", "--id", next(iter(new)),
@@ -79,5 +83,5 @@ def test_lattice_needs_2d_image_codes(tmp_path, corpus_dir):
 @pytest.mark.parametrize("encoder", ["pca"])
 def test_pca_scores_are_residuals(tmp_path, image_dir, encoder):
     retrieval.index_source(image_dir, tmp_path / "p.aer", encoder=encoder, dim=3)
-    scores = retrieval.open(tmp_path / "p.aer").outlier_scores()
+    scores = retrieval.open(tmp_path / "p.aer").outlier_scores("reconstruction")
     assert scores and all(s >= 0 for s in scores.values())

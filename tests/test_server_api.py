@@ -172,8 +172,11 @@ def test_healthz_info_and_outliers(client, text):
     assert client.get("/healthz").json() == {"status": "ok", "items": 36}
     with retrieval.open(text.path, device="cpu") as col:
         assert client.get("/info").json() == col.info()  # what `aer info --json` prints
-    scores = [h["score"] for h in client.get("/outliers", params={"k": 5}).json()["hits"]]
-    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    listing = client.get("/outliers", params={"k": 5}).json()
+    scores = [h["score"] for h in listing["hits"]]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True) and listing["score"] == "knn"
+    assert client.get("/outliers", params={"k": 3, "score": "reconstruction"}).json()["score"] == "reconstruction"
+    assert_error(client.get("/outliers", params={"score": "loudest"}), 422, "score")
 
 
 def test_the_openapi_page_needs_nothing_from_the_network(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -18,12 +18,15 @@ from starlette.exceptions import HTTPException
 from ..collection import Collection
 from ..errors import QueryError
 from ..hit import Hit
+from ..outlier_scores import DEFAULT_SCORE
 from .limits import MAX_K
 from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
 from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")]
+SCORE = Annotated[Literal["reconstruction", "knn", "combined"],  # retrieval.outlier_scores.SCORES
+                  Query(description="The outlier score (see retrieval.outlier_scores).")]  # fmt: skip
 LABEL = Query(None, description="Keep only hits with this label; repeat for any of several.")
 ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
 
@@ -141,12 +144,9 @@ def read_router(served: Served) -> APIRouter:
                 "thumbnail": thumb if modality == "image" else None}  # fmt: skip
 
     @router.get("/outliers", response_model=OutliersOut, summary="The least typical items (outlier score)")
-    def outliers(k: K = 20) -> dict[str, Any]:
+    def outliers(k: K = 20, score: SCORE = DEFAULT_SCORE) -> dict[str, Any]:
         started = time.perf_counter()
         with served.reading() as col:
-            out = answer(col.outliers(k), started)
-            if not out["hits"]:
-                out["note"] = f"no outlier scores: {col.encoder.describe()} does not reconstruct its input"
-        return out
+            return {**answer(col.outliers(k, score=score), started), "score": score}
 
     return router

@@ -100,4 +100,4 @@ class ImageSearchForm(BaseModel):
 
 
 class OutliersOut(SearchOut):
-    note: str | None = None
+    score: str  # which outlier score ranked them

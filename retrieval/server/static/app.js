@@ -76,7 +76,8 @@ function showHits(body, what) {
   list.className = modality === "image" ? "hits grid" : "hits";
   list.replaceChildren(...body.hits.map((h, i) => hitNode(h, i + 1)));
   const n = body.hits.length;
-  status(body.note || `${n} ${what}${n === 1 ? "" : "s"} in ${body.took_ms.toFixed(1)} ms`);
+  const by = body.score ? ` by ${body.score} score` : "";
+  status(`${n} ${what}${n === 1 ? "" : "s"}${by} in ${body.took_ms.toFixed(1)} ms`);
 }
 
 function showQuery(title, text, imageUrl) {
