@@ -39,10 +39,11 @@ def hit_of(record: _Record, score: float) -> Hit:
     return Hit(record.id, float(score), record.label, record.source, record.snippet)
 
 
-def assemble_hits(scores: np.ndarray, keys: np.ndarray, records: Mapping[int, _Record]) -> list[list[Hit]]:
-    """One list of hits per query row; keys without a record (-1, or not in the store yet) are skipped."""
+def assemble_hits(scores: np.ndarray, keys: np.ndarray, rows: Mapping[int, tuple]) -> list[list[Hit]]:
+    """One list of hits per query row from the store's ``(key, id, source, label, snippet)`` rows by key; keys
+    without a row (-1, or not in the store yet) are skipped."""
     out = []
     for row_scores, row_keys in zip(scores.tolist(), keys.tolist()):
-        out.append([Hit(r.id, s, r.label, r.source, r.snippet) for s, key in zip(row_scores, row_keys)
-                    if (r := records.get(key)) is not None])  # fmt: skip
+        out.append([Hit(r[1], s, r[3], r[2], r[4]) for s, key in zip(row_scores, row_keys)
+                    if (r := rows.get(key)) is not None])  # fmt: skip
     return out

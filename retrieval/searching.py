@@ -22,6 +22,7 @@ from .store import ItemRecord, MetadataStore
 Query = Any  # text for text collections; a path, PIL image or array for image collections
 Where = Mapping[str, Any] | None
 FILTER_CACHE = 32  # filters whose matching keys a collection keeps between searches
+ROW_CACHE = 50_000  # hits' store rows a collection keeps between searches (a few hundred bytes each)
 
 
 class Searching:
@@ -55,15 +56,16 @@ class Searching:
             return None
         # Kept per filter while the index file is as it was: any write (here or in another process) rewrites
         # it, and the keys of items this process's index lacks are ignored by the search anyway.
-        stamp = directory.stamp(self.path)
+        stamp = self._stamp()
         cache: dict[ParsedWhere, tuple[directory.Stamp, np.ndarray]] = self.__dict__.setdefault("_filter_cache", {})
         cached = cache.get(parsed)
-        if cached is not None and cached[0] == stamp:
+        if cached is not None and stamp is not None and cached[0] == stamp:
             return cached[1]
         keys = self.store.keys_where(parsed.labels, parsed.id_prefix)
-        if len(cache) >= FILTER_CACHE:
-            cache.pop(next(iter(cache)))
-        cache[parsed] = (stamp, keys)
+        if stamp is not None:
+            if len(cache) >= FILTER_CACHE:
+                cache.pop(next(iter(cache)), None)
+            cache[parsed] = (stamp, keys)
         return keys
 
     def search(self, query: Query, k: int = 10, *, where: Where = None) -> list[Hit]:
@@ -101,7 +103,32 @@ class Searching:
         return record
 
     def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
-        return assemble_hits(scores, keys, self.store.by_keys(np.unique(keys[keys >= 0]).tolist()))
+        found = keys[keys >= 0]
+        return assemble_hits(scores, keys, self._rows((np.unique(found) if len(keys) > 1 else found).tolist()))
+
+    def _rows(self, keys: list[int]) -> dict[int, tuple]:
+        """The store's rows of ``keys``, through a cache kept while the index file is unchanged (every write
+        rewrites it): popular items recur across searches, and a row read costs more than the search itself."""
+        stamp = self._stamp()
+        cached = self.__dict__.get("_row_cache")
+        if stamp is None or cached is None or cached[0] != stamp or len(cached[1]) > ROW_CACHE:
+            cached = (stamp, {})  # a new dict, not a cleared one: another thread may be reading the old one
+            self._row_cache = cached
+        rows = cached[1]
+        out = {key: row for key in keys if (row := rows.get(key)) is not None}
+        missing = [key for key in keys if key not in out]
+        if missing:
+            fetched = self.store.rows_by_keys(missing)
+            out.update(fetched)
+            if stamp is not None:
+                rows.update(fetched)
+        return out
+
+    def _stamp(self) -> directory.Stamp | None:
+        try:
+            return directory.stamp(self.path)
+        except OSError:  # the index file is gone: nothing can be cached safely
+            return None
 
 
 def check_k(k: int) -> None:

@@ -243,14 +243,18 @@ class MetadataStore:
         return out
 
     def by_keys(self, keys: Iterable[int]) -> dict[int, ItemRecord]:
-        """The stored records of ``keys`` (absent keys left out): the query path's one read, one round trip."""
-        out: dict[int, ItemRecord] = {}
+        """The stored records of ``keys`` (absent keys left out)."""
+        return {key: ItemRecord(*row) for key, row in self.rows_by_keys(keys).items()}
+
+    def rows_by_keys(self, keys: Iterable[int]) -> dict[int, tuple]:
+        """``(key, id, source, label, snippet)`` rows of ``keys`` (absent keys left out): the query path's one
+        read, one round trip, plain tuples (what a search turns into hits)."""
+        out: dict[int, tuple] = {}
         mark = _PLACEHOLDER.get(self.engine.dialect.paramstyle)
         if mark is None:  # a driver with another parameter style: SQLAlchemy renders the statement
             with self.engine.connect() as conn:
                 for chunk in batched(map(int, keys), _IN_CHUNK):
-                    for key, item_id, source, label, snippet in conn.execute(_BY_KEYS, {"keys": chunk}):
-                        out[key] = ItemRecord(key=key, id=item_id, source=source, label=label, snippet=snippet)
+                    out.update((row[0], tuple(row)) for row in conn.execute(_BY_KEYS, {"keys": chunk}))
             return out
         # The DB-API cursor directly: SQLAlchemy's statement and row processing cost 5x the read itself.
         raw = self.engine.raw_connection()
@@ -258,8 +262,7 @@ class MetadataStore:
             cursor = raw.cursor()
             for chunk in batched(map(int, keys), _IN_CHUNK):
                 cursor.execute(_BY_KEYS_SQL.format(", ".join([mark] * len(chunk))), chunk)
-                for row in cursor.fetchall():
-                    out[row[0]] = ItemRecord(*row)  # (key, id, source, label, snippet): the field order
+                out.update((row[0], row) for row in cursor.fetchall())
             cursor.close()
             raw.commit()  # end the read transaction a driver may have opened (PostgreSQL's)
         finally:

@@ -75,3 +75,18 @@ def test_a_fitted_autoencoder_encodes_the_same_through_numpy_and_torch(options):
         assert (fast == slow).mean() > 0.99  # packed bits: a unit exactly at 0 may round either way
     else:
         np.testing.assert_allclose(fast, slow, atol=2e-6)
+
+
+def test_cached_hit_rows_follow_every_write(tmp_path, docs):
+    import retrieval
+
+    from .conftest import FAKE, write_corpus
+
+    retrieval.index_source(write_corpus(tmp_path / "corpus", docs), tmp_path / "c.aer", **FAKE)
+    with retrieval.open(tmp_path / "c.aer") as col, retrieval.open(tmp_path / "c.aer") as other:
+        first = col.search("orbit rocket", k=3)[0]
+        col.update(retrieval.Document(id=first.id, text="orbit rocket launch", label="relabelled"))
+        assert {h.label for h in col.search("orbit rocket launch", k=40) if h.id == first.id} == {"relabelled"}
+        col.search("orbit rocket", k=40)  # fill the cache
+        other.delete([first.id])  # another process's write: the reader's index still has the code
+        assert first.id not in {h.id for h in col.search("orbit rocket launch", k=40)}  # no stale row served
