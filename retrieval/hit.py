@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -43,7 +44,13 @@ def assemble_hits(scores: np.ndarray, keys: np.ndarray, rows: Mapping[int, tuple
     """One list of hits per query row from the store's ``(key, id, source, label, snippet)`` rows by key; keys
     without a row (-1, or not in the store yet) are skipped."""
     out = []
-    for row_scores, row_keys in zip(scores.tolist(), keys.tolist()):
-        out.append([Hit(r[1], s, r[3], r[2], r[4]) for s, key in zip(row_scores, row_keys)
-                    if (r := rows.get(key)) is not None])  # fmt: skip
+    collecting = gc.isenabled()
+    gc.disable()  # a batch makes thousands of tuples, none in a cycle: each GC pass would walk the whole heap
+    try:
+        for row_scores, row_keys in zip(scores.tolist(), keys.tolist()):
+            out.append([Hit(r[1], s, r[3], r[2], r[4]) for s, key in zip(row_scores, row_keys)
+                        if (r := rows.get(key)) is not None])  # fmt: skip
+    finally:
+        if collecting:
+            gc.enable()
     return out
