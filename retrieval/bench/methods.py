@@ -41,6 +41,11 @@ TEXT_METHODS = [
     _m("ae-128bit", "ae", bits=128),
     _m("minilm", "minilm"),
     _m("minilm-ae-64bit", "minilm-ae", bits=64),
+    # the vocabulary study (issue 17): the same methods over the 5,000 and 10,000 most frequent words
+    _m("lsa-50-5k", "lsa", dim=50, vocab_size=5000),
+    _m("lsa-50-10k", "lsa", dim=50, vocab_size=10000),
+    _m("ae-64bit-5k", "ae", bits=64, vocab_size=5000),
+    _m("ae-64bit-10k", "ae", bits=64, vocab_size=10000),
 ]
 IMAGE_METHODS = [
     _m("pixels", "pixels"),
