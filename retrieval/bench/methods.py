@@ -46,6 +46,7 @@ TEXT_METHODS = [
     _m("lsa-50-10k", "lsa", dim=50, vocab_size=10000),
     _m("ae-64bit-5k", "ae", bits=64, vocab_size=5000),
     _m("ae-64bit-10k", "ae", bits=64, vocab_size=10000),
+    _m("ae-64bit-10k-teacher", "ae", bits=64, vocab_size=10000, teacher="minilm"),
 ]
 IMAGE_METHODS = [
     _m("pixels", "pixels"),
