@@ -64,7 +64,7 @@ class Searching:
         keys = self.store.keys_where(parsed.labels, parsed.id_prefix)
         if stamp is not None:
             if len(cache) >= FILTER_CACHE:
-                cache.pop(next(iter(cache)), None)
+                cache.clear()  # start over: safe beside other threads' reads, unlike evicting while they iterate
             cache[parsed] = (stamp, keys)
         return keys
 
