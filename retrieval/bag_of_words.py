@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from .errors import NotFittedError
-from .tokenise import WordCounter
+from .tokenise import FEW_CHARACTERS, WordCounter, few_counts
 
 
 def reference_counts(vocabulary: Sequence[str], texts: Sequence[Any]) -> sp.csr_matrix:
@@ -40,7 +40,7 @@ class BagOfWords:
         cv = CountVectorizer(max_features=self.vocab_size, stop_words=self.stop_words)
         cv.fit(texts)
         self.vocabulary_ = sorted(cv.vocabulary_, key=cv.vocabulary_.__getitem__)
-        self._counter = None
+        self._counter = self._columns = None
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -50,6 +50,12 @@ class BagOfWords:
         texts = list(texts)
         if not all(type(t) is str for t in texts):  # bytes, str subclasses, NaN: the vectoriser decides
             return reference_counts(self.vocabulary_, texts)
+        if sum(map(len, texts)) <= FEW_CHARACTERS:  # a query: no need for the counter's tables (0.1 s to build)
+            columns = getattr(self, "_columns", None)
+            if columns is None:
+                columns = self._columns = {w: i for i, w in enumerate(self.vocabulary_)}
+            if len(columns) == len(self.vocabulary_):  # a repeated word: the counter refuses the vocabulary
+                return few_counts(texts, columns, len(self.vocabulary_))
         return self.counter()(texts)
 
     def counter(self) -> WordCounter:
@@ -72,10 +78,10 @@ class BagOfWords:
     def from_saved(cls, config: dict[str, Any], state: dict[str, Any]) -> BagOfWords:
         bow = cls(**config)
         bow.vocabulary_ = list(state["vocabulary"])
-        bow._counter = None
+        bow._counter = bow._columns = None
         return bow
 
     def __getstate__(self) -> dict[str, Any]:
         # The counter's tables (a few MB) are rebuilt from the vocabulary where the object lands; `_cv` was
         # the vectoriser of earlier versions.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_counter", "_cv")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_counter", "_cv", "_columns")}

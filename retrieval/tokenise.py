@@ -124,16 +124,7 @@ class WordCounter:
         return _stack(parts, len(texts), self.width)
 
     def _few(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """The counts as the vectoriser makes them: its regex over each lowercased text, a dict lookup a token."""
-        indptr, indices, data = [0], [], []
-        for text in texts:
-            found = Counter(c for c in map(self.columns_of.get, _TOKEN.findall(text.lower())) if c is not None)
-            columns = sorted(found)
-            indices += columns
-            data += [found[c] for c in columns]
-            indptr.append(len(indices))
-        arrays = np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)
-        return sp.csr_matrix(arrays, shape=(len(texts), self.width))
+        return few_counts(texts, self.columns_of, self.width)
 
     def _chunk(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(row lengths, column indices, counts)`` of one chunk."""
@@ -217,6 +208,21 @@ class WordCounter:
             ids[todo[same]] = cand[same]
             todo = todo[~same]
         return ids
+
+
+def few_counts(texts: Sequence[str], columns_of: dict[str, int], width: int) -> sp.csr_matrix:
+    """The counts as the vectoriser makes them, for a few texts (a query): its regex over each lowercased text,
+    a dict lookup a token. ``columns_of`` maps vocabulary words to columns (words the regex cannot yield are
+    never looked up, so the plain vocabulary index will do); needs none of :class:`WordCounter`'s tables."""
+    indptr, indices, data = [0], [], []
+    for text in texts:
+        found = Counter(c for c in map(columns_of.get, _TOKEN.findall(text.lower())) if c is not None)
+        columns = sorted(found)
+        indices += columns
+        data += [found[c] for c in columns]
+        indptr.append(len(indices))
+    arrays = np.array(data, dtype=np.float32), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)
+    return sp.csr_matrix(arrays, shape=(len(texts), width))
 
 
 def _stack(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, width: int) -> sp.csr_matrix:
