@@ -144,7 +144,7 @@ class FloatIndex(CodeIndex):
             if found is not None:
                 return self._scored(*found)
         subset = faiss.IndexFlat(self.dim, self._index.metric_type)
-        subset.add(self._index.reconstruct_batch(present))
+        subset.add(self.reconstruct_batch(present))
         scores, positions = subset.search(queries, k)
         return self._scored(scores, np.where(positions >= 0, present[np.maximum(positions, 0)], -1))
 
@@ -189,6 +189,16 @@ class FloatIndex(CodeIndex):
             return self._index.reconstruct(int(key))
         except RuntimeError as exc:
             raise KeyError(key) from exc
+
+    def reconstruct_batch(self, keys: np.ndarray) -> np.ndarray:
+        """The stored codes of ``keys``, one row each (as :meth:`reconstruct`); ``KeyError`` if one is absent."""
+        keys = np.ascontiguousarray(keys, dtype=np.int64).reshape(-1)
+        if not len(keys):
+            return np.empty((0, self.dim), dtype=np.float32)
+        try:
+            return self._index.reconstruct_batch(keys)
+        except RuntimeError as exc:
+            raise KeyError(faiss_message(exc)) from exc
 
     def bytes_per_item(self) -> float:
         """Serialised index size per item, codes and ids included."""

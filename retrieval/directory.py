@@ -182,10 +182,10 @@ def stamp(path: Path) -> Stamp:
 
 
 @contextlib.contextmanager
-def write_lock(path: Path) -> Iterator[None]:
-    """Hold the collection's write lock; a second writer waits (``AER_LOCK_TIMEOUT`` seconds, default
-    ``LOCK_TIMEOUT_S``), then gets a clear error."""
-    timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_S)
+def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold the collection's write lock; a second writer waits ``timeout`` seconds (default ``AER_LOCK_TIMEOUT``,
+    else ``LOCK_TIMEOUT_S``), then gets a clear ``CollectionError`` (its cause: filelock's ``Timeout``)."""
+    timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_S) if timeout is None else timeout
     lock = FileLock(str(path / LOCK_FILE), timeout=timeout)
     try:
         lock.acquire()

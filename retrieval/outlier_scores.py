@@ -28,6 +28,7 @@ from indexers import CodeIndex
 from .encoders import Encoder
 from .errors import CollectionError, InvalidParameterError
 from .hit import Hit, hit_of
+from .searching import check_k
 from .sources import Document, ImageItem, contents
 from .store import MetadataStore
 
@@ -94,7 +95,7 @@ def top_outliers(col: Collection, n: int = 20, score: str = DEFAULT_SCORE, k: in
 def stored_scores(col: Collection, score: str = DEFAULT_SCORE, k: int = DEFAULT_K) -> tuple[np.ndarray, np.ndarray]:
     """``(keys, scores)`` of the stored items under ``score``; the kNN score leaves each item out of its own search."""
     check_score(score)
-    _check_k(k)
+    check_k(k)
     if score == "reconstruction":
         return _stored_errors(col)
     keys, codes = stored_codes(col)
@@ -135,7 +136,7 @@ def score_codes(
     """``score`` of new items given their ``codes`` (as the encoder makes them) and, for ``reconstruction`` and
     ``combined``, their reconstruction ``errors``; ``combined`` is normalised by the stored items' scores."""
     check_score(score)
-    _check_k(k)
+    check_k(k)
     if score != "knn" and errors is None:
         raise CollectionError(f"no reconstruction errors given (errors=...): the {score!r} score needs them")
     if score == "reconstruction":
@@ -161,7 +162,7 @@ def knn_distances(col: Collection, codes: np.ndarray, k: int, own_keys: np.ndarr
     """Distance from each code to its ``k``-th nearest stored code; with ``own_keys`` (row ``i`` is the stored
     item ``own_keys[i]``) each row's own key is skipped. Where fewer than ``k`` others exist, the farthest found;
     ``inf`` where none."""
-    _check_k(k)
+    check_k(k)
     extra = 0 if own_keys is None else 1
     out = np.empty(len(codes), dtype=np.float64)
     for start in range(0, len(codes), SEARCH_BATCH):
@@ -241,8 +242,3 @@ def _distance_name(metric: str) -> str:
 def _ordinal(k: int) -> str:
     suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
     return f"{k}{suffix}"
-
-
-def _check_k(k: int) -> None:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise InvalidParameterError(f"The 'k' parameter must be an int of at least 1. Got {k!r} instead.")

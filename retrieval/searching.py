@@ -133,5 +133,5 @@ class Searching:
 
 def check_k(k: int) -> None:
     """Refuse a ``k`` that is not a positive int."""
-    if not isinstance(k, (int, np.integer)) or k < 1:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise InvalidParameterError(f"The 'k' parameter must be an int of at least 1. Got {k!r} instead.")

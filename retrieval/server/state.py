@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fasteners
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
 from .. import directory
 from ..collection import Collection
@@ -89,15 +89,16 @@ class Served:
             self._writer.release()
 
     def _await_file_lock(self) -> None:
-        lock = FileLock(str(self.path / directory.LOCK_FILE), timeout=self.lock_wait_s)
         try:
-            lock.acquire()
-        except Timeout as exc:
-            raise Busy(
+            with directory.write_lock(self.path, timeout=self.lock_wait_s):
+                pass
+        except CollectionError as exc:
+            if not isinstance(exc.__cause__, Timeout):
+                raise
+            raise Busy(  # the collection's name only: a client is not told the server's paths
                 f"{self.path.name}: another process is writing to this collection (its lock has been held "
                 f"for over {self.lock_wait_s:g} s); try again when it has finished"
             ) from exc
-        lock.release()
 
     # --- other processes' writes ---------------------------------------------------------
 
@@ -116,17 +117,15 @@ class Served:
         if not self.stale() or not self._writer.acquire(blocking=False):
             return False
         try:
-            lock = FileLock(str(self.path / directory.LOCK_FILE), timeout=0)
             try:
-                lock.acquire()
-            except Timeout:
-                return False
-            try:
-                if not self.stale():
+                with directory.write_lock(self.path, timeout=0):
+                    if not self.stale():
+                        return False
+                    fresh = Collection.open(self.path, device=self.device, db=self.db)
+            except CollectionError as exc:
+                if isinstance(exc.__cause__, Timeout):  # another process is mid-write: look again later
                     return False
-                fresh = Collection.open(self.path, device=self.device, db=self.db)
-            finally:
-                lock.release()
+                raise
             with self._rw.write_lock():
                 old, self._col = self._col, fresh
             old.close()
