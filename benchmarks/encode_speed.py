@@ -4,8 +4,9 @@
 saved text autoencoder (the binary student and the float encoder) on each thread count of ``--threads`` (every
 pool sized by ``retrieval.threads.set_threads``; on a machine with more cores, pin the process with ``taskset``
 to the cores meant). The parts are timed apart on the same texts: tokenise (``encoder.counts``: the bag of
-words), network (counts to code-layer units), packing (units to stored codes: ``indexers.pack_bits`` for binary
-codes; nothing for floats). Each number is the best of ``--repeats`` runs, after one warm-up. Then
+words), network (counts to code-layer units), packing (units to stored codes: the rotation, if any, and
+``indexers.pack_bits`` for binary codes; nothing for floats). Each number is the best of ``--repeats`` runs,
+after one warm-up. Then
 all-MiniLM-L6-v2 (``retrieval.encoders.sentence.embed``, CPU) embeds a seeded sample of ``--minilm-docs`` posts
 on the first thread count, and the students' speed is given as a multiple of it. The scikit-learn vectoriser's
 speed over the same vocabulary (the reference the fast tokeniser must equal) is timed once, on the 18,846 posts,
@@ -32,7 +33,6 @@ import numpy as np  # noqa: E402
 
 from retrieval.bag_of_words import reference_counts  # noqa: E402
 from retrieval.encoders import load_encoder  # noqa: E402
-from retrieval.encoders.base import finish_codes  # noqa: E402
 from retrieval.sources import iter_newsgroups  # noqa: E402
 from retrieval.sources.items import Document  # noqa: E402
 from retrieval.threads import available_cpus, set_threads  # noqa: E402
@@ -60,7 +60,7 @@ def encoder_speed(name: str, enc: Any, texts: list[str], repeats: int) -> dict[s
     tokenise, counts = best_of(lambda: enc.counts(texts), repeats)
     network_and_packing, _ = best_of(lambda: enc._encode(counts, False), repeats)
     units = enc._forward()(counts) if enc.bits else None
-    packing = best_of(lambda: finish_codes(units, enc.bits), repeats)[0] if enc.bits else 0.0
+    packing = best_of(lambda: enc._finish(units), repeats)[0] if enc.bits else 0.0
     n = len(texts)
     return {
         "encoder": name, "describe": enc.describe(), "docs": n, "code_bytes": int(codes[0].nbytes),

@@ -27,13 +27,15 @@ def test_binary_code_layer_is_exactly_binary_at_inference_and_passes_gradients()
     np.testing.assert_array_equal(layer.eval()(z).detach().numpy(), (z > 0).float().detach().numpy())
 
 
-def test_text_autoencoder_binary_codes_round_trip_and_group_topics(docs, tmp_path):
+@pytest.mark.parametrize("binarise", ["rotation", "layer"])
+def test_text_autoencoder_binary_codes_round_trip_and_group_topics(docs, tmp_path, binarise):
     texts = [t for _, _, t in docs]
     labels = np.array([lab for _, lab, _ in docs])
-    enc = create_encoder("ae", **{**FAST_AE, "epochs": 80}, bits=16).fit(texts)
+    enc = create_encoder("ae", **{**FAST_AE, "epochs": 80}, bits=16, binarise=binarise).fit(texts)
     codes = enc.encode(texts)
     assert codes.dtype == np.uint8 and codes.shape == (len(texts), 2)
-    assert enc.metric == "hamming" and enc.bits == 16 and enc.describe().endswith("binary)")
+    assert enc.metric == "hamming" and enc.bits == 16
+    assert enc.describe().endswith("binary)" if binarise == "layer" else "-8 → 16 bits by rotation)")
     enc.save(tmp_path / "e")
     np.testing.assert_array_equal(load_encoder(tmp_path / "e", device="cpu").encode(texts), codes)
     bits = unpack_bits(codes, 16).astype(int)

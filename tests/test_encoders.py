@@ -94,10 +94,12 @@ def test_unknown_names_and_options():
 
 def test_config_is_the_constructor_signature():
     enc = create_encoder("ae", **FAST_AE, bits=16, device="cpu")
-    # the saved keys are the parameter names, as before, plus the teacher's (issue 15)
+    # the saved keys are the parameter names, as before, plus the teacher's (issue 15) and how bits are made
     assert [k for k in enc.get_config() if k in LEGACY_AE_BITS] == list(LEGACY_AE_BITS)
-    assert set(enc.get_config()) - set(LEGACY_AE_BITS) == {"teacher", "teacher_docs", "teacher_weight"}
+    added = {"teacher", "teacher_docs", "teacher_weight", "binarise", "float_dim"}
+    assert set(enc.get_config()) - set(LEGACY_AE_BITS) == added
     assert enc.dim == enc.get_config()["dim"] == 16  # a binary code's width is its bits
+    assert enc.get_config()["float_dim"] == FAST_AE["dim"]  # ... rotated from the real-valued code asked for
     conv = create_encoder("conv-ae", channels=[4, 8], dim=8)
     assert conv.get_config()["channels"] == [4, 8] and "options" not in conv.get_config()
     assert set(conv.get_config()) == set(conv.param_names()) - {"device", "progress"}
@@ -117,8 +119,10 @@ def test_hidden_takes_presets_strings_and_sequences():
 
 def test_configs_written_before_the_redesign_still_load(docs, tmp_path):
     texts, _ = texts_labels(docs)
-    enc = create_encoder("ae", **FAST_AE, bits=16).fit(texts)
-    for name, encoder in (("ae", enc), ("two", create_encoder("ae", **FAST_AE, bits=16, short_bits=8).fit(texts))):
+    # encoders of then: their bits came from a binary code layer (the only way there was)
+    enc = create_encoder("ae", **FAST_AE, bits=16, binarise="layer").fit(texts)
+    two = create_encoder("ae", **FAST_AE, bits=16, short_bits=8, binarise="layer").fit(texts)
+    for name, encoder in (("ae", enc), ("two", two)):
         encoder.save(tmp_path / name)
     legacy_two = {"inner": "ae", "short": {**LEGACY_AE_BITS, "bits": 8}, "long": LEGACY_AE_BITS}
     for name, legacy in (("ae", LEGACY_AE_BITS), ("two", legacy_two)):
@@ -186,8 +190,10 @@ def _count_calls(parts, monkeypatch) -> dict[str, int]:
 def test_one_tokenisation_and_one_forward_pass_per_batch(docs, monkeypatch):
     texts, _ = texts_labels(docs)
     single = create_encoder("ae", **FAST_AE).fit(texts)
-    two = create_encoder("ae", **FAST_AE, bits=16, short_bits=8).fit(texts)
-    for encoder, parts, forward in ((single, [single], 1), (two, [two.short, two.long], 2)):
+    two = create_encoder("ae", **FAST_AE, bits=16, short_bits=8, binarise="layer").fit(texts)
+    shared = create_encoder("ae", **FAST_AE, bits=16, short_bits=8).fit(texts)  # two rotations of one network
+    cases = ((single, [single], 1), (two, [two.short, two.long], 2), (shared, [shared.long], 1))
+    for encoder, parts, forward in cases:
         calls = _count_calls(parts, monkeypatch)
         codes, errors = encoder.encode_with_errors(texts)
         assert calls == {"tokenise": 1, "encoder": forward, "decoder": 1}, type(encoder).__name__

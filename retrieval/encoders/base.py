@@ -31,6 +31,7 @@ from indexers import pack_bits
 
 from ..errors import EncoderFileError, NotFittedError
 from ..manifest import read_manifest
+from .rotation import learn_rotation, rotated_bits
 
 FORMAT = "ae-retrieval-encoder"
 FORMAT_VERSION = 1
@@ -68,6 +69,11 @@ class Encoder(ABC):
     def get_config(self) -> dict[str, Any]:
         """JSON-safe constructor keywords (runtime options left out) that rebuild this encoder unfitted."""
         return {p: _json_value(getattr(self, p)) for p in self.param_names() if p not in self.runtime_params}
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A saved configuration as today's constructor takes it (options added since get their old meaning)."""
+        return config
 
     def describe(self) -> str:
         """One line for ``aer info``."""
@@ -207,13 +213,94 @@ def read_saved(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray
 
 class BinaryCapable:
     """Mixin for encoders whose code is ``dim`` floats compared by cosine or, given ``bits``, that many
-    bits compared by Hamming distance (the encoders a two-stage encoder can be made of)."""
+    bits compared by Hamming distance (the encoders a two-stage encoder can be made of).
+
+    Bits come one of two ways (``binarise``): ``"rotation"`` trains the real-valued code (``float_dim`` wide:
+    by default the ``dim`` asked for) and learns a rotation of it whose signs are the bits (``rotation.py``);
+    ``"layer"`` trains a code layer of ``bits`` binary units through.
+    """
 
     bits: int | None
+    binarise: str = "layer"  # encoders without the option, and every one saved before it existed
+    float_dim: int | None = None
 
     @property
     def metric(self) -> str:
         return "hamming" if self.bits else "cosine"
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A binary encoder saved before ``binarise`` existed trained its bits through a binary layer."""
+        known = isinstance(config, dict) and "binarise" in cls.param_names()  # type: ignore[attr-defined]
+        if known and config.get("bits") and "binarise" not in config:
+            return {**config, "binarise": "layer"}
+        return config  # anything else is the constructor's to refuse
+
+    def _layer_bits(self) -> bool:
+        """Whether the network's code layer is binary units (else it is real-valued)."""
+        return bool(self.bits) and self.binarise == "layer"
+
+    def _units(self) -> int:
+        """Width of the network's code layer."""
+        if not self.bits:
+            return self.dim  # type: ignore[attr-defined]
+        return self.bits if self.binarise == "layer" or not self.float_dim else self.float_dim
+
+    def _fit_rotation(self, units: np.ndarray) -> None:
+        """Learn the rotation that turns the fit sample's real-valued codes ``units`` into bits (rotation only)."""
+        if self.bits and self.binarise == "rotation":
+            self.rotation_mean_, self.rotation_ = learn_rotation(units, self.bits, seed=getattr(self, "seed", 0))
+            training = getattr(self, "training_", {})
+            self.training_ = {**training, "bits": f"{self.bits} bits by a learned rotation of {units.shape[1]} floats"}
+
+    def _encode_units(self, inputs: Any, errors: bool) -> tuple[np.ndarray, Errors]:
+        """``_encode`` before ``_finish``: the code layer's output (and the errors) of prepared ``inputs``."""
+        raise NotImplementedError
+
+    def _real_codes(self, prepared: Any) -> np.ndarray:
+        """The network's real-valued code-layer output for prepared inputs (before any binarising)."""
+        raise NotImplementedError
+
+    def shares_network(self, other: BinaryCapable) -> bool:
+        """Whether ``other``'s trained network is the one this encoder would train: both take bits by rotation and
+        differ in nothing else than how many (a two-stage encoder then trains one network for its two codes)."""
+        if type(self) is not type(other) or not self.binarise == other.binarise == "rotation":
+            return False
+        mine, theirs = self.get_config(), other.get_config()  # type: ignore[attr-defined]
+        return {**mine, "bits": None, "dim": None} == {**theirs, "bits": None, "dim": None}
+
+    def adopt(self, other: BinaryCapable, prepared: Any) -> None:
+        """Take ``other``'s fitted network (``shares_network``) and learn this encoder's own rotation on the real
+        codes of the ``prepared`` fit items."""
+        self.__dict__.update({k: v for k, v in vars(other).items() if k.endswith("_") and not k.startswith("rotation")})
+        self._fit_rotation(other._real_codes(prepared))
+
+    def _finish(self, units: np.ndarray) -> np.ndarray:
+        """Code-layer output as stored: the floats, or the packed bits of the layer or of the rotation."""
+        if not self.bits:
+            return units
+        if self.binarise == "layer":
+            return pack_bits(units > 0.5)
+        return pack_bits(rotated_bits(units, self.rotation_mean_, self.rotation_))
+
+    def _rotation_arrays(self) -> dict[str, np.ndarray]:
+        if self.bits and self.binarise == "rotation":
+            return {"rotation_mean": self.rotation_mean_, "rotation": self.rotation_}
+        return {}
+
+    def _set_rotation(self, arrays: dict[str, np.ndarray]) -> None:
+        if self.bits and self.binarise == "rotation":
+            self.rotation_mean_, self.rotation_ = arrays["rotation_mean"], arrays["rotation"]
+            if self.rotation_.shape != (self._units(), self.bits) or self.rotation_mean_.shape != (self._units(),):
+                raise ValueError(f"rotation of shape {self.rotation_.shape}, the config makes "
+                                 f"({self._units()}, {self.bits})")  # fmt: skip
+
+
+def binary_note(encoder: BinaryCapable) -> str:
+    """What ``describe`` adds for a binary code: how its bits are made."""
+    if not encoder.bits:
+        return ""
+    return " binary" if encoder.binarise == "layer" else f" → {encoder.bits} bits by rotation"
 
 
 def finish_codes(units: np.ndarray, bits: int | None) -> np.ndarray:

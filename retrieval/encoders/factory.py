@@ -51,7 +51,7 @@ def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
     if cls is None:
         raise EncoderFileError(f"{folder}: unknown encoder {config.get('encoder')!r}")
     try:
-        encoder = cls(**config["config"], **_accepted(cls, runtime))
+        encoder = cls(**cls.saved_config(config["config"]), **_accepted(cls, runtime))
         with torch.device("meta"):  # sizes in a (possibly hand-edited) config are checked before any allocation
             encoder._set_arrays(config.get("state", {}), arrays)
         training = config.get("training", {})

@@ -47,3 +47,14 @@ def layer_sizes(hidden: Any, owner: str, presets: Mapping[str, Sequence[int]] | 
     if not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
         raise invalid("hidden", owner, expected, hidden)
     return tuple(sizes)
+
+
+BINARISE = ("rotation", "layer")
+
+
+def check_binarise(binarise: str, float_dim: int | None, owner: str = "this encoder") -> None:
+    """``binarise`` is one of ``BINARISE``; ``float_dim`` (the real-valued code the bits come from) a positive int."""
+    if binarise not in BINARISE:
+        raise invalid("binarise", owner, f"one of {', '.join(map(repr, BINARISE))}", binarise)
+    if float_dim is not None and (isinstance(float_dim, bool) or not isinstance(float_dim, int) or float_dim < 1):
+        raise invalid("float_dim", owner, "a positive int", float_dim)

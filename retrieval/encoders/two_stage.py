@@ -54,6 +54,15 @@ class TwoStageEncoder(Encoder):
         self.progress = progress
 
     @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(config, dict) or not isinstance(config.get("inner"), str):
+            return config  # the constructor's to refuse
+        inner = ENCODERS.get(config["inner"])
+        if inner is None or not isinstance(config.get("short"), dict) or not isinstance(config.get("long"), dict):
+            return config
+        return {**config, "short": inner.saved_config(config["short"]), "long": inner.saved_config(config["long"])}
+
+    @classmethod
     def create(cls, inner: str, short_bits: int, bits: int | None = None, **options: Any) -> TwoStageEncoder:
         """Short codes of ``short_bits`` and long codes of ``bits`` from encoders of kind ``inner``.
 
@@ -87,8 +96,12 @@ class TwoStageEncoder(Encoder):
         return f"two-stage(short={self.short.describe()}, long={self.long.describe()})"
 
     def _fit(self, items: Sequence[Any]) -> None:
-        self.short.fit(items)
+        """Fit both codes; when both are rotations of the same real-valued code, train that network once."""
         self.long.fit(items)
+        if self.short.shares_network(self.long):
+            self.short.adopt(self.long, self.long._prepare(items))
+        else:
+            self.short.fit(items)
 
     def _is_fitted(self) -> bool:
         return self.short._is_fitted() and self.long._is_fitted()
@@ -105,6 +118,9 @@ class TwoStageEncoder(Encoder):
     def _encode(self, inputs: tuple[Any, Any], errors: bool) -> tuple[np.ndarray, Errors]:
         """Joined codes, short code first (``indexers.join_codes``); the errors are the long code's."""
         short, long = inputs
+        if getattr(self.short, "model_", None) is getattr(self.long, "model_", False):  # one network, two rotations
+            units, long_errors = self.long._encode_units(long, errors)
+            return join_codes(self.short._finish(units), self.long._finish(units)), long_errors
         long_codes, long_errors = self.long._encode(long, errors)
         return join_codes(self.short._encode(short, False)[0], long_codes), long_errors
 
