@@ -17,7 +17,7 @@ from retrieval.errors import EncoderFileError, InvalidParameterError, MissingDep
 from retrieval.evaluation import RankingScores
 
 from . import fakes
-from .conftest import FAST_AE
+from .conftest import FAST_AE, make_images
 
 HAS_MINILM = importlib.util.find_spec("sentence_transformers") is not None
 OPTIONS = {
@@ -244,3 +244,13 @@ def test_an_explicit_epochs_is_exactly_that_many_and_the_default_trains_to_the_s
     assert len(create_encoder("ae", epochs=2, min_steps=300, **fast).fit(texts).history_) == 2
     assert len(create_encoder("ae", min_steps=300, **fast).fit(texts).history_) == 100  # 300 steps, not 30 epochs
     assert len(create_encoder("ae", min_steps=0, **fast).fit(texts).history_) == 30
+
+
+def test_conv_ae_with_batch_norm_saves_its_running_statistics(tmp_path):
+    images = np.stack([img for _, img in make_images()])
+    enc = create_encoder("conv-ae", dim=8, channels=(4, 8), norm=True, epochs=1, batch_size=16, progress=False)
+    codes = enc.fit(images).encode(images)
+    assert "batch norm" in enc.describe()
+    enc.save(tmp_path / "e")
+    again = load_encoder(tmp_path / "e", device="cpu")
+    np.testing.assert_array_equal(again.encode(images), codes)  # eval mode: the saved running mean / variance

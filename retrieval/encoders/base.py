@@ -160,7 +160,7 @@ class Encoder(ABC):
         self.check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = {k: np.ascontiguousarray(v) for k, v in self._get_arrays().items()}
+        arrays = {k: np.ascontiguousarray(v).reshape(np.shape(v)) for k, v in self._get_arrays().items()}  # 0-d kept
         save_file(arrays, str(folder / WEIGHTS_FILE))
         config = {
             "format": FORMAT,

@@ -319,18 +319,21 @@ class ConvImageAutoencoder(ImageAutoencoder):
 
     name: ClassVar[str] = "conv-ae"
 
-    def __init__(self, dim: int = 64, channels: Sequence[int] = (16, 32, 64), **options: Any) -> None:
+    def __init__(
+        self, dim: int = 64, channels: Sequence[int] = (16, 32, 64), norm: bool = False, **options: Any
+    ) -> None:
         super().__init__(dim, **options)
         self.channels = tuple(channels)
+        self.norm = norm
 
     def describe(self) -> str:
         size = f"dim={self._units()}{binary_note(self)}" if self.bits else f"dim={self.dim}"
         if self._layer_bits():
             size = f"bits={self.bits}"
-        return f"conv-ae(channels={'-'.join(map(str, self.channels))}, {size})"
+        return f"conv-ae(channels={'-'.join(map(str, self.channels))}, {'batch norm, ' if self.norm else ''}{size})"
 
     def _build(self) -> nn.Module:
-        return ConvAutoencoder(self._units(), self.channels, binary=self._layer_bits())
+        return ConvAutoencoder(self._units(), self.channels, binary=self._layer_bits(), norm=self.norm)
 
 
 @register

@@ -11,19 +11,22 @@ from .binary import BinaryCode
 
 
 class ConvAutoencoder(nn.Module):
-    """``3×32×32 → [conv 3×3, ReLU, max-pool 2] per stage → linear → code``, mirrored back up.
+    """``3×32×32 → [conv 3×3, (batch norm), ReLU, max-pool 2] per stage → linear → code``, mirrored back up.
 
     Each stage halves the resolution; the decoder doubles it with stride-2 transposed
     convolutions and ends in a 3×3 convolution to RGB. With ``binary`` the code units are 0/1
     (``BinaryCode``). ``forward`` returns ``(code, reconstruction)``.
     """
 
-    def __init__(self, code_dim: int = 64, channels: Sequence[int] = (16, 32, 64), binary: bool = False) -> None:
+    def __init__(
+        self, code_dim: int = 64, channels: Sequence[int] = (16, 32, 64), binary: bool = False, norm: bool = False
+    ) -> None:
         super().__init__()
         down: list[nn.Module] = []
         c_in = 3
         for c in channels:
-            down += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            normalise = [nn.BatchNorm2d(c)] if norm else []
+            down += [nn.Conv2d(c_in, c, 3, padding=1), *normalise, nn.ReLU(), nn.MaxPool2d(2)]
             c_in = c
         side = 32 >> len(channels)
         flat = channels[-1] * side * side
