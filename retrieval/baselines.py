@@ -30,12 +30,17 @@ ENCODE_BATCH = 5000  # database items encoded (and indexed) at a time
 BASELINES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "lsa-32": ("text", "lsa", {"dim": 32}),
     "lsa-50": ("text", "lsa", {"dim": 50}),
+    "lsa-50-10k": ("text", "lsa", {"dim": 50, "vocab_size": 10_000}),  # the vocabulary the default `ae` reads
     "tfidf": ("text", "tfidf", {}),
+    "tfidf-10k": ("text", "tfidf", {"vocab_size": 10_000}),
     "bm25": ("text", None, {}),
     "pixels": ("image", "pixels", {}),
     "pca-64": ("image", "pca", {"dim": 64}),
 }
-SUITE_BASELINES = {"text": ("lsa-32", "lsa-50", "tfidf", "bm25"), "image": ("pixels", "pca-64")}
+SUITE_BASELINES = {
+    "text": ("lsa-32", "lsa-50", "lsa-50-10k", "tfidf", "tfidf-10k", "bm25"),
+    "image": ("pixels", "pca-64"),
+}
 EVAL_BASELINES = {"text": ("lsa-50", "tfidf", "bm25"), "image": ("pixels", "pca-64")}
 
 Contents = Sequence[str] | np.ndarray  # texts, or (n, 32, 32, 3) uint8 images

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-NAMES = {"lsa-32": "LSA-32", "lsa-50": "LSA-50", "tfidf": "TF-IDF", "bm25": "BM25", "pixels": "pixels",
+NAMES = {"lsa-32": "LSA-32", "lsa-50": "LSA-50", "lsa-50-10k": "LSA-50 (10k words)", "tfidf": "TF-IDF",
+         "tfidf-10k": "TF-IDF (10k words)", "bm25": "BM25", "pixels": "pixels",
          "pca-64": "PCA-64"}  # fmt: skip
 RATIO_HEADER = {"text": "default ÷ best LSA", "image": "default ÷ better of pixels, PCA-64"}
 TITLES = {"text": "Text", "image": "Images"}
