@@ -40,6 +40,7 @@ TEXT_METHODS = [
     _m("ae-64bit", "ae", bits=64),
     _m("ae-128bit", "ae", bits=128),
     _m("ae-64bit-layer", "ae", bits=64, binarise="layer"),  # the binary code layer, the default before rotation
+    _m("ae-64bit-2k", "ae", bits=64, vocab_size=2000),  # the default vocabulary before the generalisation suite
     _m("minilm", "minilm"),
     _m("minilm-ae-64bit", "minilm-ae", bits=64),
     # the vocabulary study (issue 17): the same methods over the 5,000 and 10,000 most frequent words (the 64-bit

@@ -64,6 +64,10 @@ from .weighting import fit_idf, tfidf
 ENCODE_BATCH = 2048
 DEFAULT_EPOCHS = 30
 MIN_STEPS = {True: 1000, False: 2000}  # default step floor, with a teacher / without
+# The 10,000 most frequent words: on every text corpus of the generalisation suite the default beat its own
+# 2,000-word version on P@10 (20 Newsgroups at 1,000 / 3,000 / 11,314 posts +0.038 / +0.054 / +0.107, fortunes
+# +0.016; README "Vocabulary size"). Hinton & Salakhutdinov (2006) used 2,000.
+VOCAB_SIZE = 10_000
 
 
 def log_normalise(counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -99,7 +103,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         binarise: str = "rotation",
         float_dim: int | None = None,
         hidden: Sequence[int] | str = (500, 250, 125),
-        vocab_size: int = 2000,
+        vocab_size: int = VOCAB_SIZE,
         epochs: int | None = None,
         min_steps: int | None = None,
         batch_size: int = 128,
