@@ -95,7 +95,7 @@ from .common import commit_option, db_option, device_option, library_errors, par
     help="Cluster mode: encode with Ray Data across the workers of the Ray cluster at ADDRESS (auto, local, "
     "ray://head:10001) and hold the index shards in Ray actors. Needs ae-retrieval[cluster].",
 )
-@click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [2000].")
+@click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [ae 10000, lsa 2000].")
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125 (dense-ae: krizhevsky2011).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
@@ -146,6 +146,10 @@ def index_cmd(
         "epochs": epochs, "seed": seed,
     }  # fmt: skip
     extra = dict(parse_option(o) for o in options)
+    named = {k: v for k, v in named.items() if v is not None}  # unset: "-o" may give it (e.g. -o vocab_size=N)
+    twice = sorted(set(named) & set(extra))
+    if twice:
+        raise click.BadParameter(f"{', '.join(twice)} given both as an option and with -o", param_hint="--option")
     report = index_source(
         source,
         collection,
