@@ -369,19 +369,5 @@ class DenseImageAutoencoder(ImageAutoencoder):
             tied=self.tied,
         )
 
-    def _crops(self, images: np.ndarray) -> tuple[float, str]:
-        """The crop scale of the training views, and why: as asked, or the strongest of ``CROP_SCALES`` whose
-        crops stay about as close to the set as its images (``crop_ratio``; photographs take the strongest)."""
-        if self.crop is not None:
-            return self.crop, f"{self.crop:g} of each side (asked)"
-        if not self.contrastive:
-            return CROP_SCALES[0], "no views (contrastive=0)"
-        for scale in CROP_SCALES:
-            ratio = crop_ratio(images, scale)
-            if ratio < CROP_LIMIT:
-                break
-        return scale, (f"{scale:g} of each side: crops that size are {ratio:.2f}× as far from the set as the images "
-                       f"(limit {CROP_LIMIT}, scales tried {', '.join(map(str, CROP_SCALES))})")  # fmt: skip
-
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(len(x), -1)
