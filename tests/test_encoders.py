@@ -254,3 +254,17 @@ def test_conv_ae_with_batch_norm_saves_its_running_statistics(tmp_path):
     enc.save(tmp_path / "e")
     again = load_encoder(tmp_path / "e", device="cpu")
     np.testing.assert_array_equal(again.encode(images), codes)  # eval mode: the saved running mean / variance
+
+
+def test_a_conv_ae_saved_before_batch_norm_was_the_default_loads_without_it(tmp_path):
+    images = np.stack([img for _, img in make_images()])
+    enc = create_encoder("conv-ae", dim=8, channels=(4, 8), norm=False, epochs=1, batch_size=16, progress=False)
+    codes = enc.fit(images).encode(images)
+    enc.save(tmp_path / "e")
+    config_file = tmp_path / "e" / "config.json"
+    saved = json.loads(config_file.read_text())
+    del saved["config"]["norm"]  # as collections built before the option were saved
+    config_file.write_text(json.dumps(saved))
+    old = load_encoder(tmp_path / "e", device="cpu")
+    assert old.norm is False and create_encoder("conv-ae").norm is True
+    np.testing.assert_array_equal(old.encode(images), codes)

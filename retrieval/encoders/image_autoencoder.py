@@ -16,7 +16,8 @@ dense model ``tied`` weights and greedy layer-wise pre-training (``pretrain_epoc
 
 Measured on CIFAR-10 (64-D codes, 3 epochs; mAP@1000, pixel-space L2 = 0.215): plain conv AE
 0.259 with centred cosine (0.241 by L2); with the contrastive term 0.298. Bits (``bits``) are by default a learned
-rotation of the real-valued code (``rotation.py``; 64 bits 0.285, against 0.241 for a binary code layer).
+rotation of the real-valued code (``rotation.py``; 64 bits 0.285, against 0.241 for a binary code layer). Batch
+norm in the conv stages (``norm``, the default) lifts the floats to 0.317 and 64 bits to 0.299 at the same fit time.
 """
 
 from __future__ import annotations
@@ -320,11 +321,19 @@ class ConvImageAutoencoder(ImageAutoencoder):
     name: ClassVar[str] = "conv-ae"
 
     def __init__(
-        self, dim: int = 64, channels: Sequence[int] = (16, 32, 64), norm: bool = False, **options: Any
+        self, dim: int = 64, channels: Sequence[int] = (16, 32, 64), norm: bool = True, **options: Any
     ) -> None:
         super().__init__(dim, **options)
         self.channels = tuple(channels)
         self.norm = norm
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Encoders saved before batch norm became the default had none."""
+        config = super().saved_config(config)
+        if isinstance(config, dict) and "norm" not in config:
+            return {**config, "norm": False}
+        return config
 
     def describe(self) -> str:
         size = f"dim={self._units()}{binary_note(self)}" if self.bits else f"dim={self.dim}"
