@@ -19,11 +19,13 @@ scores 0.391 / 0.251; see README "Results" for the full runs):
   seed 0 (by default small corpora train on, to at least 1,000 steps with a teacher and 2,000
   without; an explicit ``epochs`` is exact): the longer schedule with small
   batches adds about +0.07 on both (0.454 / 0.326);
-- a teacher (``teacher="minilm"``, the default for real-valued codes; ``"none"``, the default for
-  ``bits``, trains on the words alone): at fit time
+- a teacher (``teacher="minilm"``, the default for real-valued codes and for bits by rotation; ``"none"``,
+  the default for a binary code layer, trains on the words alone): at fit time
   a sentence transformer embeds a sample of the fit texts and the vocabulary's words. Its word
   vectors become an input feature and its neighbourhoods a second loss term (see ``teacher.py``).
-  On the generalisation suite's small corpora this is what turns a loss to LSA into a clear win.
+  On the generalisation suite's small corpora this is what turns a loss to LSA into a clear win;
+- the 10,000 most frequent words (``VOCAB_SIZE``), and bits (``bits``) by a learned rotation of the
+  real-valued code (``rotation.py``): 64 bits P@100 0.587 / mAP 0.459, above MiniLM's own floats.
 """
 
 from __future__ import annotations
