@@ -259,7 +259,7 @@ class BinaryCapable:
 
     def _real_codes(self, prepared: Any) -> np.ndarray:
         """The network's real-valued code-layer output for prepared inputs (before any binarising)."""
-        raise NotImplementedError
+        return self._encode_units(prepared, errors=False)[0]
 
     def shares_network(self, other: BinaryCapable) -> bool:
         """Whether ``other``'s trained network is the one this encoder would train: both take bits by rotation and
@@ -277,11 +277,9 @@ class BinaryCapable:
 
     def _finish(self, units: np.ndarray) -> np.ndarray:
         """Code-layer output as stored: the floats, or the packed bits of the layer or of the rotation."""
-        if not self.bits:
-            return units
-        if self.binarise == "layer":
-            return pack_bits(units > 0.5)
-        return pack_bits(rotated_bits(units, self.rotation_mean_, self.rotation_))
+        if self.binarise == "rotation" and self.bits:
+            return pack_bits(rotated_bits(units, self.rotation_mean_, self.rotation_))
+        return finish_codes(units, self.bits)
 
     def _rotation_arrays(self) -> dict[str, np.ndarray]:
         if self.bits and self.binarise == "rotation":

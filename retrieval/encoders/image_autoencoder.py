@@ -270,14 +270,6 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         return codes - self.code_mean_, mse
 
     @torch.no_grad()
-    def _real_codes(self, images: np.ndarray) -> np.ndarray:
-        """The code layer's real-valued output for ``images`` (before any binarising)."""
-        codes = np.empty((len(images), self._units()), dtype=np.float32)
-        for rows, _, code in self._passes(images):
-            codes[rows] = code.cpu().numpy()
-        return codes
-
-    @torch.no_grad()
     def reconstruct(self, images: Any) -> np.ndarray:
         """The network's reconstruction of ``images``, as ``(n, 32, 32, 3)`` uint8."""
         self.check_fitted()
