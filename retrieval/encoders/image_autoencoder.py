@@ -34,6 +34,7 @@ from ..errors import InvalidParameterError
 from ..nn.augment import crop_ratio, mirror_ratio, nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
+from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, stopping_note
 from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seed_everything, train
@@ -77,6 +78,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         float_dim: int | None = None,
         epochs: int | None = None,
         min_steps: int = MIN_STEPS,
+        early_stop: bool = False,
         flip: bool | None = None,
         crop: float | None = None,
         batch_size: int = 256,
@@ -103,6 +105,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.float_dim = dim if float_dim is None and bits else float_dim  # the real-valued code bits rotate from
         self.epochs = epochs
         self.min_steps = min_steps
+        self.early_stop = early_stop
         self.flip = flip
         self.crop = crop
         self.batch_size = batch_size
@@ -178,7 +181,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         head = nn.Sequential(nn.Linear(self._units(), HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self._units()))
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
-        def batch_loss(idx: np.ndarray) -> torch.Tensor:
+        def batch_loss(idx: np.ndarray, gen: torch.Generator = gen) -> torch.Tensor:
             x = self._unit(images[np.sort(idx)], device)
             if self.contrastive:
                 pair = [random_view(x, gen, crop, flip=flip) for _ in range(2)]
@@ -196,17 +199,23 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 loss = loss + self.contrastive * nt_xent(head(code), self.temperature)
             return loss
 
+        fit, held = held_out_split(len(images), self.seed, self.early_stop and not self.epochs)
+        # the held-out check: the training objective, the same views each time (a generator seeded per check)
+        stopper = None if not len(held) else EarlyStopping(lambda: held_out_mean(
+            lambda idx: batch_loss(idx, torch.Generator().manual_seed(self.seed + 1)), held, self.batch_size))
         # An explicit `epochs` is exactly that many; the default (3) trains on to `min_steps` optimiser steps.
         floor = 0 if self.epochs else self.min_steps
         self.history_ = train(
-            trained, len(images), batch_loss, epochs=self.epochs or DEFAULT_EPOCHS, min_steps=floor,
-            batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
-            progress=self.progress, desc=f"training {self.name}",
+            trained, len(fit), lambda idx: batch_loss(fit[idx]), epochs=self.epochs or DEFAULT_EPOCHS,
+            min_steps=floor, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            progress=self.progress, desc=f"training {self.name}", early_stop=stopper,
         )  # fmt: skip
+        per_epoch = -(-len(fit) // self.batch_size)
         self.training_ = {
-            "epochs": len(self.history_), "steps": len(self.history_) * -(-len(images) // self.batch_size),
+            "epochs": len(self.history_), "steps": len(self.history_) * per_epoch,
             "budget": "as asked (--epochs)" if self.epochs else
-            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(images):,} fit images)",
+            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(fit):,} training images)",
+            "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
             "flips": flip_reason,
             **({"crops": crop_reason} if self.contrastive else {}),
         }  # fmt: skip

@@ -44,6 +44,7 @@ from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
+from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, seeded, stopping_note
 from ..nn.training import seed_everything, train
 from .base import BinaryCapable, binary_note
 from .params import check_binarise, check_bits, code_width, layer_sizes
@@ -108,6 +109,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         vocab_size: int = VOCAB_SIZE,
         epochs: int | None = None,
         min_steps: int | None = None,
+        early_stop: bool = False,
         batch_size: int = 128,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -135,6 +137,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self.hidden = layer_sizes(hidden, type(self).__name__)
         self.epochs = epochs
         self.min_steps = min_steps
+        self.early_stop = early_stop
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -225,6 +228,9 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         targets = self._targets(counts)
         rng = np.random.default_rng(self.seed)
         taught_all = signal is not None and len(signal.positions) == counts.shape[0]
+        fit_rows, held = held_out_split(counts.shape[0], self.seed, self.early_stop and not self.epochs)
+        if signal is not None and not taught_all:  # the held-out slice never trains, through the teacher neither
+            teachable = np.flatnonzero(~np.isin(signal.positions, held))
 
         def rows(idx: np.ndarray) -> torch.Tensor:
             x = inputs[idx].toarray()
@@ -246,7 +252,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             if taught_all:
                 emb = signal.embeddings[idx]
             else:
-                pick = rng.integers(0, len(signal.positions), len(idx))
+                pick = teachable[rng.integers(0, len(teachable), len(idx))]
                 soft, emb = codes(noisy(rows(signal.positions[pick])))[1], signal.embeddings[pick]
             return self.teacher_weight * neighbourhood_loss(soft, emb.to(device))
 
@@ -265,18 +271,26 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
                 loss = loss + teacher_term(idx, soft)
             return loss
 
+        def reconstruction(idx: np.ndarray) -> torch.Tensor:
+            """The held-out check: the denoising reconstruction loss alone (no teacher vectors for unseen texts)."""
+            target = torch.from_numpy(targets[idx].toarray()).to(device)
+            return idf_weighted_nll(self._logits(codes(noisy(rows(idx)))[0]), target).mean()
+
+        stopper = None if not len(held) else EarlyStopping(
+            seeded(lambda: held_out_mean(reconstruction, held, self.batch_size), self.seed))
         # An explicit `epochs` is exactly that many; the default (30) trains on to `min_steps` optimiser steps.
         floor = 0 if self.epochs else (self.min_steps if self.min_steps is not None else MIN_STEPS[signal is not None])
         self.history_ = train(
-            self.model_, counts.shape[0], batch_loss, epochs=self.epochs or DEFAULT_EPOCHS, min_steps=floor,
-            batch_size=self.batch_size, lr=self.lr,
-            weight_decay=self.weight_decay, seed=self.seed, progress=self.progress, desc="training autoencoder",
+            self.model_, len(fit_rows), lambda idx: batch_loss(fit_rows[idx]), epochs=self.epochs or DEFAULT_EPOCHS,
+            min_steps=floor, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            progress=self.progress, desc="training autoencoder", early_stop=stopper,
         )  # fmt: skip
-        steps = len(self.history_) * -(-counts.shape[0] // self.batch_size)
+        per_epoch = -(-len(fit_rows) // self.batch_size)
         self.training_ = {
-            "epochs": len(self.history_), "steps": steps,
+            "epochs": len(self.history_), "steps": len(self.history_) * per_epoch,
             "budget": "as asked (--epochs)" if self.epochs else
-            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({counts.shape[0]:,} fit texts)",
+            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(fit_rows):,} training texts)",
+            "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
             "teacher": self._teacher() if signal is not None else NO_TEACHER,
             **({} if signal is None else signal.info(counts.shape[0])),
         }  # fmt: skip

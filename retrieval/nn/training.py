@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .early_stopping import EarlyStopping
+
 
 def seed_everything(seed: int) -> None:
     """Fix torch's and numpy's generators so a training run is reproducible."""
@@ -30,12 +32,14 @@ def train(
     seed: int = 0,
     progress: bool = True,
     desc: str = "training",
+    early_stop: EarlyStopping | None = None,
 ) -> list[float]:
     """Minimise ``batch_loss(indices)`` over shuffled minibatches of ``range(n_items)``.
 
     The learning rate follows a one-cycle schedule: it warms up to ``lr`` over the first
     ``warmup`` fraction of the steps, then decays along a cosine. Small data sets train for more
-    epochs than asked, up to ``min_steps`` optimiser steps. Return each epoch's mean loss.
+    epochs than asked, up to ``min_steps`` optimiser steps. With ``early_stop``, training ends when its held-out
+    loss stops falling and the best checked weights come back. Return each epoch's mean loss.
     """
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -47,8 +51,10 @@ def train(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=pct_start)
     history: list[float] = []
     model.train()
+    if early_stop is not None:
+        early_stop.plan(epochs)
     bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
-    for _ in bar:
+    for epoch in bar:
         order = rng.permutation(n_items)
         total = 0.0
         for start in range(0, n_items, batch_size):
@@ -60,5 +66,10 @@ def train(
             total += loss.item()
         history.append(total / steps_per_epoch)
         bar.set_postfix(loss=f"{history[-1]:.4f}")
+        last = epoch == epochs - 1
+        if early_stop is not None and ((epoch + 1) % early_stop.every == 0 or last):
+            if early_stop.update(model, epoch + 1) or last:
+                early_stop.restore(model)
+                break
     model.eval()
     return history
