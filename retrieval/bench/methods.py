@@ -51,6 +51,11 @@ TEXT_METHODS = [
     _m("ae-64bit-10k", "ae", bits=64, vocab_size=10000, binarise="layer"),
     _m("ae-64bit-10k-teacher", "ae", bits=64, vocab_size=10000, teacher="minilm", binarise="layer"),
     _m("ae-64bit-10k-rotation", "ae", bits=64, vocab_size=10000),
+    # the student without its teacher (issue 17): the defaults above have it; these train on the words alone
+    _m("ae-32-no-teacher", "ae", dim=32, teacher="none"),
+    _m("ae-32bit-no-teacher", "ae", bits=32, teacher="none"),
+    _m("ae-64bit-no-teacher", "ae", bits=64, teacher="none"),
+    _m("ae-128bit-no-teacher", "ae", bits=128, teacher="none"),
 ]
 IMAGE_METHODS = [
     _m("pixels", "pixels"),
