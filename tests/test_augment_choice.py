@@ -1,10 +1,11 @@
-"""The training views adapt to the images, label-free: crops and mirrors that keep a picture like the set's."""
+"""Image training adapts to the images, label-free: crops and mirrors that keep a picture like the set's, and a width for its size."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from retrieval.encoders import create_encoder
+from retrieval.encoders import create_encoder, load_encoder
+from retrieval.encoders.params import NARROW_CHANNELS, WIDE_CHANNELS, WIDE_FROM, conv_channels
 from retrieval.nn.augment import crop_ratio, mirror_ratio
 
 
@@ -42,3 +43,24 @@ def test_the_encoder_chooses_milder_crops_for_shapes_and_keeps_what_is_asked():
     assert not shapes.training_info()["crops"].startswith("0.6 ")
     asked = create_encoder("conv-ae", **opts, crop=0.75).fit(_shapes())
     assert asked.training_info()["crops"] == "0.75 of each side (asked)"
+
+
+def test_conv_width_follows_the_fit_set_size_unless_asked() -> None:
+    assert conv_channels(WIDE_FROM - 1)[0] == NARROW_CHANNELS
+    assert conv_channels(WIDE_FROM)[0] == WIDE_CHANNELS
+    assert f"{WIDE_FROM:,}" in conv_channels(WIDE_FROM)[1]
+    asked = create_encoder("conv-ae", dim=8, channels=(4, 8), epochs=1, batch_size=16, progress=False)
+    asked.fit(list(_scenes(40)))
+    assert asked.channels_ == (4, 8) and "channels" not in asked.training_info()
+
+
+def test_a_chosen_width_is_saved_with_the_encoder(tmp_path) -> None:
+    images = _scenes(40)
+    enc = create_encoder("conv-ae", dim=8, epochs=1, batch_size=16, progress=False).fit(list(images))
+    assert enc.channels is None and enc.channels_ == NARROW_CHANNELS
+    assert enc.training_info()["channels"].startswith("16-32-64: 40 fit images, under")
+    assert "channels=16-32-64" in enc.describe()
+    enc.save(tmp_path / "enc")
+    back = load_encoder(tmp_path / "enc")
+    assert back.channels_ == NARROW_CHANNELS
+    np.testing.assert_allclose(back.encode(list(images)), enc.encode(list(images)), atol=1e-5)
