@@ -13,6 +13,7 @@ from .base import CodeIndex, sorted_members
 from .errors import IndexFileError, InvalidParameterError
 from .faiss_check import check_faiss, check_faiss_file
 from .files import atomic_write
+from .flat_scan import BATCH_FROM, flat_batch_search
 from .gpu import gpu_count, to_gpu
 from .spec import DEFAULT_FLOAT_SPEC, FLOAT_METRICS
 
@@ -128,7 +129,10 @@ class FloatIndex(CodeIndex):
     def search(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores, keys)`` per query row; missing places have key -1 and score -inf."""
         k = max(1, min(int(k), len(self))) if len(self) else 1
-        return self._scored(*self._searcher().search(self._prepared(codes), k))
+        queries = self._prepared(codes)
+        if len(queries) >= BATCH_FROM and len(self) and self.structure == "IDMap2,Flat" and not self.on_gpu:
+            return self._scored(*flat_batch_search(self._index, queries, k))
+        return self._scored(*self._searcher().search(queries, k))
 
     def search_among(self, codes: np.ndarray, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-``k`` among ``keys``: when many items match, faiss's ``IDSelector`` inside a flat or IVF scan

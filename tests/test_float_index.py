@@ -109,3 +109,23 @@ def test_the_class_takes_a_structure_and_a_metric(codes):
     assert index.structure == "IDMap2,Flat" and index.metric == "l2" and index.params() == {}
     with pytest.raises(ValueError, match="'metric' parameter of FloatIndex"):
         FloatIndex(16, metric="hamming")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_a_batch_of_queries_gets_faiss_own_exact_hits(codes, metric):
+    """Batches of BATCH_FROM queries or more skip faiss's heaps (indexers/flat_scan.py): same hits, same order,
+    after removals too, for a batch that is not a whole number of blocks and for k = every item."""
+    from indexers.flat_scan import BATCH_FROM, BLOCK
+
+    index = FloatIndex(16, metric=metric)
+    index.add(np.arange(len(codes)) * 5 + 3, codes)
+    index.remove(np.arange(0, 2000, 7) * 5 + 3)
+    queries = np.random.default_rng(1).normal(size=(BATCH_FROM + BLOCK + 5, 16)).astype(np.float32)
+    for k in (10, len(index)):
+        scores, keys = index.search(queries, k)
+        want_d, want_keys = index._index.search(index._prepared(queries), k)
+        want_scores, _ = index._scored(want_d, want_keys)
+        assert keys.shape == (len(queries), k)
+        np.testing.assert_allclose(scores, want_scores, atol=1e-5)
+        assert (keys == want_keys).mean() > 0.999  # float rounding may swap a near-tie
+        assert all(set(row) <= set(index.keys()) for row in keys[:, :10])
