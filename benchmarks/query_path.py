@@ -27,9 +27,9 @@ from pathlib import Path
 
 os.environ.setdefault("AER_THREADS", "1")  # before retrieval loads torch and faiss: one thread a query
 
-import numpy as np  # noqa: E402
+import retrieval  # noqa: E402  (before NumPy: retrieval.threads sets how long its BLAS threads spin)
 
-import retrieval  # noqa: E402
+import numpy as np  # noqa: E402
 from indexers import create_index  # noqa: E402
 from retrieval.sources import iter_newsgroups  # noqa: E402
 from retrieval.threads import available_cpus, set_threads  # noqa: E402

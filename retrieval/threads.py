@@ -6,7 +6,8 @@ CPUs this process may run on. What made two processes on one machine slow each o
 was not the pool sizes but OpenMP's spin-waiting: an idle worker thread spins for a while before it sleeps,
 burning the core another process needs. ``OMP_WAIT_POLICY=PASSIVE`` (set here unless the user set it) makes
 idle workers sleep at once; it must be in the environment before torch or faiss is first imported, which is
-why ``retrieval`` imports this module first.
+why ``retrieval`` imports this module first. NumPy's OpenBLAS spins likewise, and is told the same here
+(``OPENBLAS_THREAD_TIMEOUT``), which takes effect when ``retrieval`` is imported before NumPy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ ENV = "AER_THREADS"
 # Before torch / faiss load their OpenMP runtimes (they read these once, at load time).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same, for an Intel OpenMP runtime
+# NumPy's OpenBLAS (pthreads, not OpenMP) spins about 0.1 s after each call by default: a batch query's encode
+# then slowed the index scan after it from 100 to 175 ms. 4 is its shortest wait; read when NumPy first loads.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def available_cpus() -> int:

@@ -34,6 +34,18 @@ def test_importing_retrieval_makes_idle_openmp_workers_sleep_unless_told_otherwi
     assert _probe(OMP_WAIT_POLICY="ACTIVE")[2] == "ACTIVE"
 
 
+def test_importing_retrieval_first_shortens_numpy_blas_spinning_unless_told_otherwise():
+    probe = "import os, retrieval, numpy; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+
+    def timeout(**env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+        out = subprocess.run([sys.executable, "-c", probe], env={**clean, **env}, capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        return out.stdout.strip().splitlines()[-1]
+
+    assert timeout() == "4" and timeout(OPENBLAS_THREAD_TIMEOUT="10") == "10"
+
+
 def test_a_bad_aer_threads_is_warned_about_not_fatal():
     out = subprocess.run([sys.executable, "-c", "import retrieval"], env={**os.environ, "AER_THREADS": "many"},
                          capture_output=True, text=True)  # fmt: skip
