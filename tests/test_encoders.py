@@ -268,3 +268,14 @@ def test_a_conv_ae_saved_before_batch_norm_was_the_default_loads_without_it(tmp_
     old = load_encoder(tmp_path / "e", device="cpu")
     assert old.norm is False and create_encoder("conv-ae").norm is True
     np.testing.assert_array_equal(old.encode(images), codes)
+
+
+def test_aer_info_says_how_big_the_vocabulary_is_and_why(docs):
+    texts, _ = texts_labels(docs)
+    fast = {"hidden": (16,), "dim": 4, "epochs": 1, "teacher": "none", "progress": False}
+    small = create_encoder("ae", **fast).fit(texts)  # 36 short docs: far fewer words than the 10,000 cap
+    words = len(small.bag_of_words_.vocabulary_)
+    assert small.training_info()["vocabulary"] == (
+        f"{words:,} words: every word of the fit texts (they have fewer than vocab_size=10,000)")
+    capped = create_encoder("ae", vocab_size=20, **fast).fit(texts)
+    assert capped.training_info()["vocabulary"] == "20 words: the most frequent of the fit texts (vocab_size=20)"

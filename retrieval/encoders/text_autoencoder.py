@@ -291,6 +291,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             "budget": "as asked (--epochs)" if self.epochs else
             f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(fit_rows):,} training texts)",
             "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
+            "vocabulary": vocabulary_note(len(self.bag_of_words_.vocabulary_), self.vocab_size),
             "teacher": self._teacher() if signal is not None else NO_TEACHER,
             **({} if signal is None else signal.info(counts.shape[0])),
         }  # fmt: skip
@@ -357,3 +358,10 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self.word_vectors_ = arrays.get("word_vectors")
         self._set_rotation(arrays)
         self.model_ = load_model_arrays(self._build(self._in_dim()), arrays, resolve_device(self.device))
+
+
+def vocabulary_note(words: int, vocab_size: int) -> str:
+    """What ``aer info`` says of the vocabulary: the cap, or that the fit texts have fewer words than it."""
+    if words < vocab_size:
+        return f"{words:,} words: every word of the fit texts (they have fewer than vocab_size={vocab_size:,})"
+    return f"{words:,} words: the most frequent of the fit texts (vocab_size={vocab_size:,})"
