@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from sklearn.preprocessing import normalize
 
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.encoders import sentence as sentence_module
+from retrieval.encoders.image_autoencoder import DEFAULT_EPOCHS as DEFAULT_IMAGE_EPOCHS
 from retrieval.encoders.sentence import embed
 from retrieval.encoders.teacher import neighbourhood_loss
+from retrieval.nn.training import train
 from tests.conftest import make_images
 
 LEXICON = {
@@ -115,7 +118,6 @@ def test_a_bad_teacher_is_refused_before_training(texts, bad):
 
 def test_neighbourhood_loss_is_lowest_when_codes_rank_as_the_teacher_does():
     rng = np.random.default_rng(0)
-    import torch
 
     teacher = torch.nn.functional.normalize(torch.from_numpy(rng.normal(size=(32, 16)).astype(np.float32)), dim=1)
     other = torch.from_numpy(rng.normal(size=(32, 16)).astype(np.float32))
@@ -140,7 +142,38 @@ def test_default_image_budget_trains_small_sets_on_to_the_step_floor():
     enc = create_encoder("conv-ae", **fast, min_steps=40).fit(images)
     assert len(enc.history_) == -(-40 // per_epoch) and enc.training_info()["steps"] >= 40
     assert len(create_encoder("conv-ae", **fast, epochs=2, min_steps=40).fit(images).history_) == 2  # exact
-    assert len(create_encoder("conv-ae", **fast, min_steps=0).fit(images).history_) == 3
+    assert len(create_encoder("conv-ae", **fast, min_steps=0).fit(images).history_) == DEFAULT_IMAGE_EPOCHS
+    assert "5 epochs, 0 to 1,000 optimiser steps" in create_encoder("conv-ae", **fast, min_steps=0).fit(
+        images).training_info()["budget"]
+
+
+def test_default_image_budget_trains_large_sets_fewer_epochs_to_the_step_ceiling(monkeypatch):
+    """A set too large for the default epochs within MAX_STEPS trains whole epochs up to it (at least one)."""
+    from retrieval.encoders import image_autoencoder
+
+    images = np.stack([img for _, img in make_images(per_class=4)])
+    fast = {"dim": 8, "channels": (4, 8, 8), "batch_size": 8, "progress": False, "min_steps": 0}
+    per_epoch = -(-len(images) // 8)
+    monkeypatch.setattr(image_autoencoder, "MAX_STEPS", 2 * per_epoch + 1)
+    assert len(create_encoder("conv-ae", **fast).fit(images).history_) == 2
+    monkeypatch.setattr(image_autoencoder, "MAX_STEPS", 1)
+    assert len(create_encoder("conv-ae", **fast).fit(images).history_) == 1
+    assert len(create_encoder("conv-ae", **{**fast, "epochs": 3}).fit(images).history_) == 3  # explicit: exact
+    assert len(create_encoder("conv-ae", **{**fast, "min_steps": 3 * per_epoch}).fit(images).history_) == 3
+
+
+def test_train_takes_whole_epochs_up_to_max_steps():
+    model = torch.nn.Linear(2, 1)
+    data = torch.ones(100, 2)
+
+    def loss(idx):
+        return model(data[idx]).pow(2).mean()
+
+    def epochs(**kw):
+        return len(train(model, 100, loss, epochs=5, batch_size=10, lr=1e-3, progress=False, **kw))
+
+    assert epochs() == 5 and epochs(max_steps=25) == 2 and epochs(max_steps=3) == 1
+    assert epochs(min_steps=70) == 7 and epochs(min_steps=70, max_steps=1000) == 7
 
 
 def test_mirror_ratio_tells_photographs_from_digits():

@@ -1,7 +1,7 @@
 """The anomaly suite: outlier scores from the product's codes, one CIFAR-10 class at a time.
 
 For each class: a collection is built from that class's 5,000 training images only (the "normal" data), with
-the product's conv-ae (reconstruction + NT-Xent contrastive term, its default budget: 3 epochs trained on to
+the product's conv-ae (reconstruction + NT-Xent contrastive term, its default budget: 5 epochs trained on to
 300 optimiser steps) and, as the simple baseline, with raw pixels. Every one of the 10,000 test images is
 scored by ``retrieval.outlier_scores``: the autoencoder's reconstruction error, the distance of its code to the
 5th nearest stored code (``knn``, searched in the collection's own index), the two combined (the mean of the

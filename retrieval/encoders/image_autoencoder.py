@@ -45,9 +45,9 @@ from .registry import register
 from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
-DEFAULT_EPOCHS = 3
-# Three epochs of a few hundred images are a dozen optimiser steps: by default small sets train on to this many.
-MIN_STEPS = 300
+# The default budget: 5 epochs, at least MIN_STEPS optimiser steps (5 epochs of a few hundred images are a
+# dozen), at most MAX_STEPS (50,000 images: 5 epochs, 980 steps; larger sets fewer epochs, same time).
+DEFAULT_EPOCHS, MIN_STEPS, MAX_STEPS = 5, 300, 1000
 # Mirror augmentation is used unless mirrored fit images are this much farther from the set than the originals.
 MIRROR_LIMIT = 1.25
 # Crops: the strongest of these scales whose crops stay within CROP_LIMIT of the set (crop_ratio); else the last.
@@ -203,18 +203,18 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         # the held-out check: the training objective, the same views each time (a generator seeded per check)
         stopper = None if not len(held) else EarlyStopping(lambda: held_out_mean(
             lambda idx: batch_loss(idx, torch.Generator().manual_seed(self.seed + 1)), held, self.batch_size))
-        # An explicit `epochs` is exactly that many; the default (3) trains on to `min_steps` optimiser steps.
-        floor = 0 if self.epochs else self.min_steps
+        # An explicit `epochs` is exactly that many; the default is held between `min_steps` and MAX_STEPS steps.
+        floor, ceiling = (0, None) if self.epochs else (self.min_steps, max(MAX_STEPS, self.min_steps))
         self.history_ = train(
             trained, len(fit), lambda idx: batch_loss(fit[idx]), epochs=self.epochs or DEFAULT_EPOCHS,
-            min_steps=floor, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            min_steps=floor, max_steps=ceiling, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
             progress=self.progress, desc=f"training {self.name}", early_stop=stopper,
         )  # fmt: skip
         per_epoch = -(-len(fit) // self.batch_size)
         self.training_ = {
             "epochs": len(self.history_), "steps": len(self.history_) * per_epoch,
             "budget": "as asked (--epochs)" if self.epochs else
-            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(fit):,} training images)",
+            f"{DEFAULT_EPOCHS} epochs, {floor:,} to {ceiling:,} optimiser steps ({len(fit):,} training images)",
             "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
             "flips": flip_reason, **width,
             **({"crops": crop_reason} if self.contrastive else {}),

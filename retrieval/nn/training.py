@@ -29,6 +29,7 @@ def train(
     weight_decay: float = 0.0,
     warmup: float = 0.1,
     min_steps: int = 0,
+    max_steps: int | None = None,
     seed: int = 0,
     progress: bool = True,
     desc: str = "training",
@@ -38,13 +39,16 @@ def train(
 
     The learning rate follows a one-cycle schedule: it warms up to ``lr`` over the first
     ``warmup`` fraction of the steps, then decays along a cosine. Small data sets train for more
-    epochs than asked, up to ``min_steps`` optimiser steps. With ``early_stop``, training ends when its held-out
+    epochs than asked, up to ``min_steps`` optimiser steps; with ``max_steps``, large ones train fewer (whole
+    epochs, at least one) so that no more steps than that are taken. With ``early_stop``, training ends when its held-out
     loss stops falling and the best checked weights come back. Return each epoch's mean loss.
     """
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, math.ceil(n_items / batch_size))
     epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
+    if max_steps is not None:
+        epochs = max(1, min(epochs, max_steps // steps_per_epoch))
     total = epochs * steps_per_epoch
     # torch's OneCycleLR divides by zero when the warm-up is exactly one step: make it two (no other case changes)
     pct_start = 2 / total if warmup * total == 1 else warmup
