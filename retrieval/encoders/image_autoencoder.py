@@ -207,8 +207,8 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         floor, ceiling = (0, None) if self.epochs else (self.min_steps, max(MAX_STEPS, self.min_steps))
         self.history_ = train(
             trained, len(fit), lambda idx: batch_loss(fit[idx]), epochs=self.epochs or DEFAULT_EPOCHS,
-            min_steps=floor, max_steps=ceiling, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
-            progress=self.progress, desc=f"training {self.name}", early_stop=stopper,
+            min_steps=floor, max_steps=ceiling, batch_size=self.batch_size, lr=self.lr,
+            weight_decay=self.weight_decay, seed=self.seed, progress=self.progress, desc=f"training {self.name}", early_stop=stopper,
         )  # fmt: skip
         per_epoch = -(-len(fit) // self.batch_size)
         self.training_ = {
