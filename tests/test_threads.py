@@ -18,11 +18,19 @@ PROBE = (
 )
 
 
-def _probe(**env: str) -> list:
-    clean = {k: v for k, v in os.environ.items() if k not in ("AER_THREADS", "OMP_WAIT_POLICY", "RAYON_NUM_THREADS")}
-    out = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True,
+SET_BY_RETRIEVAL = ("AER_THREADS", "OMP_WAIT_POLICY", "RAYON_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT")
+
+
+def _run(code: str, **env: str) -> str:
+    """The last line ``code`` prints in a fresh interpreter, without the variables retrieval sets, plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in SET_BY_RETRIEVAL}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
                          check=True)  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _probe(**env: str) -> list:
+    return json.loads(_run(PROBE, **env))
 
 
 def test_aer_threads_sizes_torch_faiss_and_the_tokenizers():
@@ -36,14 +44,7 @@ def test_importing_retrieval_makes_idle_openmp_workers_sleep_unless_told_otherwi
 
 def test_importing_retrieval_first_shortens_numpy_blas_spinning_unless_told_otherwise():
     probe = "import os, retrieval, numpy; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
-
-    def timeout(**env: str) -> str:
-        clean = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-        out = subprocess.run([sys.executable, "-c", probe], env={**clean, **env}, capture_output=True, text=True,
-                             check=True)  # fmt: skip
-        return out.stdout.strip().splitlines()[-1]
-
-    assert timeout() == "4" and timeout(OPENBLAS_THREAD_TIMEOUT="10") == "10"
+    assert _run(probe) == "4" and _run(probe, OPENBLAS_THREAD_TIMEOUT="10") == "10"
 
 
 def test_a_bad_aer_threads_is_warned_about_not_fatal():
