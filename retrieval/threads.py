@@ -21,7 +21,7 @@ ENV = "AER_THREADS"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same, for an Intel OpenMP runtime
 # NumPy's OpenBLAS (pthreads, not OpenMP) spins about 0.1 s after each call by default: a batch query's encode
-# then slowed the index scan after it from 100 to 175 ms. 4 is its shortest wait; read when NumPy first loads.
+# then slowed the index scan after it from about 105 to 170-200 ms. 4 is its shortest wait; read when NumPy first loads.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
