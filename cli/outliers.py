@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 import retrieval
-from retrieval.outlier_scores import DEFAULT_K, DEFAULT_SCORE, SCORES, describe_score, top_outliers
+from retrieval.outlier_scores import AUTO, DEFAULT_K, DEFAULT_SCORE, SCORES, describe_score, resolve_score, top_outliers
 
 from .common import db_option, library_errors, print_hits
 
@@ -17,9 +17,11 @@ from .common import db_option, library_errors, print_hits
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("-k", type=click.IntRange(1), default=20, show_default=True, help="How many items.")
 @click.option(
-    "--score", type=click.Choice(SCORES), default=DEFAULT_SCORE, show_default=True,
+    "--score", type=click.Choice((AUTO, *SCORES)), default=DEFAULT_SCORE, show_default=True,
     help="reconstruction: the autoencoder's reconstruction error (autoencoders, PCA); knn: distance to the "
-    "--neighbours-th nearest stored code (every encoder); combined: the mean of the two, z-scored.",
+    "--neighbours-th nearest stored code (every encoder); combined: the mean of the two, z-scored; "
+    "orientation: how badly the image autoencoder tells the image's quarter-turns apart (trained with "
+    "orientation > 0); auto: orientation where the encoder has it, else knn.",
 )  # fmt: skip
 @click.option(
     "--neighbours", type=click.IntRange(1), default=DEFAULT_K, show_default=True,
@@ -33,6 +35,7 @@ def outliers_cmd(collection: Path, k: int, score: str, neighbours: int, as_json:
     with retrieval.open(collection, device="cpu", db=db) as col:
         hits = top_outliers(col, k, score=score, k=neighbours)
         what = describe_score(col, score, neighbours)
+        score = resolve_score(col, score)
     if as_json:
         click.echo(json.dumps([{**h.to_dict(), "score_kind": score} for h in hits], indent=1))
         return

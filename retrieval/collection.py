@@ -310,7 +310,8 @@ class Collection(Searching):
     ) -> dict[str, float]:
         """Each item's outlier score by id, higher = less typical: ``knn`` (distance to the ``neighbours``-th
         nearest other stored code; every encoder), ``reconstruction`` (the autoencoder's error, kept at add
-        time) or ``combined`` (their z-scores' mean); see ``retrieval.outlier_scores``."""
+        time), ``combined`` (their z-scores' mean), ``orientation`` (image autoencoders trained with the
+        orientation head) or ``auto`` (orientation where there is one, else knn); see ``retrieval.outlier_scores``."""
         return scoring.outlier_scores(self, score, neighbours)
 
     def outliers(

@@ -1,4 +1,5 @@
-"""Outlier scores of a collection's items: reconstruction error, distance to the k-th nearest code, or both.
+"""Outlier scores of a collection's items: reconstruction error, distance to the k-th nearest code, both, or
+how well the image autoencoder can tell which way up an image is.
 
 - ``reconstruction``: how badly the collection's autoencoder reconstructs the item (kept in the store when the
   item was added; autoencoders and PCA only).
@@ -7,12 +8,13 @@
   ``l2`` codes, the Hamming distance in bits for binary codes. Works for every encoder.
 - ``combined``: the mean of the two, each z-scored against the stored items' own scores (their mean and
   standard deviation), so neither scale dominates.
+- ``orientation``: image autoencoders trained with the orientation head (``orientation`` > 0): the mean
+  cross-entropy of the true quarter-turn over the image's four turns (``retrieval.nn.orientation``), read from
+  the images (stored items: their stored thumbnails).
 
-Higher is always less typical. ``DEFAULT_SCORE`` is ``knn``, the one every encoder has. Measured by ``aer bench
-anomaly`` (CIFAR-10, ten one-class splits, conv-ae codes; benchmarks/results/anomaly-v2), mean ROC AUC:
-reconstruction 0.555, knn 0.575, combined 0.585 (z-scores; the mean of rank-normalised scores measured the
-same within 0.005). kNN by L2 between codes with their lengths kept measured 0.650, but a cosine index holds
-unit-length codes.
+Higher is always less typical. ``DEFAULT_SCORE`` is ``auto``: ``orientation`` where the encoder has the head,
+else ``knn`` (every encoder has it). Measured by ``aer bench anomaly`` (CIFAR-10, ten one-class splits;
+benchmarks/results/anomaly-v3), mean ROC AUC: see the README's "Outliers" section.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from .searching import check_k
 from .sources import Document, ImageItem, contents
 from .store import MetadataStore
 
-SCORES = ("reconstruction", "knn", "combined")
-DEFAULT_SCORE = "knn"
+SCORES = ("reconstruction", "knn", "combined", "orientation")
+AUTO = "auto"  # the best score the collection has: orientation where its encoder has the head, else knn
+DEFAULT_SCORE = AUTO
 DEFAULT_K = 5
 SEARCH_BATCH = 4096  # query rows per index search (bounds the memory of one search)
 
@@ -51,21 +54,33 @@ class Collection(Protocol):
 
 
 def check_score(score: str) -> str:
-    """``score`` if it is one of ``SCORES``; else ``InvalidParameterError`` naming the choices."""
-    if score not in SCORES:
-        choices = ", ".join(repr(s) for s in SCORES)
+    """``score`` if it is one of ``SCORES`` or ``AUTO``; else ``InvalidParameterError`` naming the choices."""
+    if score not in (AUTO, *SCORES):
+        choices = ", ".join(repr(s) for s in (AUTO, *SCORES))
         raise InvalidParameterError(f"The 'score' parameter must be one of {choices}. Got {score!r} instead.")
     return score
 
 
+def resolve_score(col: Collection, score: str) -> str:
+    """The score ``score`` names in ``col``: ``AUTO`` is ``orientation`` where the collection's encoder was
+    trained with the orientation head (the best of the scores on the anomaly suite), else ``knn`` (every
+    encoder has it)."""
+    check_score(score)
+    if score != AUTO:
+        return score
+    return "orientation" if _has_orientation(col.encoder) else "knn"
+
+
 def describe_score(col: Collection, score: str, k: int = DEFAULT_K) -> str:
     """One line for people: what ``score`` measures in ``col`` (what ``aer outliers`` prints)."""
-    check_score(score)
+    score = resolve_score(col, score)
     knn = f"distance to the {_ordinal(k)} nearest stored code ({_distance_name(col.index.metric)})"
     return {
         "reconstruction": f"reconstruction error of {col.encoder.describe()}",
         "knn": knn,
         "combined": f"mean of the z-scored reconstruction error and {knn}",
+        "orientation": f"how badly {col.encoder.describe()} tells the image's four quarter-turns apart "
+        "(mean cross-entropy of the true turn)",
     }[score]
 
 
@@ -94,10 +109,12 @@ def top_outliers(col: Collection, n: int = 20, score: str = DEFAULT_SCORE, k: in
 
 def stored_scores(col: Collection, score: str = DEFAULT_SCORE, k: int = DEFAULT_K) -> tuple[np.ndarray, np.ndarray]:
     """``(keys, scores)`` of the stored items under ``score``; the kNN score leaves each item out of its own search."""
-    check_score(score)
+    score = resolve_score(col, score)
     check_k(k)
     if score == "reconstruction":
         return _stored_errors(col)
+    if score == "orientation":
+        return _stored_orientation(col)
     keys, codes = stored_codes(col)
     knn = knn_distances(col, codes, k, own_keys=keys)
     if score == "knn":
@@ -118,9 +135,11 @@ def score_items(col: Collection, items: Sequence[Any], score: str = DEFAULT_SCOR
 
     Their codes and reconstruction errors come from one encoder pass; the kNN score searches all stored codes
     (an item that is stored finds itself at distance 0: use ``outlier_scores`` for those)."""
-    check_score(score)
+    score = resolve_score(col, score)
     items = list(items)
     raw = contents(items) if items and isinstance(items[0], (Document, ImageItem)) else items
+    if score == "orientation":
+        return _orientation_errors(col, raw)
     codes, errors = col.encoder.encode_with_errors(raw)
     if errors is None and score != "knn":
         raise CollectionError(
@@ -135,8 +154,10 @@ def score_codes(
 ) -> np.ndarray:
     """``score`` of new items given their ``codes`` (as the encoder makes them) and, for ``reconstruction`` and
     ``combined``, their reconstruction ``errors``; ``combined`` is normalised by the stored items' scores."""
-    check_score(score)
+    score = resolve_score(col, score)
     check_k(k)
+    if score == "orientation":
+        raise CollectionError("the 'orientation' score is read from the images, not their codes: use score_items")
     if score != "knn" and errors is None:
         raise CollectionError(f"no reconstruction errors given (errors=...): the {score!r} score needs them")
     if score == "reconstruction":
@@ -208,6 +229,35 @@ def _kth(distances: np.ndarray, valid: np.ndarray, k: int) -> np.ndarray:
     at = np.clip(np.minimum(count, k) - 1, 0, None)
     kth = d[np.arange(len(d)), at]
     return np.where(count > 0, kth, np.inf)
+
+
+def _has_orientation(encoder: Encoder) -> bool:
+    return bool(getattr(encoder, "orientation", 0)) and hasattr(encoder, "orientation_errors")
+
+
+def _orientation_errors(col: Collection, images: Sequence[Any]) -> np.ndarray:
+    """The orientation score of ``images``; an error naming the fix where the encoder has no orientation head."""
+    if not _has_orientation(col.encoder):
+        raise CollectionError(
+            f"{col.path}: no orientation score: {col.encoder.describe()} was not trained to tell quarter-turns apart "
+            "(image autoencoders with -o orientation=1); the 'knn' score works for every encoder"
+        )
+    return np.asarray(col.encoder.orientation_errors(images), dtype=np.float64)
+
+
+def _stored_orientation(col: Collection) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, orientation scores)`` of the stored items, from their stored thumbnails."""
+    keys = np.sort(col.index.keys())
+    scores = np.empty(len(keys), dtype=np.float64)
+    for start in range(0, len(keys), SEARCH_BATCH):
+        chunk = keys[start : start + SEARCH_BATCH]
+        blobs = col.store.thumbnails(chunk.tolist())
+        missing = [int(key) for key in chunk.tolist() if key not in blobs]
+        if missing:
+            raise CollectionError(f"{col.path}: no stored thumbnail for item key {missing[0]}: no orientation score")
+        images = np.stack([np.frombuffer(blobs[int(key)], dtype=np.uint8).reshape(32, 32, 3) for key in chunk.tolist()])
+        scores[start : start + len(chunk)] = _orientation_errors(col, images)
+    return keys, scores
 
 
 def _stored_errors(col: Collection) -> tuple[np.ndarray, np.ndarray]:

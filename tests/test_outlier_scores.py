@@ -26,6 +26,7 @@ from retrieval.sources import ImageItem
 
 from .conftest import make_images
 
+PCA_SCORES = ("reconstruction", "knn", "combined")  # every score but orientation (image autoencoders only)
 PLANTED = 3  # outliers planted among the normal images: fewer than k, so they cannot be each other's k-th
 
 
@@ -84,7 +85,7 @@ def test_knn_scores_match_brute_force_and_leave_the_item_out(tmp_path, options):
 def test_new_items_are_scored_against_the_stored_ones(tmp_path):
     fresh = [img for lab, img in make_images(per_class=4, seed=9)]  # 4 red, 4 green, 4 striped
     with build(tmp_path, "pca", dim=4) as col:
-        for score in SCORES:
+        for score in PCA_SCORES:
             new = score_items(col, fresh, score=score)
             assert new.shape == (12,)
             assert new[8:].min() > new[:8].max(), score  # the striped ones score highest
@@ -103,7 +104,7 @@ def test_scores_that_need_reconstruction_are_refused_without_it(tmp_path):
 
 
 def test_bad_choices_name_the_choices():
-    with pytest.raises(InvalidParameterError, match="'reconstruction', 'knn', 'combined'. Got 'density'"):
+    with pytest.raises(InvalidParameterError, match="'auto', 'reconstruction', 'knn', 'combined', 'orientation'. Got 'density'"):
         check_score("density")
     with pytest.raises(InvalidParameterError, match="'k' parameter"):
         knn_distances(None, np.zeros((1, 2)), 0)  # type: ignore[arg-type]
@@ -113,7 +114,7 @@ def test_cli_score_option(tmp_path):
     build(tmp_path, "pca", dim=4).close()
     path = str(tmp_path / "pca.aer")
     runner = CliRunner()
-    for score in SCORES:
+    for score in PCA_SCORES:
         out = runner.invoke(main, ["outliers", path, "-k", str(PLANTED), "--score", score])
         assert out.exit_code == 0, out.output
         assert out.output.startswith(f"score: {score} (") and out.output.count("[stripes]") == PLANTED

@@ -1,13 +1,13 @@
 """Image autoencoders: convolutional (``conv-ae``) and dense (``dense-ae``), one training recipe.
 
-Pixels are standardised per channel (statistics of the training images) and the network
-reconstructs them under MSE. With ``contrastive`` > 0 (the default) each training image is seen
-as two random views (resized crop, flip, colour jitter, greyscale; ``retrieval.nn.augment``; how hard to crop
-and whether to flip are read from the fit images, label-free: ``_crops``, ``_flips``):
-each view reconstructs itself, and an NT-Xent term on a small projection head of the code pulls
-the two views' codes together, so the code keeps what a picture shows rather than exactly where
-its pixels are. Labels are never used. With ``contrastive=0`` it is a plain autoencoder (random
-flips only). Codes are centred on the training codes' mean and compared by cosine.
+Pixels are standardised per channel (statistics of the training images) and the network reconstructs them under
+MSE. With ``contrastive`` > 0 (the default) each training image is seen as two random views (resized crop, flip,
+colour jitter, greyscale; ``retrieval.nn.augment``; crop and flip read from the fit images, label-free:
+``view_choice``): each view reconstructs itself, and an NT-Xent term on a small projection head of the code pulls
+the two views' codes together, so the code keeps what a picture shows rather than exactly where its pixels are.
+With ``orientation`` > 0 each image (both its views) is first given a random quarter-turn that a head on the code
+must tell (RotNet): the ``orientation`` outlier score (``retrieval.nn.orientation``). Labels are never used. With
+``contrastive=0`` it is a plain autoencoder (random flips only). Codes are centred and compared by cosine.
 
 Variants (off by default; README "Autoencoder variants"): denoising with Gaussian ``input_noise``
 and/or ``mask`` noise, ``sparse`` (L1) and ``code_l2`` penalties on the code, ``contractive``
@@ -30,10 +30,12 @@ from torch import nn
 
 from ..device import resolve_device
 from ..errors import InvalidParameterError
-from ..nn.augment import crop_ratio, mirror_ratio, nt_xent, random_flip, random_view
+from ..nn.augment import nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, stopping_note
+from ..nn.losses import pixel_mse
+from ..nn.orientation import orientation_head, orientation_loss, orientation_surprise, random_turns, turn
 from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seed_everything, train
@@ -43,25 +45,15 @@ from .image_base import PIXELS, ImageEncoder, as_batch
 from .params import check_binarise, check_bits, code_width, conv_channels, layer_sizes
 from .registry import register
 from .torch_weights import load_model_arrays, model_arrays
+from .view_choice import choose_crops, choose_flips
 
 ENCODE_BATCH = 1024
 # The default budget: 5 epochs, at least MIN_STEPS optimiser steps (5 epochs of a few hundred images are a
 # dozen), at most MAX_STEPS (50,000 images: 5 epochs, 980 steps; larger sets fewer epochs, same time).
 DEFAULT_EPOCHS, MIN_STEPS, MAX_STEPS = 5, 300, 1000
-# Mirror augmentation is used unless mirrored fit images are this much farther from the set than the originals.
-MIRROR_LIMIT = 1.25
-# Crops: the strongest of these scales whose crops stay within CROP_LIMIT of the set (crop_ratio); else the last.
-CROP_SCALES = (0.6, 0.7, 0.8, 0.9)
-CROP_LIMIT = 2.5
 HEAD_WIDTH = 256
 # Krizhevsky & Hinton (2011): 3072 → 8192 → 4096 → 2048 → 1024 → 512 → code.
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
-
-
-def pixel_mse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per image: the mean squared error in standardised pixel units (training minimises its mean; it is
-    the anomaly score)."""
-    return (recon - target).pow(2).flatten(1).mean(1)
 
 
 class ImageAutoencoder(BinaryCapable, ImageEncoder):
@@ -85,6 +77,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         weight_decay: float = 1e-4,
         contrastive: float = 1.0,
         temperature: float = 0.2,
+        orientation: float = 0.0,
         input_noise: float = 0.0,
         mask: float = 0.0,
         sparse: float = 0.0,
@@ -112,6 +105,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         self.weight_decay = weight_decay
         self.contrastive = contrastive
         self.temperature = temperature
+        self.orientation = orientation
         self.input_noise = input_noise
         self.mask = mask
         self.sparse = sparse
@@ -131,6 +125,8 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         model = self._build()
         if self.codebook:
             model.quantizer = VectorQuantizer(self._units(), self.codebook, self.segments)
+        if self.orientation:
+            model.orientation_head = orientation_head(self._units())
         return model
 
     def _code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,13 +172,16 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                 progress=self.progress,
             )  # fmt: skip
-        flip, flip_reason = self._flips(images)
-        crop, crop_reason = self._crops(images)
+        flip, flip_reason = choose_flips(self.flip, images)
+        crop, crop_reason = choose_crops(self.crop, self.contrastive, images)
         head = nn.Sequential(nn.Linear(self._units(), HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self._units()))
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
         def batch_loss(idx: np.ndarray, gen: torch.Generator = gen) -> torch.Tensor:
             x = self._unit(images[np.sort(idx)], device)
+            if self.orientation:  # each image (both its views) a random quarter-turn, which the head must tell
+                turns = random_turns(len(x), gen, device)
+                x = turn(x, turns)
             if self.contrastive:
                 pair = [random_view(x, gen, crop, flip=flip) for _ in range(2)]
                 views = self._standardise(torch.cat(pair))
@@ -197,6 +196,9 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 loss = loss + self.contractive * contractive_penalty(self.model_.encoder, noisy)
             if self.contrastive:
                 loss = loss + self.contrastive * nt_xent(head(code), self.temperature)
+            if self.orientation:
+                logits = self.model_.orientation_head(code)
+                loss = loss + self.orientation * orientation_loss(logits, turns.repeat(len(code) // len(turns)))
             return loss
 
         fit, held = held_out_split(len(images), self.seed, self.early_stop and not self.epochs)
@@ -217,9 +219,12 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
             f"{DEFAULT_EPOCHS} epochs, {floor:,} to {ceiling:,} optimiser steps ({len(fit):,} training images)",
             "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
             "flips": flip_reason, **width,
+            **({"orientation": f"weight {self.orientation:g}: random quarter-turns, told from the code"}
+               if self.orientation else {}),
             **({"crops": crop_reason} if self.contrastive else {}),
         }  # fmt: skip
         self.model_.eval()
+        self.mirrored_ = flip
         self.code_mean_ = np.zeros(self._units(), dtype=np.float32)
         if not self.bits:  # real-valued codes are centred; bits stay bits (a rotation centres its own input)
             self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
@@ -228,30 +233,6 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
 
     def _choose_width(self, n_images: int) -> dict[str, str]:
         return {}  # the conv model chooses its channels from the fit set's size (where not asked): why, for aer info
-
-    def _flips(self, images: np.ndarray) -> tuple[bool, str]:
-        """Whether training mirrors images, and why: as asked, or when mirrored fit images are about as close to
-        the set as the images themselves (photographs; not digits or text, where a mirror image is no sample)."""
-        if self.flip is not None:
-            return self.flip, "on (asked)" if self.flip else "off (asked)"
-        ratio = mirror_ratio(images)
-        used = ratio < MIRROR_LIMIT
-        return used, (f"{'on' if used else 'off'}: mirrored fit images are {ratio:.2f}× as far from the set as the "
-                      f"images (limit {MIRROR_LIMIT})")  # fmt: skip
-
-    def _crops(self, images: np.ndarray) -> tuple[float, str]:
-        """The crop scale of the training views, and why: as asked, or the strongest of ``CROP_SCALES`` whose
-        crops stay about as close to the set as its images (``crop_ratio``; photographs take the strongest)."""
-        if self.crop is not None:
-            return self.crop, f"{self.crop:g} of each side (asked)"
-        if not self.contrastive:
-            return CROP_SCALES[0], "no views (contrastive=0)"
-        for scale in CROP_SCALES:
-            ratio = crop_ratio(images, scale)
-            if ratio < CROP_LIMIT:
-                break
-        return scale, (f"{scale:g} of each side: crops that size are {ratio:.2f}× as far from the set as the images "
-                       f"(limit {CROP_LIMIT}, scales tried {', '.join(map(str, CROP_SCALES))})")  # fmt: skip
 
     def _shape_in(self, x: torch.Tensor) -> torch.Tensor:
         """What the network takes: images as they are (conv) or flattened (dense)."""
@@ -281,6 +262,19 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 mse[rows] = pixel_mse(self.model_.decoder(code), x).cpu().numpy()
         return codes - self.code_mean_, mse
 
+    def orientation_errors(self, images: Any) -> np.ndarray | None:
+        """Per image, how badly the orientation head tells its quarter-turns apart (``orientation_surprise``):
+        the ``orientation`` outlier score; ``None`` for a model trained without the head (``orientation=0``)."""
+        self.check_fitted()
+        if not self.orientation:
+            return None
+        images = as_batch(images)
+        out = np.empty(len(images), dtype=np.float32)
+        logits_of = lambda x: self.model_.orientation_head(self._code(x)[0])  # noqa: E731
+        for rows, x, _ in self._passes(images):
+            out[rows] = orientation_surprise(logits_of, x, self.mirrored_).cpu().numpy()
+        return out
+
     @torch.no_grad()
     def reconstruct(self, images: Any) -> np.ndarray:
         """The network's reconstruction of ``images``, as ``(n, 32, 32, 3)`` uint8."""
@@ -307,12 +301,16 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         pixels = ((recon * std + mean).clamp(0, 1) * 255).round().byte()
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
+    def _get_state(self) -> dict[str, Any]:
+        return {**super()._get_state(), "mirrored": self.mirrored_}  # what the orientation score turns
+
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_,
                 **self._rotation_arrays()}  # fmt: skip
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
+        self.mirrored_ = bool(state.get("mirrored", False))
         self._set_rotation(arrays)
         self.model_ = load_model_arrays(self._build_all(), arrays, resolve_device(self.device))
         super()._set_arrays(state, arrays)

@@ -18,14 +18,14 @@ from starlette.exceptions import HTTPException
 from ..collection import Collection
 from ..errors import QueryError
 from ..hit import Hit
-from ..outlier_scores import DEFAULT_SCORE
+from ..outlier_scores import DEFAULT_SCORE, resolve_score
 from .limits import MAX_K
 from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
 from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")]
-SCORE = Annotated[Literal["reconstruction", "knn", "combined"],  # retrieval.outlier_scores.SCORES
+SCORE = Annotated[Literal["auto", "reconstruction", "knn", "combined", "orientation"],  # AUTO, *SCORES
                   Query(description="The outlier score (see retrieval.outlier_scores).")]  # fmt: skip
 LABEL = Query(None, description="Keep only hits with this label; repeat for any of several.")
 ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
@@ -147,6 +147,6 @@ def read_router(served: Served) -> APIRouter:
     def outliers(k: K = 20, score: SCORE = DEFAULT_SCORE) -> dict[str, Any]:
         started = time.perf_counter()
         with served.reading() as col:
-            return {**answer(col.outliers(k, score=score), started), "score": score}
+            return {**answer(col.outliers(k, score=score), started), "score": resolve_score(col, score)}
 
     return router
