@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from retrieval.bench import METHODS, run_anomaly, run_benchmark, run_general
+from retrieval.bench.general import default_options
 
-from .common import library_errors
+from .common import library_errors, parse_option
 
 METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suite, methods in METHODS.items())
 
@@ -42,6 +43,15 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
     help="general: comma-separated corpora or families (default: all): 20news-1000, 20news-3000, 20news-full, "
     "fortunes, cifar-1000, cifar-3000, cifar-10000, cifar-50000, digits; families 20news, fortunes, cifar, digits.",
 )
+@click.option(
+    "--image-option", "image_options", multiple=True, metavar="KEY=VALUE",
+    help="general: an encoder option for the image collections under test instead of the defaults, as "
+    "`aer index -o` takes it, e.g. --image-option orientation=1 (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--text-option", "text_options", multiple=True, metavar="KEY=VALUE",
+    help="general: the same for the text collections, e.g. --text-option teacher=none.",
+)  # fmt: skip
 @click.option("--quick", is_flag=True, help="A seeded slice of the data, short training: a smoke test, not results.")
 @library_errors
 def bench_cmd(
@@ -51,6 +61,8 @@ def bench_cmd(
     out: Path | None,
     methods: str | None,
     corpora: str | None,
+    image_options: tuple[str, ...],
+    text_options: tuple[str, ...],
     quick: bool,
 ) -> None:
     """Run the SUITE benchmark: text (20 Newsgroups), image (CIFAR-10), variants (the autoencoder family on
@@ -62,8 +74,12 @@ def bench_cmd(
     if suite == "general":
         if data_dir is None or data is not None or methods is not None:
             raise click.UsageError("the general suite takes --data-dir DIR (and --corpora), not --data or --methods")
-        run_general(data_dir, out, corpora=corpora, quick=quick, log=click.echo)
+        given = {m: {**default_options(m, quick), **dict(map(parse_option, o))}
+                 for m, o in (("image", image_options), ("text", text_options)) if o}  # fmt: skip
+        run_general(data_dir, out, corpora=corpora, quick=quick, subject=given or None, log=click.echo)
         return
+    if image_options or text_options:
+        raise click.UsageError("--image-option and --text-option are for the general suite")
     if data is None or data_dir is not None or corpora is not None:
         raise click.UsageError(f"the {suite} suite takes --data FILE, not --data-dir or --corpora")
     if suite == "anomaly":

@@ -81,6 +81,20 @@ def test_general_with_another_subject(tmp_path, data_dir):
     assert [r["default"]["encoder"] for r in results["corpora"]] == ["pca(dim=8)"]
 
 
+def test_general_takes_encoder_options_for_the_collections_under_test(tmp_path, data_dir):
+    out = tmp_path / "g"
+    args = ["bench", "general", "--data-dir", str(data_dir), "--out", str(out), "--corpora", "cifar", "--quick"]
+    result = CliRunner().invoke(main, [*args, "--image-option", "orientation=1", "--image-option", "dim=8"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    image = results["default_options"]["image"]
+    assert image["orientation"] == 1 and image["dim"] == 8 and "epochs" in image  # the quick budget is kept
+    assert not results["default_options"]["text"].get("dim")
+    assert results["corpora"][0]["default"]["encoder"].endswith("dim=8)")
+    wrong = CliRunner().invoke(main, ["bench", "anomaly", "--data", str(data_dir), "--text-option", "dim=8"])
+    assert wrong.exit_code == 2 and "general suite" in wrong.output
+
+
 def test_general_errors_are_clear(tmp_path, data_dir):
     run = CliRunner().invoke
     where = ["--data-dir", str(data_dir), "--out", str(tmp_path / "o")]

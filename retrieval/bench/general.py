@@ -58,7 +58,7 @@ def run_general(
     names = select(corpora, quick)
     check_files(data_dir, names)
     out.mkdir(parents=True, exist_ok=True)
-    options = {m: dict((subject or {}).get(m, _default_options(m, quick))) for m in ("text", "image")}
+    options = {m: dict((subject or {}).get(m, default_options(m, quick))) for m in ("text", "image")}
     results: dict[str, Any] = {
         "suite": "general", "quick": quick, "data_dir": str(data_dir), "machine": machine(), "seed": SEED,
         "ks": list(KS), "default_options": options, "protocols": PROTOCOLS, "corpora": [],
@@ -74,7 +74,7 @@ def run_general(
     return results
 
 
-def _default_options(modality: str, quick: bool) -> dict[str, Any]:
+def default_options(modality: str, quick: bool) -> dict[str, Any]:
     return dict(QUICK_TRAINING.get(DEFAULT_ENCODER[modality], {})) if quick else {}
 
 
