@@ -30,7 +30,6 @@ from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
 
 COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the store
-THUMBNAIL_SHAPE = (32, 32, 3)
 
 Item = Document | ImageItem
 
@@ -297,11 +296,11 @@ class Collection(Searching):
         missing = [i for i in item_ids if i not in keys]
         if missing:
             raise ItemNotFoundError(f"no item with id {missing[0]!r} in {self.path}")
-        blobs = self.store.thumbnails(keys.values())
-        if len(blobs) < len(keys):
-            lost = next(i for i in item_ids if keys[i] not in blobs)
+        pixels = self.store.thumbnail_pixels(keys.values())
+        if len(pixels) < len(keys):
+            lost = next(i for i in item_ids if keys[i] not in pixels)
             raise CollectionError(f"{self.path}: no stored pixels for {lost!r}")
-        return [np.frombuffer(blobs[keys[i]], dtype=np.uint8).reshape(THUMBNAIL_SHAPE) for i in item_ids]
+        return [pixels[keys[i]] for i in item_ids]
 
     # --- outliers -------------------------------------------------------------------------------
 

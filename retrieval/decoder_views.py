@@ -60,8 +60,8 @@ def draw_lattice(col: Collection, n: int, path: str | Path) -> Path:
     encoder = _decoder_of(col)
     if encoder.bits or encoder.dim != 2:
         raise CollectionError(f"{col.path}: a lattice needs real-valued 2-D codes (this has {encoder.describe()})")
-    thumbs = col.store.thumbnails(col.index.keys()[:5000].tolist())  # the index keeps normalised codes: re-encode
-    codes = encoder.encode(np.stack([np.frombuffer(b, dtype=np.uint8).reshape(32, 32, 3) for b in thumbs.values()]))
+    thumbs = col.store.thumbnail_pixels(col.index.keys()[:5000].tolist())  # the index keeps normalised codes: re-encode
+    codes = encoder.encode(np.stack(list(thumbs.values())))
     lo, hi = np.percentile(codes, 2, axis=0), np.percentile(codes, 98, axis=0)
     xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)
     grid = np.array([[x, y] for y in ys for x in xs], dtype=np.float32)

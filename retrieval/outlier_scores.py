@@ -251,12 +251,11 @@ def _stored_orientation(col: Collection) -> tuple[np.ndarray, np.ndarray]:
     scores = np.empty(len(keys), dtype=np.float64)
     for start in range(0, len(keys), SEARCH_BATCH):
         chunk = keys[start : start + SEARCH_BATCH]
-        blobs = col.store.thumbnails(chunk.tolist())
-        missing = [int(key) for key in chunk.tolist() if key not in blobs]
+        pixels = col.store.thumbnail_pixels(chunk.tolist())
+        missing = [key for key in chunk.tolist() if key not in pixels]
         if missing:
             raise CollectionError(f"{col.path}: no stored thumbnail for item key {missing[0]}: no orientation score")
-        images = np.stack([np.frombuffer(blobs[int(key)], dtype=np.uint8).reshape(32, 32, 3) for key in chunk.tolist()])
-        scores[start : start + len(chunk)] = _orientation_errors(col, images)
+        scores[start : start + len(chunk)] = _orientation_errors(col, np.stack([pixels[key] for key in chunk.tolist()]))
     return keys, scores
 
 

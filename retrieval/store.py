@@ -43,6 +43,7 @@ SCHEMA_VERSION = 3
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
 Key = BigInteger().with_variant(Integer, "sqlite")
 NEXT_KEY = "next_key"  # the meta row that keeps the key counter
+THUMBNAIL_SHAPE = (32, 32, 3)  # an image item's stored pixels
 _IN_CHUNK = 500  # ids per IN (...) clause, well under SQLite's bound-parameter limit
 
 
@@ -337,6 +338,10 @@ class MetadataStore:
                 q = select(ThumbnailRow.key, ThumbnailRow.pixels).where(ThumbnailRow.key.in_(chunk))
                 out.update(conn.execute(q).all())
         return out
+
+    def thumbnail_pixels(self, keys: Iterable[int]) -> dict[int, np.ndarray]:
+        """Stored thumbnails by key as ``THUMBNAIL_SHAPE`` uint8 arrays (keys without one are left out)."""
+        return {k: np.frombuffer(b, dtype=np.uint8).reshape(THUMBNAIL_SHAPE) for k, b in self.thumbnails(keys).items()}
 
 
 def _set_next_key(conn: Connection, value: int) -> None:

@@ -238,13 +238,16 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         """What the network takes: images as they are (conv) or flattened (dense)."""
         return x
 
-    def _passes(self, images: np.ndarray) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
-        """For each batch: its rows, the network input and the code (call under ``torch.no_grad``)."""
+    def _passes(
+        self, images: np.ndarray, codes: bool = True
+    ) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor | None]]:
+        """For each batch: its rows, the network input and the code (``None`` without ``codes``; call under
+        ``torch.no_grad``)."""
         device = next(self.model_.parameters()).device
         self.model_.eval()
         for start in range(0, len(images), ENCODE_BATCH):
             x = self._shape_in(self._standardise(self._unit(images[start : start + ENCODE_BATCH], device)))
-            yield slice(start, start + len(x)), x, self._code(x)[0]
+            yield slice(start, start + len(x)), x, self._code(x)[0] if codes else None
 
     def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Centred codes (or bits) and, if asked, each image's ``pixel_mse``: one forward pass per batch."""
@@ -271,7 +274,7 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         images = as_batch(images)
         out = np.empty(len(images), dtype=np.float32)
         logits_of = lambda x: self.model_.orientation_head(self._code(x)[0])  # noqa: E731
-        for rows, x, _ in self._passes(images):
+        for rows, x, _ in self._passes(images, codes=False):
             out[rows] = orientation_surprise(logits_of, x, self.mirrored_).cpu().numpy()
         return out
 
