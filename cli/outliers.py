@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 import retrieval
-from retrieval.outlier_scores import AUTO, DEFAULT_K, DEFAULT_SCORE, SCORES, describe_score, resolve_score, top_outliers
+from retrieval.outlier_scores import CHOICES, DEFAULT_K, DEFAULT_SCORE, describe_score, resolve_score, top_outliers
 
 from .common import db_option, library_errors, print_hits
 
@@ -17,7 +17,7 @@ from .common import db_option, library_errors, print_hits
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("-k", type=click.IntRange(1), default=20, show_default=True, help="How many items.")
 @click.option(
-    "--score", type=click.Choice((AUTO, *SCORES)), default=DEFAULT_SCORE, show_default=True,
+    "--score", type=click.Choice(CHOICES), default=DEFAULT_SCORE, show_default=True,
     help="reconstruction: the autoencoder's reconstruction error (autoencoders, PCA); knn: distance to the "
     "--neighbours-th nearest stored code (every encoder); combined: the mean of the two, z-scored; "
     "orientation: how badly the image autoencoder tells the image's quarter-turns apart (trained with "

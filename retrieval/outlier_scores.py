@@ -37,6 +37,7 @@ from .store import MetadataStore
 SCORES = ("reconstruction", "knn", "combined", "orientation")
 AUTO = "auto"  # the best score the collection has: orientation where its encoder has the head, else knn
 DEFAULT_SCORE = AUTO
+CHOICES = (AUTO, *SCORES)  # what a caller may ask for
 DEFAULT_K = 5
 SEARCH_BATCH = 4096  # query rows per index search (bounds the memory of one search)
 
@@ -54,9 +55,9 @@ class Collection(Protocol):
 
 
 def check_score(score: str) -> str:
-    """``score`` if it is one of ``SCORES`` or ``AUTO``; else ``InvalidParameterError`` naming the choices."""
-    if score not in (AUTO, *SCORES):
-        choices = ", ".join(repr(s) for s in (AUTO, *SCORES))
+    """``score`` if it is one of ``CHOICES``; else ``InvalidParameterError`` naming them."""
+    if score not in CHOICES:
+        choices = ", ".join(repr(s) for s in CHOICES)
         raise InvalidParameterError(f"The 'score' parameter must be one of {choices}. Got {score!r} instead.")
     return score
 

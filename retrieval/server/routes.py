@@ -25,7 +25,8 @@ from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")]
-SCORE = Annotated[Literal["auto", "reconstruction", "knn", "combined", "orientation"],  # AUTO, *SCORES
+# the names of retrieval.outlier_scores.CHOICES
+SCORE = Annotated[Literal["auto", "reconstruction", "knn", "combined", "orientation"],
                   Query(description="The outlier score (see retrieval.outlier_scores).")]  # fmt: skip
 LABEL = Query(None, description="Keep only hits with this label; repeat for any of several.")
 ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
