@@ -31,13 +31,14 @@ class BagOfWords:
     fitting (they are left out of the vocabulary); counting looks only at the vocabulary.
     """
 
-    def __init__(self, vocab_size: int = 2000, stop_words: str | None = "english") -> None:
+    def __init__(self, vocab_size: int = 2000, stop_words: str | None = "english", min_df: int = 1) -> None:
         self.vocab_size = vocab_size
         self.stop_words = stop_words
+        self.min_df = min_df
 
     def fit(self, texts: Sequence[str]) -> BagOfWords:
-        """Learn the vocabulary from ``texts``."""
-        cv = CountVectorizer(max_features=self.vocab_size, stop_words=self.stop_words)
+        """Learn the vocabulary from ``texts`` (words in at least ``min_df`` of them)."""
+        cv = CountVectorizer(max_features=self.vocab_size, stop_words=self.stop_words, min_df=self.min_df)
         cv.fit(texts)
         self.vocabulary_ = sorted(cv.vocabulary_, key=cv.vocabulary_.__getitem__)
         self._counter = self._columns = None
@@ -68,7 +69,7 @@ class BagOfWords:
         return self.fit(texts).transform(texts)
 
     def get_config(self) -> dict[str, Any]:
-        return {"vocab_size": self.vocab_size, "stop_words": self.stop_words}
+        return {"vocab_size": self.vocab_size, "stop_words": self.stop_words, "min_df": self.min_df}
 
     def get_state(self) -> dict[str, Any]:
         """JSON-safe fitted state (the vocabulary, in column order)."""

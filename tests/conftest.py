@@ -32,6 +32,7 @@ FAST_AE = {
     "batch_size": 16,
     "lr": 3e-3,
     "teacher": "none",
+    "decoder": True,  # the tests of reconstruction scores need it; the default drops it (tests/test_compact.py)
     "progress": False,
 }
 # A deterministic encoder that needs no training (tests/fakes.py): for tests of collections, not of models.

@@ -96,7 +96,7 @@ def test_config_is_the_constructor_signature():
     enc = create_encoder("ae", **FAST_AE, bits=16, device="cpu")
     # the saved keys are the parameter names, as before, plus the teacher's (issue 15), how bits are made and early stopping
     assert [k for k in enc.get_config() if k in LEGACY_AE_BITS] == list(LEGACY_AE_BITS)
-    added = {"teacher", "teacher_docs", "teacher_weight", "binarise", "float_dim", "early_stop"}
+    added = {"teacher", "teacher_docs", "teacher_weight", "binarise", "float_dim", "early_stop", "decoder", "weights"}
     assert set(enc.get_config()) - set(LEGACY_AE_BITS) == added
     assert enc.dim == enc.get_config()["dim"] == 16  # a binary code's width is its bits
     assert enc.get_config()["float_dim"] == FAST_AE["dim"]  # ... rotated from the real-valued code asked for

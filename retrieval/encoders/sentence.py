@@ -98,26 +98,37 @@ def _model(device: str, name: str = MODEL_NAME) -> Any:
     return _models[key]
 
 
-def embed(texts: Sequence[str], device: str = "auto", progress: bool = False, model: str = MODEL_NAME) -> np.ndarray:
-    """Unit-length embeddings of ``texts`` by ``model`` (MiniLM: ``(n, 384)``), ``float32``."""
+def embed(
+    texts: Sequence[str], device: str = "auto", progress: bool = False, model: str = MODEL_NAME,
+    max_tokens: int | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Unit-length embeddings of ``texts`` by ``model`` (MiniLM: ``(n, 384)``), ``float32``; ``max_tokens``: read
+    at most that many tokens of each text (the model's own limit otherwise: 256 for MiniLM)."""
     if model != MODEL_NAME:  # the cache holds MiniLM's embeddings only
         with no_embedding_cache():
-            return _embed(texts, device, progress, model)
-    return _embed(texts, device, progress, model)
+            return _embed(texts, device, progress, model, max_tokens)
+    return _embed(texts, device, progress, model, max_tokens)
 
 
-def _embed(texts: Sequence[str], device: str, progress: bool, name: str) -> np.ndarray:
-    keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
+def _embed(texts: Sequence[str], device: str, progress: bool, name: str, max_tokens: int | None) -> np.ndarray:
+    salt = b"" if max_tokens is None else f"{max_tokens}:".encode()  # truncated embeddings are other entries
+    keys = [hashlib.blake2b(salt + t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
     todo = [i for i, k in enumerate(keys) if _cache is None or k not in _cache]
     width = EMBED_DIM if name == MODEL_NAME else _model(resolve_device(device), name).get_sentence_embedding_dimension()
     out = np.empty((len(texts), width), dtype=np.float32)
     if todo:
         model = _model(resolve_device(device), name)
-        with torch.inference_mode():
-            new = model.encode(
-                [texts[i] for i in todo], batch_size=ENCODE_BATCH, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=progress,
-            )  # fmt: skip
+        limit = model.max_seq_length
+        if max_tokens is not None:
+            model.max_seq_length = min(limit, max_tokens)
+        try:
+            with torch.inference_mode():
+                new = model.encode(
+                    [texts[i] for i in todo], batch_size=ENCODE_BATCH, normalize_embeddings=True,
+                    convert_to_numpy=True, show_progress_bar=progress,
+                )  # fmt: skip
+        finally:
+            model.max_seq_length = limit
         out[todo] = new
         if _cache is not None:
             _cache.update(zip((keys[i] for i in todo), new))

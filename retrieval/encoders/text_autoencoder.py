@@ -30,6 +30,7 @@ scores 0.391 / 0.251; see README "Results" for the full runs):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -47,7 +48,8 @@ from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, seeded, stopping_note
 from ..nn.training import seed_everything, train
 from .base import BinaryCapable, binary_note
-from .params import check_binarise, check_bits, code_width, layer_sizes
+from .compact import FORMATS, compact, expand, round_trip
+from .params import check_binarise, check_bits, code_width, invalid, layer_sizes
 from .registry import register
 from .teacher import (
     DEFAULT_TEACHER,
@@ -60,13 +62,12 @@ from .teacher import (
     word_features,
 )  # fmt: skip
 from .text_base import TextEncoder
+from .text_budget import min_df, steps, teacher_sample
 from .text_forward import TextForward
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf, tfidf
 
 ENCODE_BATCH = 2048
-DEFAULT_EPOCHS = 30
-MIN_STEPS = {True: 1000, False: 2000}  # default step floor, with a teacher / without
 # The 10,000 most frequent words: on every text corpus of the generalisation suite the default beat its own
 # 2,000-word version on P@10 (20 Newsgroups at 1,000 / 3,000 / 11,314 posts +0.038 / +0.054 / +0.107, fortunes
 # +0.016; README "Vocabulary size"). Hinton & Salakhutdinov (2006) used 2,000.
@@ -125,6 +126,8 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         teacher: str | None = None,
         teacher_docs: int = TEACHER_DOCS,
         teacher_weight: float = 1.0,
+        decoder: bool = False,
+        weights: str = "int8",
         seed: int = 0,
         device: str = "auto",
         progress: bool = True,
@@ -153,9 +156,19 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self.teacher = teacher
         self.teacher_docs = teacher_docs
         self.teacher_weight = teacher_weight
+        self.decoder = decoder
+        self.weights = weights
         self.seed = seed
         self.device = device
         self.progress = progress
+
+    @classmethod
+    def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Encoders saved before ``decoder`` and ``weights`` existed kept their decoder, in float32."""
+        config = super().saved_config(config)
+        if isinstance(config, dict):
+            config = {"decoder": True, "weights": "float32", **config}
+        return config
 
     def describe(self) -> str:
         sizes = "-".join(str(s) for s in (self._in_dim(), *self.hidden, self._units()))
@@ -205,12 +218,15 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         check_binarise(self.binarise, self.float_dim, type(self).__name__)
         if self.teacher is not None:
             check_teacher(self.teacher, type(self).__name__)
-        self.bag_of_words_ = BagOfWords(self.vocab_size)
+        t0 = time.perf_counter()
+        self.bag_of_words_ = BagOfWords(self.vocab_size, min_df=min_df(len(items)))
         counts = self.bag_of_words_.fit_transform(items)
+        self._stage_s = {"vocabulary_s": round(time.perf_counter() - t0, 1)}
         signal = None
         if self._taught():
-            signal = teach(list(items), self.bag_of_words_.vocabulary_, self._teacher(), max_docs=self.teacher_docs,
-                           seed=self.seed, device=self.device, progress=self.progress)  # fmt: skip
+            signal = teach(list(items), self.bag_of_words_.vocabulary_, self._teacher(),
+                           max_docs=teacher_sample(len(items), self.teacher_docs), seed=self.seed, device=self.device,
+                           progress=self.progress)  # fmt: skip
         self._train(counts, signal)
 
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
@@ -218,6 +234,8 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     def _train(self, counts: sp.csr_matrix, signal: TeacherSignal | None) -> None:
         check_bits(self.bits, type(self).__name__)
+        if self.weights not in FORMATS:
+            raise invalid("weights", type(self).__name__, f"one of {list(FORMATS)}", self.weights)
         seed_everything(self.seed)
         device = resolve_device(self.device)
         self.idf_ = fit_idf(counts)
@@ -236,9 +254,23 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             x = inputs[idx].toarray()
             return torch.from_numpy(x if extra is None else np.hstack([x, extra[idx]])).to(device)
 
-        def noisy(x: torch.Tensor) -> torch.Tensor:
-            x = F.dropout(x, p=self.input_dropout, training=True)
-            return x + self.input_noise * torch.randn_like(x) if self.input_noise else x
+        drop_rng = np.random.default_rng(self.seed + 1)
+
+        def noisy_rows(idx: np.ndarray) -> torch.Tensor:
+            """``rows(idx)`` with input dropout (and Gaussian noise), the dropout drawn on the nonzero entries
+            only: dropping zeros changes nothing, and the dense draw cost as much as the first layer."""
+            p = self.input_dropout
+            sub = inputs[idx]
+            if p:
+                sub.data = np.where(drop_rng.random(sub.nnz) >= p, sub.data / (1 - p), 0).astype(np.float32)
+            x = sub.toarray()
+            if extra is not None:
+                feats = extra[idx]
+                if p:
+                    feats = np.where(drop_rng.random(feats.shape) >= p, feats / (1 - p), 0).astype(np.float32)
+                x = np.hstack([x, feats])
+            t = torch.from_numpy(x).to(device)
+            return t + self.input_noise * torch.randn_like(t) if self.input_noise else t
 
         def codes(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             """The code of ``x``, and what the teacher term sees of it: the code itself, or for binary codes the
@@ -253,7 +285,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
                 emb = signal.embeddings[idx]
             else:
                 pick = teachable[rng.integers(0, len(teachable), len(idx))]
-                soft, emb = codes(noisy(rows(signal.positions[pick])))[1], signal.embeddings[pick]
+                soft, emb = codes(noisy_rows(signal.positions[pick]))[1], signal.embeddings[pick]
             return self.teacher_weight * neighbourhood_loss(soft, emb.to(device))
 
         if self.pretrain_epochs:
@@ -261,7 +293,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
                             batch_size=self.batch_size, lr=self.lr, seed=self.seed, progress=self.progress)  # fmt: skip
 
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
-            x = noisy(rows(idx))
+            x = noisy_rows(idx)
             target = torch.from_numpy(targets[idx].toarray()).to(device)
             code, soft = codes(x)
             loss = idf_weighted_nll(self._logits(code), target).mean() + code_penalty(code, self.sparse, self.code_l2)
@@ -274,30 +306,50 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         def reconstruction(idx: np.ndarray) -> torch.Tensor:
             """The held-out check: the denoising reconstruction loss alone (no teacher vectors for unseen texts)."""
             target = torch.from_numpy(targets[idx].toarray()).to(device)
-            return idf_weighted_nll(self._logits(codes(noisy(rows(idx)))[0]), target).mean()
+            return idf_weighted_nll(self._logits(codes(noisy_rows(idx))[0]), target).mean()
 
         stopper = None if not len(held) else EarlyStopping(
             seeded(lambda: held_out_mean(reconstruction, held, self.batch_size), self.seed))
-        # An explicit `epochs` is exactly that many; the default (30) trains on to `min_steps` optimiser steps.
-        floor = 0 if self.epochs else (self.min_steps if self.min_steps is not None else MIN_STEPS[signal is not None])
+        budget = steps(len(fit_rows), self.batch_size, self._in_dim(), signal is not None, self.epochs, self.min_steps)
+        t0 = time.perf_counter()
         self.history_ = train(
-            self.model_, len(fit_rows), lambda idx: batch_loss(fit_rows[idx]), epochs=self.epochs or DEFAULT_EPOCHS,
-            min_steps=floor, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            self.model_, len(fit_rows), lambda idx: batch_loss(fit_rows[idx]), epochs=budget.epochs,
+            batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
             progress=self.progress, desc="training autoencoder", early_stop=stopper,
         )  # fmt: skip
         per_epoch = -(-len(fit_rows) // self.batch_size)
         self.training_ = {
-            "epochs": len(self.history_), "steps": len(self.history_) * per_epoch,
-            "budget": "as asked (--epochs)" if self.epochs else
-            f"{DEFAULT_EPOCHS} epochs, at least {floor:,} optimiser steps ({len(fit_rows):,} training texts)",
+            "epochs": len(self.history_), "steps": len(self.history_) * per_epoch, "budget": budget.note,
             "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
-            "vocabulary": vocabulary_note(len(self.bag_of_words_.vocabulary_), self.vocab_size),
+            "vocabulary": vocabulary_note(len(self.bag_of_words_.vocabulary_), self.vocab_size,
+                                          self.bag_of_words_.min_df),
             "teacher": self._teacher() if signal is not None else NO_TEACHER,
             **({} if signal is None else signal.info(counts.shape[0])),
+            **getattr(self, "_stage_s", {}), "train_s": round(time.perf_counter() - t0, 1),
         }  # fmt: skip
+        self.model_.eval()
+        self._compact()
         if self.bits and self.binarise == "rotation":
-            self.model_.eval()
             self._fit_rotation(self._real_codes(counts))
+
+    def _compact(self) -> None:
+        """Drop the decoder unless ``decoder`` keeps it, and round the weights as ``weights`` stores them, so that
+        the codes written at build time are those a reloaded encoder computes."""
+        if not self.decoder:
+            self.model_.decoder = None
+        arrays = round_trip(self._weight_arrays(), self.weights)
+        device = next(self.model_.parameters()).device
+        state = {k.removeprefix("model."): torch.from_numpy(v).to(device) for k, v in arrays.items()
+                 if k.startswith("model.")}  # fmt: skip
+        self.model_.load_state_dict(state, strict=True)
+        if self.word_vectors_ is not None:
+            self.word_vectors_ = arrays["word_vectors"]
+        self.training_["weights"] = (f"{self.weights} ({'with' if self.decoder else 'without'} the decoder: "
+                                     + ("reconstruction scores kept)" if self.decoder else
+                                        "no reconstruction scores; -o decoder=true keeps it)"))  # fmt: skip
+
+    def _has_decoder(self) -> bool:
+        return getattr(self.model_, "decoder", None) is not None
 
     def _encode(self, inputs: sp.csr_matrix, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
         units, nll = self._encode_units(inputs, errors)
@@ -313,7 +365,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         forward = self._forward() if device.type == "cpu" else None
         n = inputs.shape[0]
         codes = np.empty((n, self._units()), dtype=np.float32)
-        nll = np.empty(n, dtype=np.float32) if errors else None
+        nll = np.empty(n, dtype=np.float32) if errors and self._has_decoder() else None
         if forward is not None and not errors and n <= ENCODE_BATCH:  # a query or a small batch: no copies
             return forward(inputs), None
         for start in range(0, n, ENCODE_BATCH):
@@ -323,7 +375,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             else:
                 code = self.model_.encoder(torch.from_numpy(self._inputs(batch)).to(device))
             codes[start : start + len(code)] = code.cpu().numpy()
-            if nll is not None:
+            if nll is not None and self._has_decoder():
                 target = torch.from_numpy(self._targets(batch).toarray()).to(device)
                 nll[start : start + len(code)] = idf_weighted_nll(self._logits(code), target).cpu().numpy()
         return codes, nll
@@ -348,20 +400,30 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_forward_cache"}  # rebuilt where it is needed
 
-    def _get_arrays(self) -> dict[str, np.ndarray]:
+    def _weight_arrays(self) -> dict[str, np.ndarray]:
         vectors = {} if self.word_vectors_ is None else {"word_vectors": self.word_vectors_}
-        return {**model_arrays(self.model_), "idf": self.idf_, **vectors, **self._rotation_arrays()}
+        return {**model_arrays(self.model_), "idf": self.idf_, **vectors}
+
+    def _get_arrays(self) -> dict[str, np.ndarray]:
+        return {**compact(self._weight_arrays(), self.weights), **self._rotation_arrays()}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super()._set_arrays(state, arrays)
+        arrays = expand(arrays)
         self.idf_ = arrays["idf"]
         self.word_vectors_ = arrays.get("word_vectors")
         self._set_rotation(arrays)
-        self.model_ = load_model_arrays(self._build(self._in_dim()), arrays, resolve_device(self.device))
+        model = self._build(self._in_dim())
+        self.decoder = any(k.startswith("model.decoder.") for k in arrays)  # what the file holds decides
+        if not self.decoder:
+            model.decoder = None
+        self.model_ = load_model_arrays(model, arrays, resolve_device(self.device))
 
 
-def vocabulary_note(words: int, vocab_size: int) -> str:
+def vocabulary_note(words: int, vocab_size: int, min_df: int = 1) -> str:
     """What ``aer info`` says of the vocabulary: the cap, or that the fit texts have fewer words than it."""
+    which = "every word" if min_df == 1 else f"every word in at least {min_df} texts"
     if words < vocab_size:
-        return f"{words:,} words: every word of the fit texts (they have fewer than vocab_size={vocab_size:,})"
-    return f"{words:,} words: the most frequent of the fit texts (vocab_size={vocab_size:,})"
+        return f"{words:,} words: {which} of the fit texts (they have fewer than vocab_size={vocab_size:,})"
+    floor = "" if min_df == 1 else f"; words in at least {min_df} texts"
+    return f"{words:,} words: the most frequent of the fit texts (vocab_size={vocab_size:,}{floor})"

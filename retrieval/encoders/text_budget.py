@@ -1,0 +1,67 @@
+"""How much the text autoencoder's fit reads and trains, chosen from the corpus so that its cost is bounded.
+
+Three quantities set a fit's cost on a CPU: the vocabulary (both large layers are a row per word), the teacher's
+document sample (all-MiniLM-L6-v2 reads about 12 posts a second on 2 cores) and the optimiser steps. Each is
+chosen here from the fit texts alone, never from a clock, so a fit is reproducible on any machine:
+
+- **vocabulary**: the ``vocab_size`` most frequent words, and from ``MIN_DF_TEXTS`` texts on only words that occur
+  in at least two texts (a word seen once pairs with nothing: it is noise to the codes and cost to the fit);
+- **teacher sample**: half the fit texts, at least ``TEACHER_FLOOR`` and at most ``teacher_docs``, so that the
+  teacher never reads the whole corpus (that alone is what the MiniLM encoder costs);
+- **steps**: ``DEFAULT_EPOCHS`` epochs, at least ``MIN_STEPS`` optimiser steps on small corpora, and at most
+  ``STEP_WORK`` divided by the network's input width on large ones (a step costs about the input width times the
+  first layer; the bound keeps the training stage near a fixed time whatever the corpus size). The last epoch
+  is not cut: the one-cycle schedule ends where it should.
+
+``aer info`` shows the budget chosen and why (the encoder's ``training`` record).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DEFAULT_EPOCHS = 30
+MIN_STEPS = {True: 1000, False: 2000}  # step floor on small corpora: with a teacher / without
+STEP_WORK = 10_000_000  # steps × input width at most (10,384-wide input: 963 steps)
+MIN_DF_TEXTS = 200  # from this many fit texts, vocabulary words must occur in two texts
+TEACHER_FLOOR = 200  # teacher texts at least (or every fit text when there are fewer)
+
+
+@dataclass(frozen=True)
+class StepBudget:
+    """The training stage's length."""
+
+    epochs: int
+    steps: int
+    note: str
+
+
+def min_df(n_texts: int) -> int:
+    """The fewest texts a vocabulary word must occur in."""
+    return 2 if n_texts >= MIN_DF_TEXTS else 1
+
+
+def teacher_sample(n_texts: int, cap: int) -> int:
+    """How many fit texts the teacher embeds."""
+    return min(n_texts, max(min(TEACHER_FLOOR, cap), min(cap, math.ceil(n_texts / 2))))
+
+
+def steps(n_rows: int, batch_size: int, in_width: int, taught: bool, epochs: int | None,
+          min_steps: int | None) -> StepBudget:  # fmt: skip
+    """The epochs to train ``n_rows`` texts for: ``epochs`` exactly when given, else the default bounded as the
+    module docstring says (``min_steps``: another floor)."""
+    per_epoch = max(1, math.ceil(n_rows / batch_size))
+    if epochs:
+        return StepBudget(epochs, epochs * per_epoch, "as asked (epochs)")
+    floor = min_steps if min_steps is not None else MIN_STEPS[taught]
+    cap = max(1, STEP_WORK // max(in_width, 1))
+    wanted = max(DEFAULT_EPOCHS * per_epoch, floor)
+    if wanted <= cap:
+        why = (f"{DEFAULT_EPOCHS} epochs" if wanted == DEFAULT_EPOCHS * per_epoch
+               else f"at least {floor:,} optimiser steps (a small corpus)")  # fmt: skip
+        n_epochs = math.ceil(wanted / per_epoch)
+    else:
+        n_epochs = max(1, cap // per_epoch)
+        why = f"at most {cap:,} optimiser steps ({STEP_WORK:,} / {in_width:,} input width: a bounded fit)"
+    return StepBudget(n_epochs, n_epochs * per_epoch, f"{n_epochs} epochs of {n_rows:,} texts: {why}")
