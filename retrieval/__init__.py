@@ -3,45 +3,69 @@
 >>> import retrieval
 >>> col = retrieval.open("news.aer")
 >>> col.search("orbital launch of the shuttle", k=10)
+
+Importing the package is cheap: each public name (and each submodule, e.g. ``retrieval.images``) is imported
+on first use (PEP 562), so ``aer --help`` does not load torch or scikit-learn.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import threads  # first: OpenMP's wait policy must be set before torch and faiss load
 
 # isort: split
-from .collection import AddReport, Collection
-from .encoders import ENCODERS, Encoder, create_encoder, load_encoder
-from .errors import (
-    CollectionError,
-    DeviceError,
-    EncoderFileError,
-    IndexFileError,
-    InvalidParameterError,
-    ItemNotFoundError,
-    MissingDependency,
-    NotFittedError,
-    QueryError,
-    RetrievalError,
-    SourceError,
-)
-from .hit import Hit
-from .indexing import IndexReport, add_source, index_source
-from .sources import Document, ImageItem, Rejected
+from .lazy import lazy_names
 
 __version__ = "0.1.0"
 
 if os.environ.get(threads.ENV):
     threads.set_threads()
 
+# public name -> the submodule that defines it (imported when the name is first asked for)
+_LAZY = {
+    "AddReport": "collection", "Collection": "collection",
+    "ENCODERS": "encoders", "Encoder": "encoders", "create_encoder": "encoders", "load_encoder": "encoders",
+    "CollectionError": "errors", "DeviceError": "errors", "EncoderFileError": "errors", "IndexFileError": "errors",
+    "InvalidParameterError": "errors", "ItemNotFoundError": "errors", "MissingDependency": "errors",
+    "NotFittedError": "errors", "QueryError": "errors", "RetrievalError": "errors", "SourceError": "errors",
+    "Hit": "hit",
+    "IndexReport": "indexing", "add_source": "indexing", "index_source": "indexing",
+    "Document": "sources", "ImageItem": "sources", "Rejected": "sources",
+}  # fmt: skip
+
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from .collection import AddReport, Collection
+    from .encoders import ENCODERS, Encoder, create_encoder, load_encoder
+    from .errors import (
+        CollectionError,
+        DeviceError,
+        EncoderFileError,
+        IndexFileError,
+        InvalidParameterError,
+        ItemNotFoundError,
+        MissingDependency,
+        NotFittedError,
+        QueryError,
+        RetrievalError,
+        SourceError,
+    )
+    from .hit import Hit
+    from .indexing import IndexReport, add_source, index_source
+    from .sources import Document, ImageItem, Rejected
+
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
+
 
 def open(path: str | Path, *, device: str = "auto", db: str | None = None, ray: str | None = None) -> Collection:  # noqa: A001
     """Open the collection at ``path`` for searching and adding (``db``: its metadata database URL, when
     it was made with one; ``AER_DATABASE_URL`` otherwise; ``ray``: a Ray cluster address whose actors hold
     and search the index shards in parallel)."""
+    from .collection import Collection
+
     cluster = None
     if ray:
         from .cluster import RayCluster  # Ray is optional

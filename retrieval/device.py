@@ -1,16 +1,22 @@
-"""Choosing the torch device from ``auto``, ``cpu`` or ``cuda``."""
+"""Choosing the torch device from ``auto``, ``cpu`` or ``cuda`` (torch is imported when a device is resolved,
+so the CLI's ``--device`` option can list the choices without loading it)."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` is CUDA when torch sees a GPU, else the CPU; ``cuda`` without a GPU is an error."""
+    import torch
+
     if name not in DEVICES and not name.startswith("cuda:"):
         raise DeviceError(f"The 'device' parameter must be one of {DEVICES}. Got {name!r} instead.")
     if name == "auto":

@@ -7,15 +7,19 @@ was not the pool sizes but OpenMP's spin-waiting: an idle worker thread spins fo
 burning the core another process needs. ``OMP_WAIT_POLICY=PASSIVE`` (set here unless the user set it) makes
 idle workers sleep at once; it must be in the environment before torch or faiss is first imported, which is
 why ``retrieval`` imports this module first. NumPy's OpenBLAS spins likewise, and is told the same here
-(``OPENBLAS_THREAD_TIMEOUT``), which takes effect when ``retrieval`` is imported before NumPy.
+(``OPENBLAS_THREAD_TIMEOUT``), which takes effect when ``retrieval`` is imported before NumPy. Importing
+``retrieval`` loads neither torch nor faiss: they load when first used, after these variables are set.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 ENV = "AER_THREADS"
+# read once by OpenMP runtimes (torch's, faiss's), OpenBLAS and MKL when each loads: its pool size
+POOL_SIZE_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # Before torch / faiss load their OpenMP runtimes (they read these once, at load time).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -46,17 +50,23 @@ def thread_count() -> int:
 
 def set_threads(n: int | None = None) -> int:
     """Size every pool to ``n`` threads (default :func:`thread_count`) in this process; return ``n``. Later
-    child processes inherit it through ``AER_THREADS``."""
-    import faiss
-    import torch
-    from threadpoolctl import threadpool_limits
+    child processes inherit it through ``AER_THREADS``.
 
+    A pool already running (torch, faiss or a BLAS that is loaded) is resized now; one that is not loaded yet
+    reads the standard variables set here when it loads, so this does not import torch or faiss itself (``aer``
+    commands that never need them start without them)."""
     n = thread_count() if n is None else int(n)
     if n < 1:
         raise ValueError(f"the thread count must be at least 1. Got {n!r} instead.")
     os.environ[ENV] = str(n)
     os.environ["RAYON_NUM_THREADS"] = str(n)  # the tokenizers library reads it when it starts its pool
-    torch.set_num_threads(n)
-    faiss.omp_set_num_threads(n)
-    threadpool_limits(n)
+    for var in POOL_SIZE_VARIABLES:
+        os.environ[var] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    if "faiss" in sys.modules:
+        sys.modules["faiss"].omp_set_num_threads(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n)  # the BLAS and OpenMP runtimes loaded so far
     return n

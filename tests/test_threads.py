@@ -10,6 +10,7 @@ import sys
 from click.testing import CliRunner
 
 from cli.main import main
+from retrieval.threads import POOL_SIZE_VARIABLES
 
 PROBE = (
     "import json, os, retrieval, torch, faiss; "
@@ -18,7 +19,7 @@ PROBE = (
 )
 
 
-SET_BY_RETRIEVAL = ("AER_THREADS", "OMP_WAIT_POLICY", "RAYON_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT")
+SET_BY_RETRIEVAL = ("AER_THREADS", "OMP_WAIT_POLICY", "RAYON_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT", *POOL_SIZE_VARIABLES)
 
 
 def _run(code: str, **env: str) -> str:
@@ -58,6 +59,8 @@ def test_the_threads_option_applies_to_every_command(monkeypatch):
 
     before = torch.get_num_threads()
     monkeypatch.setenv("AER_THREADS", str(before))  # restored after the test, with the count below
+    for var in ("RAYON_NUM_THREADS", *POOL_SIZE_VARIABLES):  # set by --threads: restored after the test
+        monkeypatch.delenv(var, raising=False)
     try:
         torch.set_num_threads(2)
         CliRunner().invoke(main, ["--threads", "1", "info", "no-such.aer"])

@@ -1,10 +1,27 @@
-"""Retrieval benchmarks: the seeds' comparisons, run through the product (``aer bench``)."""
+"""Retrieval benchmarks: the seeds' comparisons, run through the product (``aer bench``).
 
-from .anomaly import run_anomaly
-from .data import SuiteData, load_suite
-from .general import run_general
-from .methods import METHODS, QUICK_METHODS, Method, choose
-from .run import run_benchmark
+Public names load on first use (PEP 562): ``retrieval.bench.methods`` alone is cheap to import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_names
+
+_LAZY = {
+    "run_anomaly": "anomaly", "SuiteData": "data", "load_suite": "data", "run_general": "general",
+    "METHODS": "methods", "QUICK_METHODS": "methods", "Method": "methods", "choose": "methods",
+    "run_benchmark": "run",
+}  # fmt: skip
+
+if TYPE_CHECKING:
+    from .anomaly import run_anomaly
+    from .data import SuiteData, load_suite
+    from .general import run_general
+    from .methods import METHODS, QUICK_METHODS, Method, choose
+    from .run import run_benchmark
+
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "METHODS",
