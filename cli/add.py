@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from retrieval import add_source
-
 from .common import commit_option, db_option, device_option, library_errors, print_report
 
 
@@ -21,5 +19,7 @@ from .common import commit_option, db_option, device_option, library_errors, pri
 @library_errors
 def add_cmd(collection: Path, source: Path, commit_every: int, db: str | None, device: str, quiet: bool) -> None:
     """Encode SOURCE's items with COLLECTION's encoder and add them; an id already there is updated."""
+    from retrieval import add_source
+
     report = add_source(collection, source, device=device, progress=not quiet, commit_every=commit_every, db=db)
     print_report(report, collection)

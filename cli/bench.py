@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from retrieval.bench import METHODS, run_anomaly, run_benchmark, run_general
-from retrieval.bench.general import default_options
+from retrieval.bench.methods import METHODS
 
 from .common import library_errors, parse_option
 
@@ -70,6 +69,9 @@ def bench_cmd(
     `aer index` path on 20 Newsgroups at several sizes, fortunes, CIFAR-10 at several sizes and scikit-learn's
     digits, against LSA, TF-IDF, BM25, pixels and PCA on the same queries). Writes results.json and
     results.md (and for text and image, pictures) into --out; collections already built there are reused."""
+    from retrieval.bench import run_anomaly, run_benchmark, run_general
+    from retrieval.bench.general import default_options
+
     out = out or Path("runs") / suite
     if suite == "general":
         if data_dir is None or data is not None or methods is not None:

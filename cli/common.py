@@ -1,4 +1,7 @@
-"""What the commands share: library errors as clean messages, the device option."""
+"""What the commands share: library errors as clean messages, the device option.
+
+The command modules import only light parts of the library at the top (``retrieval.defaults``, ``.errors``,
+``.device``) and the rest inside the command functions, so ``aer --help`` does not load torch or faiss."""
 
 from __future__ import annotations
 
@@ -6,15 +9,17 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from retrieval.collection import COMMIT_EVERY
+from retrieval.defaults import COMMIT_EVERY
 from retrieval.device import DEVICES
 from retrieval.errors import RetrievalError
-from retrieval.hit import Hit
-from retrieval.indexing import IndexReport
+
+if TYPE_CHECKING:
+    from retrieval.hit import Hit
+    from retrieval.indexing import IndexReport
 
 device_option = click.option(
     "--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -32,6 +37,20 @@ commit_option = click.option(
     "--commit-every", type=click.IntRange(1), default=COMMIT_EVERY, show_default=True,
     help="Items encoded between writes to disk (a crash loses at most this much work, never the collection).",
 )  # fmt: skip
+
+
+class EncoderName(click.ParamType):
+    """An encoder's name, checked against the registered encoders when one is given: reading the registry loads
+    the encoders (torch), which ``--help`` need not do."""
+
+    name = "encoder"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from retrieval.encoders import ENCODERS
+
+        if value not in ENCODERS:
+            self.fail(f"{value!r} is not one of {', '.join(map(repr, sorted(ENCODERS)))}.", param, ctx)
+        return str(value)
 
 
 def print_report(report: IndexReport, collection: Path) -> None:

@@ -6,11 +6,18 @@ from pathlib import Path
 
 import click
 
-from indexers import parse_size
-from retrieval import ENCODERS, index_source
-from retrieval.indexing import DEFAULT_FIT_SAMPLE
+from retrieval.defaults import DEFAULT_FIT_SAMPLE
 
-from .common import commit_option, db_option, device_option, library_errors, parse_option, parse_value, print_report
+from .common import (
+    EncoderName,
+    commit_option,
+    db_option,
+    device_option,
+    library_errors,
+    parse_option,
+    parse_value,
+    print_report,
+)
 
 
 @click.command("index")
@@ -25,7 +32,7 @@ from .common import commit_option, db_option, device_option, library_errors, par
 )
 @click.option(
     "--encoder",
-    type=click.Choice(sorted(ENCODERS)),
+    type=EncoderName(),
     default=None,
     help="Text: ae (default), lsa, tfidf, minilm, minilm-ae. Images: conv-ae (default), dense-ae, pca, pixels.",
 )
@@ -138,6 +145,7 @@ def index_cmd(
 ) -> None:
     """Index SOURCE: a folder of text files or of images, a .jsonl file, the 20 Newsgroups
     by-date archive or the CIFAR-10 binary archive (their train splits)."""
+    from retrieval import index_source
     layers = parse_value(hidden) if hidden else None  # "500,250" -> (500, 250); a preset name stays a string
     if isinstance(layers, int):
         layers = (layers,)
@@ -172,6 +180,8 @@ def index_cmd(
 
 
 def _size(text: str | None) -> int | None:
+    from indexers import parse_size
+
     try:
         return parse_size(text) if text else None
     except ValueError as exc:

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from retrieval.verify import repair, verify
-
 from .common import db_option, library_errors
 
 
@@ -17,6 +15,8 @@ from .common import db_option, library_errors
 @library_errors
 def verify_cmd(collection: Path, db: str | None) -> None:
     """Check COLLECTION: manifest, file digests, encoder, index, store binding, store and index keys."""
+    from retrieval.verify import verify
+
     found = verify(collection, db)
     for check in found.passed:
         click.echo(f"ok       {check}")
@@ -32,5 +32,7 @@ def verify_cmd(collection: Path, db: str | None) -> None:
 @library_errors
 def repair_cmd(collection: Path, db: str | None) -> None:
     """Mend COLLECTION where it is safe (codes the store does not list are dropped); refuse the rest."""
+    from retrieval.verify import repair
+
     done = repair(collection, db)
     click.echo("\n".join(done) if done else f"{collection}: nothing to repair")

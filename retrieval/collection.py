@@ -22,14 +22,13 @@ from . import directory
 from . import outlier_scores as scoring
 from .batching import batched
 from .cluster import Cluster, EncodeFn
+from .defaults import COMMIT_EVERY
 from .encoders import Encoder, load_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
 from .hit import Hit
 from .searching import Searching
 from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
-
-COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the store
 
 Item = Document | ImageItem
 

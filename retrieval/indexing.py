@@ -22,13 +22,13 @@ from indexers import IndexChoice, RecallProbe, check_spec, choose_index
 from . import directory
 from .batching import batched
 from .cluster import Cluster
-from .collection import COMMIT_EVERY, Collection, Item
+from .collection import Collection, Item
+from .defaults import COMMIT_EVERY, DEFAULT_FIT_SAMPLE
 from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
 from .errors import CollectionError, InvalidParameterError, SourceError
 from .sources import ImageItem, Rejected, contents, iter_items, source_modality
 from .store import check_new_database
 
-DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF quantiser are fitted on
 PROBE_QUERIES = 200  # fit-sample items whose exact top-10 measures an approximate index's recall
 ENCODE_BATCH = 1000  # items per encoder call while adding
 EXACT_SPECS = ("IDMap2,Flat", "BFlat")

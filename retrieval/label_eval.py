@@ -16,11 +16,11 @@ import numpy as np
 
 from .baselines import EVAL_BASELINES, KS, ratios, score_baseline
 from .collection import Collection, Item
+from .defaults import DEFAULT_QUERIES
 from .errors import CollectionError, InvalidParameterError, SourceError
 from .evaluation import precision_by_label
 from .sources import ImageItem, Rejected, contents, iter_items, source_modality
 
-DEFAULT_QUERIES = 1000
 RATIO_REFERENCES = {"text": ("lsa-50",), "image": ("pixels", "pca-64")}  # "best LSA" / "better of pixels and PCA"
 
 Source = str | Path | Sequence[Item]

@@ -27,6 +27,7 @@ import numpy as np
 
 from indexers import CodeIndex
 
+from .defaults import AUTO, CHOICES, DEFAULT_K, DEFAULT_SCORE, SCORES
 from .encoders import Encoder
 from .errors import CollectionError, InvalidParameterError
 from .hit import Hit, hit_of
@@ -34,11 +35,6 @@ from .searching import check_k
 from .sources import Document, ImageItem, contents
 from .store import MetadataStore
 
-SCORES = ("reconstruction", "knn", "combined", "orientation")
-AUTO = "auto"  # the best score the collection has: orientation where its encoder has the head, else knn
-DEFAULT_SCORE = AUTO
-CHOICES = (AUTO, *SCORES)  # what a caller may ask for
-DEFAULT_K = 5
 SEARCH_BATCH = 4096  # query rows per index search (bounds the memory of one search)
 
 
