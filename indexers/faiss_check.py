@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,11 +40,20 @@ _SQ_TRAINED = {  # trained floats: a range per dimension, one range, or none
 }  # fmt: skip
 
 
+class FaissFacts(NamedTuple):
+    """What a checked index holds: its code width (floats, or bits), its vector count, and the search parameters
+    saved in it (``nprobe`` of an IVF index, ``nflip`` of a hash index)."""
+
+    dim: int
+    ntotal: int
+    params: dict[str, int]
+
+
 class _Unknown(Exception):
     """A layout the walk does not know: the rest of the blob cannot be walked."""
 
 
-def check_faiss_file(path: str | Path, binary: bool) -> None:
+def check_faiss_file(path: str | Path, binary: bool) -> FaissFacts:
     """Check the FAISS index file at ``path`` (only its header pages are read: it is mapped, not loaded)."""
     try:
         if Path(path).stat().st_size == 0:
@@ -51,26 +61,30 @@ def check_faiss_file(path: str | Path, binary: bool) -> None:
         mapped = np.memmap(path, dtype=np.uint8, mode="r")  # unmapped when the last view of it goes
     except OSError as exc:
         raise IndexFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    check_faiss(mapped, str(path), binary)
+    return check_faiss(mapped, str(path), binary)
 
 
-def check_faiss(data: bytes | memoryview | np.ndarray, name: str, binary: bool) -> None:
-    """Check serialised index bytes (``binary``: a ``faiss.IndexBinary``); ``IndexFileError`` naming ``name``."""
+def check_faiss(data: bytes | memoryview | np.ndarray, name: str, binary: bool) -> FaissFacts:
+    """Check serialised index bytes (``binary``: a ``faiss.IndexBinary``); ``IndexFileError`` naming ``name``.
+    Returns what the walk read on the way."""
     raw = np.ascontiguousarray(data, dtype=np.uint8).reshape(-1) if isinstance(data, np.ndarray) else data
     walk = _Walk(memoryview(raw).cast("B"), name, "FAISS binary index" if binary else "FAISS index")
     if binary:
-        walk.binary_index(top=True)
+        d, ntotal = walk.binary_index(top=True)
         walk.at_end()
-        return
+        return FaissFacts(d, ntotal, walk.params)
     head = walk.peek_fourcc()
     if head != "IxM2" and head not in _IVF and head not in _FOREIGN_IVF and not head.startswith(("Iw", "Iv")):
         raise walk.fail(f"a {_printable(head)!r} index, not an IDMap2 or IVF one")
     try:
-        walk.float_index()
+        d, ntotal = walk.float_index()
         walk.at_end()
     except _Unknown:
         if head == "IxM2":
             walk.id_map_trailer()
+        walk.pos = 4  # every float index starts with its dimension and vector count
+        d, ntotal = walk.i32("the dimension"), walk.i64("the vector count")
+    return FaissFacts(d, ntotal, walk.params)
 
 
 class _Walk:
@@ -78,6 +92,7 @@ class _Walk:
 
     def __init__(self, buf: memoryview, name: str, what: str) -> None:
         self.buf, self.name, self.what, self.pos = buf, name, what, 0
+        self.params: dict[str, int] = {}  # search parameters read on the way (nprobe, nflip)
 
     def fail(self, why: str) -> IndexFileError:
         where = f"at byte {self.pos:,} of {len(self.buf):,}"
@@ -186,7 +201,7 @@ class _Walk:
     def ivf(self, h: str) -> tuple[int, int]:
         d, ntotal, trained = self.header()
         nlist = self.in_range(self.u64("the list count"), 1, 1 << 40, "the list count")
-        self.in_range(self.u64("nprobe"), 1, nlist, "nprobe")
+        self.params["nprobe"] = self.in_range(self.u64("nprobe"), 1, nlist, "nprobe")
         quantizer_d, centroids = self.float_index()
         if quantizer_d != d or centroids not in ((nlist,) if trained else (0, nlist)):
             raise self.fail(f"the quantizer holds {centroids:,} centroids of {quantizer_d}, not {nlist:,} of {d}")
@@ -303,7 +318,7 @@ class _Walk:
                 raise self.fail("the hash index's storage is not a flat index of its codes")
             b = self.in_range(self.i32("the hashed bits"), 1, 64, "the hashed bits")
             tables = self.in_range(self.i32("the table count"), 1, d // b, "the table count")
-            self.in_range(self.i32("nflip"), 0, b, "nflip")
+            self.params["nflip"] = self.in_range(self.i32("nflip"), 0, b, "nflip")
             for _ in range(tables):
                 self.hash_table(b, ntotal)
         else:

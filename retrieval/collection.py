@@ -325,7 +325,7 @@ class Collection(Searching):
         return self.store.labels()
 
     def info(self) -> dict[str, Any]:
-        """What ``aer info`` prints."""
+        """What ``aer info`` prints (``retrieval.summary.summarise`` reads the same from the files alone)."""
         encoder = self.encoder
         return {
             "path": str(self.path),
@@ -337,6 +337,7 @@ class Collection(Searching):
             "metric": encoder.metric,
             **({"training": training} if (training := encoder.training_info()) else {}),
             "bytes_per_item": round(self.index.bytes_per_item(), 1),
+            "size_on_disk": directory.disk_size(self.path),
             "store": self.manifest.get("store_hint", directory.DB_FILE),
             "index_spec": self.index.spec,
             "index": self.index.describe(),

@@ -19,7 +19,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
@@ -27,7 +27,9 @@ from indexers.files import atomic_write
 
 from .errors import CollectionError
 from .manifest import read_manifest
-from .store import MetadataStore, sqlite_url
+
+if TYPE_CHECKING:
+    from .store import MetadataStore
 
 FORMAT = "ae-retrieval-collection"
 FORMAT_VERSION = 1
@@ -175,6 +177,11 @@ def damaged_files(path: Path) -> list[str]:
     return problems
 
 
+def disk_size(path: Path) -> int:
+    """Bytes the collection's files hold: the sum of their lengths (an external store's database is elsewhere)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
 def stamp(path: Path) -> Stamp:
     """What identifies the index file as written: another writer's save changes it."""
     st = (path / INDEX_FILE).stat()
@@ -202,6 +209,8 @@ def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
 
 def store_url(path: Path, manifest: dict[str, Any], db: str | None) -> str:
     """Where the collection's item metadata is: the embedded SQLite file, or the external database."""
+    from .store import sqlite_url  # SQLAlchemy: loaded by the commands that open the store, not by `aer info`
+
     if manifest.get("store") != "external":
         return sqlite_url(path / DB_FILE)
     url = db or os.environ.get(DATABASE_ENV)
@@ -215,4 +224,6 @@ def store_url(path: Path, manifest: dict[str, Any], db: str | None) -> str:
 
 def open_store(path: Path, manifest: dict[str, Any], db: str | None) -> MetadataStore:
     """The collection's metadata store, bound to its collection id."""
+    from .store import MetadataStore
+
     return MetadataStore(store_url(path, manifest, db), manifest.get("collection_id"))
