@@ -16,6 +16,7 @@ import click
 from retrieval.defaults import COMMIT_EVERY
 from retrieval.device import DEVICES
 from retrieval.errors import RetrievalError
+from retrieval.progress import close_all
 
 if TYPE_CHECKING:
     from retrieval.hit import Hit
@@ -78,14 +79,19 @@ def print_hits(hits: list[Hit], as_json: bool) -> None:
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's own errors into ``ClickException`` (message, exit code 1); anything else is a bug
-    and keeps its traceback."""
+    and keeps its traceback. Either way, progress bars still open are closed first, so that the error starts
+    on a line of its own."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except RetrievalError as exc:
+            close_all()
             raise click.ClickException(str(exc)) from exc
+        except BaseException:  # a bug, Ctrl-C, click's own usage errors
+            close_all()
+            raise
 
     return wrapper
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from indexers import CodeIndex, check_spec, create_index, default_spec, explain_choice, load_index
 
@@ -26,6 +25,8 @@ from .defaults import COMMIT_EVERY
 from .encoders import Encoder, load_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
 from .hit import Hit
+from .progress import Bar
+from .progress import bar as progress_bar
 from .searching import Searching
 from .sources import Document, ImageItem, contents
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
@@ -215,7 +216,7 @@ class Collection(Searching):
         """
         added = updated = 0
         scores: dict[str, float] = {}
-        bar = tqdm(total=total, desc="encoding", unit="item", disable=not progress, leave=False, smoothing=0.05)
+        bar = progress_bar(desc="encoding", total=total, unit="item", enabled=progress, smoothing=0.05)
         with self._writing(), bar:
             for chunk in batched(items, commit_every):
                 docs = list({d.id: d for d in chunk}.values())  # the last item of each id
@@ -227,7 +228,7 @@ class Collection(Searching):
         return AddReport(added=added, updated=updated, outlier_scores=scores)
 
     def _add(
-        self, docs: list[Item], batch_size: int, bar: tqdm, on_codes: Callable | None
+        self, docs: list[Item], batch_size: int, bar: Bar, on_codes: Callable | None
     ) -> tuple[int, dict[str, float]]:
         """Encode, index and commit one chunk; return how many were new and their outlier scores."""
         for d in docs:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from indexers import IndexChoice, RecallProbe, check_spec, choose_index
 
@@ -26,6 +25,7 @@ from .collection import Collection, Item
 from .defaults import COMMIT_EVERY, DEFAULT_FIT_SAMPLE
 from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
 from .errors import CollectionError, InvalidParameterError, SourceError
+from .progress import bar as progress_bar
 from .sources import ImageItem, Rejected, contents, iter_items, source_modality
 from .store import check_new_database
 
@@ -76,7 +76,7 @@ def scan(source: Source, sample_size: int, seed: int = 0, progress: bool = False
     (all of them, in order, when there are no more), their count, the rejections and the notes."""
     found = _Scan()
     rng = random.Random(seed)
-    reading = tqdm(_items(source), desc="reading", unit=" items", disable=not progress, leave=False)
+    reading = progress_bar(_items(source), desc="reading", unit="item", enabled=progress)
     for n, item in enumerate(found.readable(reading)):
         if len(found.sample) < sample_size:
             found.sample.append(item)

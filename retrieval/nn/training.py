@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from ..progress import bar as progress_bar
 from .early_stopping import EarlyStopping
 
 
@@ -57,7 +57,7 @@ def train(
     model.train()
     if early_stop is not None:
         early_stop.plan(epochs)
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), desc=desc, unit="epoch", enabled=progress)
     for epoch in bar:
         order = rng.permutation(n_items)
         total = 0.0
