@@ -259,6 +259,12 @@ def _stored_orientation(col: Collection) -> tuple[np.ndarray, np.ndarray]:
 def _stored_errors(col: Collection) -> tuple[np.ndarray, np.ndarray]:
     """``(keys, reconstruction errors)`` of the stored items that have one; an error if none has."""
     by_id = col.store.outlier_scores()
+    if not by_id and getattr(col.encoder, "decoder", None) is False:
+        raise CollectionError(
+            f"{col.path}: no reconstruction errors: its encoder was saved without the decoder (the default, which "
+            "keeps collections small); index with -o decoder=true for the 'reconstruction' and 'combined' scores, "
+            "or use the 'knn' score"
+        )
     if not by_id:
         raise CollectionError(
             f"{col.path}: no reconstruction errors ({col.encoder.describe()} does not reconstruct its input, or its "
