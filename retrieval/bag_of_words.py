@@ -3,6 +3,8 @@
 Fitting is scikit-learn's ``CountVectorizer``; counting over the fitted vocabulary is :class:`WordCounter`
 (``tokenise``), which gives the same matrix as ``CountVectorizer(vocabulary=...)`` about 8× faster. The
 vectoriser itself stays the reference, and counts what the fast path does not take (items that are not ``str``).
+scikit-learn is imported only where the vectoriser runs: counting texts over a fitted vocabulary (a query) needs
+NumPy alone.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 from .errors import NotFittedError
 from .tokenise import FEW_CHARACTERS, WordCounter, few_counts
@@ -21,6 +22,8 @@ from .tokenise import FEW_CHARACTERS, WordCounter, few_counts
 def reference_counts(vocabulary: Sequence[str], texts: Sequence[Any]) -> sp.csr_matrix:
     """``CountVectorizer(vocabulary=vocabulary)``'s counts of ``texts`` as ``float32`` (what :class:`BagOfWords`
     must give)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     return CountVectorizer(vocabulary=list(vocabulary)).transform(texts).astype(np.float32).tocsr()
 
 
@@ -38,6 +41,8 @@ class BagOfWords:
 
     def fit(self, texts: Sequence[str]) -> BagOfWords:
         """Learn the vocabulary from ``texts`` (words in at least ``min_df`` of them)."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
         cv = CountVectorizer(max_features=self.vocab_size, stop_words=self.stop_words, min_df=self.min_df)
         cv.fit(texts)
         self.vocabulary_ = sorted(cv.vocabulary_, key=cv.vocabulary_.__getitem__)

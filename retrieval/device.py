@@ -13,12 +13,19 @@ if TYPE_CHECKING:
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def check_device(name: str) -> str:
+    """``name`` if it names a device (``auto``, ``cpu``, ``cuda``, ``cuda:<n>``), else ``DeviceError``; torch is not
+    asked whether the device is there (``resolve_device`` does)."""
+    if not isinstance(name, str) or (name not in DEVICES and not name.startswith("cuda:")):
+        raise DeviceError(f"The 'device' parameter must be one of {DEVICES}. Got {name!r} instead.")
+    return name
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` is CUDA when torch sees a GPU, else the CPU; ``cuda`` without a GPU is an error."""
     import torch
 
-    if name not in DEVICES and not name.startswith("cuda:"):
-        raise DeviceError(f"The 'device' parameter must be one of {DEVICES}. Got {name!r} instead.")
+    check_device(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

@@ -277,9 +277,8 @@ class BinaryCapable:
 
     def _finish(self, units: np.ndarray) -> np.ndarray:
         """Code-layer output as stored: the floats, or the packed bits of the layer or of the rotation."""
-        if self.binarise == "rotation" and self.bits:
-            return pack_bits(rotated_bits(units, self.rotation_mean_, self.rotation_))
-        return finish_codes(units, self.bits)
+        rotation = (self.rotation_mean_, self.rotation_) if self.binarise == "rotation" and self.bits else None
+        return finish_codes(units, self.bits, rotation)
 
     def _rotation_arrays(self) -> dict[str, np.ndarray]:
         if self.bits and self.binarise == "rotation":
@@ -301,6 +300,11 @@ def binary_note(encoder: BinaryCapable) -> str:
     return " binary" if encoder.binarise == "layer" else f" → {encoder.bits} bits by rotation"
 
 
-def finish_codes(units: np.ndarray, bits: int | None) -> np.ndarray:
-    """Code-layer output as stored: packed bits for binary codes, else the float units."""
+def finish_codes(
+    units: np.ndarray, bits: int | None, rotation: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Code-layer output as stored: the packed bits of a learned ``rotation`` (``(mean, projection)``) of the units,
+    packed bits of binary units when ``bits``, else the float units."""
+    if rotation is not None:
+        return pack_bits(rotated_bits(units, *rotation))
     return pack_bits(units > 0.5) if bits else units

@@ -31,6 +31,17 @@ def unknown_words(query: str) -> QueryError:
     )
 
 
+def query_counts(bag_of_words: BagOfWords, queries: Sequence[Any]) -> sp.csr_matrix:
+    """The counts of ``queries`` over ``bag_of_words``; ``QueryError`` for one that is not text, has no words or
+    none the vocabulary holds."""
+    texts = check_text_queries(queries)
+    counts = bag_of_words.transform(texts)
+    empty = np.flatnonzero(np.diff(counts.indptr) == 0)  # counts hold no explicit zeros
+    if len(empty):
+        raise unknown_words(texts[empty[0]])
+    return counts
+
+
 class TextEncoder(Encoder):
     """An encoder over bag-of-words counts; subclasses work on the count matrix (tokenised once per batch)."""
 
@@ -58,12 +69,7 @@ class TextEncoder(Encoder):
         return self.bag_of_words_.transform(items)
 
     def _prepare_queries(self, queries: Sequence[Any]) -> sp.csr_matrix:
-        texts = check_text_queries(queries)
-        counts = self._prepare(texts)
-        empty = np.flatnonzero(np.diff(counts.indptr) == 0)  # counts hold no explicit zeros
-        if len(empty):
-            raise unknown_words(texts[empty[0]])
-        return counts
+        return query_counts(self.bag_of_words_, queries)
 
     def _shares_input(self, other: Encoder) -> bool:
         return (

@@ -10,33 +10,59 @@ default network). The later layers run in NumPy too (``retrieval.nn.inference``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
-from torch import nn
 
-from ..nn.inference import Layer, RowLayout, numpy_layers, run_layers
+from ..nn.inference import ACTIVATIONS, Layer, RowLayout, dense_layers, numpy_layers, run_layers
 from .weighting import tfidf_values
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class TextForward:
-    """``encoder`` (a torch Sequential starting with a Linear) over bag-of-words counts; see the module docstring."""
+    """The encoder's first layer (``weight``: ``width × (vocab + word-vector dim)``, ``bias``) as per-word tables,
+    then its ``rest`` (NumPy layers) over bag-of-words counts; see the module docstring. Built from a torch
+    encoder (``of``) or from saved arrays (``from_arrays``), without torch."""
 
-    def __init__(self, encoder: nn.Sequential, vocab: int, idf: np.ndarray, word_vectors: np.ndarray | None):
-        first = encoder[0]
-        weight = first.weight.detach().cpu().numpy().astype(np.float32)
+    def __init__(
+        self, weight: np.ndarray, bias: np.ndarray, rest: list[Layer], vocab: int, idf: np.ndarray,
+        word_vectors: np.ndarray | None,
+    ) -> None:  # fmt: skip
+        weight = np.asarray(weight, dtype=np.float32)
         self.count_rows = np.ascontiguousarray(weight[:, :vocab].T)  # vocab × width
-        self.bias = first.bias.detach().cpu().numpy().astype(np.float32)
+        self.bias = np.asarray(bias, dtype=np.float32)
         self.idf = idf
         self.word_vectors = word_vectors
         self.word_rows = None if word_vectors is None else np.ascontiguousarray(word_vectors @ weight[:, vocab:].T)
-        self.rest: list[Layer] | None = numpy_layers(encoder[1:])
+        self.rest = rest
 
     @classmethod
     def of(cls, encoder: nn.Sequential, vocab: int, idf: np.ndarray, word_vectors: np.ndarray | None):
-        """The forward pass of ``encoder``, or ``None`` when its layers have no NumPy version here."""
-        if not isinstance(encoder[0], nn.Linear) or encoder[0].bias is None or numpy_layers(encoder[1:]) is None:
+        """The forward pass of ``encoder`` (a torch Sequential), or ``None`` when its layers have no NumPy version
+        here."""
+        from torch import nn
+
+        first = encoder[0]
+        rest = numpy_layers(encoder[1:])
+        if not isinstance(first, nn.Linear) or first.bias is None or rest is None:
             return None
-        return cls(encoder, vocab, idf, word_vectors)
+        weight, bias = (t.detach().cpu().numpy() for t in (first.weight, first.bias))
+        return cls(weight, bias, rest, vocab, idf, word_vectors)
+
+    @classmethod
+    def from_arrays(
+        cls, linears: Sequence[tuple[np.ndarray, np.ndarray]], activations: Sequence[str], vocab: int,
+        idf: np.ndarray, word_vectors: np.ndarray | None,
+    ) -> TextForward:  # fmt: skip
+        """The forward pass of ``retrieval.nn.dense.mlp(..., norm=False)`` from the ``(weight, bias)`` of its Linear
+        layers and the names of their activations (``retrieval.nn.inference.ACTIVATIONS``)."""
+        (weight, bias), *later = linears
+        rest = [ACTIVATIONS[activations[0]], *dense_layers(later, activations[1:])]
+        return cls(weight, bias, rest, vocab, idf, word_vectors)
 
     def __call__(self, counts: sp.csr_matrix) -> np.ndarray:
         """The code-layer units of each row of ``counts`` (what ``encoder(inputs)`` gives)."""

@@ -1,16 +1,17 @@
-"""TF-IDF weighting of count matrices, shared by the TF-IDF and LSA encoders."""
+"""TF-IDF weighting of count matrices, shared by the TF-IDF and LSA encoders (scikit-learn only to fit the IDF)."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
 
 from ..nn.inference import RowLayout
 
 
 def fit_idf(counts: sp.csr_matrix) -> np.ndarray:
     """Smoothed inverse document frequency, as scikit-learn's ``TfidfTransformer`` computes it."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
     return TfidfTransformer(smooth_idf=True).fit(counts).idf_.astype(np.float32)
 
 
