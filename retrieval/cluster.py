@@ -18,7 +18,7 @@ import numpy as np
 from indexers import CodeIndex, ShardedIndex, index_from_bytes, shard_spec
 from indexers.sharded import call
 
-from .encoders import Encoder
+from .encoders.base import Encoder
 from .errors import CollectionError, MissingDependency
 
 ENCODE_BATCH = 1000  # items per Ray Data batch (one encoder call on a worker)

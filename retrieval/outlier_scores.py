@@ -28,7 +28,7 @@ import numpy as np
 from indexers import CodeIndex
 
 from .defaults import AUTO, CHOICES, DEFAULT_K, DEFAULT_SCORE, SCORES
-from .encoders import Encoder
+from .encoders.base import Encoder
 from .errors import CollectionError, InvalidParameterError
 from .hit import Hit, hit_of
 from .searching import check_k

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..errors import EncoderFileError, InvalidParameterError
 from .base import Encoder, read_saved
-from .registry import REGISTERED, encoder_class
+from .registry import REGISTERED, encoder_class, import_builtin
 from .two_stage import TwoStageEncoder
 
 # Runtime options every caller may pass: dropped where an encoder does not take them (e.g. LSA has no device).
@@ -45,6 +43,9 @@ def create_encoder(name: str, *, short_bits: int | None = None, **options: Any) 
 
 def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:
     """Rebuild a saved encoder; ``runtime`` options (``device``, ``progress``) apply where taken."""
+    import torch
+
+    import_builtin()
     config, arrays = read_saved(folder)
     name = config.get("encoder", "")
     cls = REGISTERED.get(name) if isinstance(name, str) else None  # a list or object there: damaged (fuzzing)

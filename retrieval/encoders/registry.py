@@ -1,4 +1,5 @@
-"""Encoders by name. Each encoder class registers itself with ``@register``; nothing here imports one.
+"""Encoders by name. Each encoder class registers itself with ``@register`` when its module is imported;
+``import_builtin`` imports the built-in ones (the package ``retrieval.encoders`` does on its first name asked for).
 
 ``ENCODERS`` lists the encoders ``--encoder`` can name; ``REGISTERED`` also holds composite encoders
 (``two-stage``), which are made from others by options but read back from disk by name.
@@ -6,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TypeVar
 
 from ..errors import InvalidParameterError
@@ -17,6 +19,14 @@ ENCODERS: dict[str, type[Encoder]] = {}
 REGISTERED: dict[str, type[Encoder]] = {}
 # What `aer index` uses when no --encoder is given, by the source's modality.
 DEFAULT_ENCODER = {"text": "ae", "image": "conv-ae"}
+# The modules of the built-in encoders (they import torch or scikit-learn: imported when an encoder is asked for)
+BUILTIN = ("image_autoencoder", "lsa", "pca", "pixels", "sentence", "text_autoencoder", "tfidf", "two_stage")
+
+
+def import_builtin() -> None:
+    """Import the built-in encoders' modules, each registering its encoders (a no-op once they are imported)."""
+    for module in BUILTIN:
+        importlib.import_module(f".{module}", __package__)
 
 
 def register(cls: E) -> E:
@@ -35,6 +45,7 @@ def register(cls: E) -> E:
 
 def encoder_class(name: str) -> type[Encoder]:
     """The class registered as ``name`` (composite encoders too)."""
+    import_builtin()
     if name not in REGISTERED:
         raise InvalidParameterError(f"The 'encoder' parameter must be one of {sorted(ENCODERS)}. Got {name!r} instead.")
     return REGISTERED[name]
