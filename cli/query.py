@@ -54,7 +54,7 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
     if query_file is not None:
         text = query_file.read()
     where = {**({"label": list(labels)} if labels else {}), **({"id_prefix": id_prefix} if id_prefix else {})}
-    with retrieval.open(collection, device=device, db=db, ray=ray_address) as col:
+    with retrieval.open(collection, device=device, db=db, ray=ray_address, for_queries=True) as col:
         query = image if image is not None else text
         hits = col.search_by_id(like_id, k=k, where=where) if like_id else col.search(query, k=k, where=where)
         if grid is not None:

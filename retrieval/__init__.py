@@ -60,10 +60,13 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
-def open(path: str | Path, *, device: str = "auto", db: str | None = None, ray: str | None = None) -> Collection:  # noqa: A001
+def open(  # noqa: A001
+    path: str | Path, *, device: str = "auto", db: str | None = None, ray: str | None = None, for_queries: bool = False
+) -> Collection:
     """Open the collection at ``path`` for searching and adding (``db``: its metadata database URL, when
     it was made with one; ``AER_DATABASE_URL`` otherwise; ``ray``: a Ray cluster address whose actors hold
-    and search the index shards in parallel)."""
+    and search the index shards in parallel; ``for_queries``: mainly to search, so a text encoder's query side
+    runs in NumPy and the full encoder loads only if needed: ``Collection.open``)."""
     from .collection import Collection
 
     cluster = None
@@ -71,7 +74,7 @@ def open(path: str | Path, *, device: str = "auto", db: str | None = None, ray: 
         from .cluster import RayCluster  # Ray is optional
 
         cluster = RayCluster(ray)
-    return Collection.open(path, device=device, db=db, cluster=cluster)
+    return Collection.open(path, device=device, db=db, cluster=cluster, for_queries=for_queries)
 
 
 __all__ = [

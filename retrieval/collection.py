@@ -1,7 +1,9 @@
 """A collection: a fitted encoder, an index of codes and a metadata store, searched as one.
 
 Where its files are and how they are written safely is ``retrieval.directory``; which index runs is
-``indexers.factory``; how a query becomes codes is the encoder's own business (``Encoder.encode_queries``).
+``indexers.factory``; how a query becomes codes is the encoder's own business (``Encoder.encode_queries``). A
+collection opened ``for_queries`` encodes text queries with the encoder's NumPy query side
+(``encoders.text_query``: no torch, no scikit-learn) and loads the full encoder only when something needs it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from . import outlier_scores as scoring
 from .batching import batched
 from .cluster import Cluster, EncodeFn
 from .defaults import COMMIT_EVERY
-from .encoders import Encoder, load_encoder
+from .device import check_device
+from .encoders.base import Encoder
+from .encoders.text_query import QueryEncoder, load_query_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
 from .hit import Hit
 from .progress import Bar
@@ -49,23 +53,28 @@ class Collection(Searching):
     def __init__(
         self,
         path: Path,
-        encoder: Encoder,
+        encoder: Encoder | QueryEncoder,
         index: CodeIndex,
         store: MetadataStore,
         manifest: dict[str, Any],
         cluster: Cluster | None = None,
         stamp: directory.Stamp | None = None,
+        device: str = "auto",
     ) -> None:
+        """``encoder``: the fitted encoder, or only its query side (``encoders.text_query``); the full encoder is
+        then loaded from the collection's files onto ``device`` when something needs it (``encoder``)."""
         self.path = path
-        self.encoder = encoder
+        self._encoder = encoder if isinstance(encoder, Encoder) else None
+        self._queries: QueryEncoder = encoder
+        self._device = device
         self.index = index
         self.store = store
         self.manifest = manifest
         self._cluster = cluster
-        self._encode: EncodeFn = encoder.encode_with_errors
+        self._pool: EncodeFn | None = None
         if cluster is not None:
             self.index = cluster.hold_shards(index)
-            self._encode = cluster.encoder_pool(encoder)
+            self._pool = cluster.encoder_pool(self.encoder)
         # The index file as this process last read or wrote it, stamped BEFORE reading: a write in between
         # then reads as a change, never as the state this process holds.
         self._index_stamp = stamp or directory.stamp(path)
@@ -115,28 +124,42 @@ class Collection(Searching):
         return cls(path, encoder, index, directory.open_store(path, manifest, db), manifest, cluster)
 
     @classmethod
-    def open(
-        cls, path: str | Path, *, device: str = "auto", db: str | None = None, cluster: Cluster | None = None
-    ) -> Collection:
-        """Open a collection made by ``create`` (or ``aer index``); ``db``: its database URL, if external."""
+    def open(cls, path: str | Path, *, device: str = "auto", db: str | None = None, cluster: Cluster | None = None,
+             for_queries: bool = False) -> Collection:  # fmt: skip
+        """Open a collection made by ``create`` (or ``aer index``); ``db``: its database URL, if external.
+
+        ``for_queries``: opened to search. A text encoder's queries are then encoded by its NumPy query side
+        (``encoders.text_query``; the codes ``encode_queries`` gives on the CPU, without loading torch or
+        scikit-learn), unless ``device`` is ``cuda`` or a ``cluster`` encodes; ``auto`` counts as the CPU here, a
+        few queries cost less there than a GPU's transfers. The full encoder is loaded when something needs it
+        (``encoder``: adding items, outlier scores, ``info``)."""
         path = Path(path)
+        check_device(device)
         manifest = directory.read(path)
         if damaged := directory.damaged_files(path):
             raise CollectionError(f"{path}: damaged collection: {'; '.join(damaged)} (aer verify tells more)")
+        light = for_queries and cluster is None and device in ("auto", "cpu")
+        encoder = (light and load_query_encoder(path / directory.ENCODER_DIR)) or _load_encoder(path, device)
         try:
-            encoder = load_encoder(path / directory.ENCODER_DIR, device=device, progress=False)
             stamp = directory.stamp(path)
             index = _load_index(path, manifest, use_gpu=device != "cpu")
-        except (EncoderFileError, IndexFileError) as exc:
+        except IndexFileError as exc:
             raise CollectionError(f"{path}: damaged collection: {exc}") from exc
         if index.dim != encoder.dim or manifest.get("modality") != encoder.modality:
             raise CollectionError(
                 f"{path}: damaged collection: its index holds {index.dim}-wide codes, its {encoder.modality} encoder "
                 f"makes {encoder.dim} ({manifest.get('modality')} in the manifest)"
             )
-        col = cls(path, encoder, index, directory.open_store(path, manifest, db), manifest, cluster, stamp)
+        col = cls(path, encoder, index, directory.open_store(path, manifest, db), manifest, cluster, stamp, device)
         col._drop_unlisted_codes()
         return col
+
+    @property
+    def encoder(self) -> Encoder:
+        """The fitted encoder (read from the collection's files on first use when it was opened ``for_queries``)."""
+        if self._encoder is None:
+            self._encoder = _load_encoder(self.path, self._device)
+        return self._encoder
 
     @property
     def on_cluster(self) -> bool:
@@ -191,7 +214,11 @@ class Collection(Searching):
     @property
     def modality(self) -> str:
         """``text`` or ``image``: what this collection's items and queries are."""
-        return self.encoder.modality
+        return self._queries.modality
+
+    def _encode(self, items: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Codes and reconstruction errors of raw ``items`` (on the cluster, when there is one)."""
+        return self._pool(items) if self._pool is not None else self.encoder.encode_with_errors(items)
 
     def add(
         self,
@@ -344,6 +371,15 @@ class Collection(Searching):
             "index": self.index.describe(),
             **explain_choice(self.manifest.get("index_choice"), len(self)),
         }
+
+
+def _load_encoder(path: Path, device: str) -> Encoder:
+    from .encoders import load_encoder  # torch and every encoder: only where the full encoder is needed
+
+    try:
+        return load_encoder(path / directory.ENCODER_DIR, device=device, progress=False)
+    except EncoderFileError as exc:
+        raise CollectionError(f"{path}: damaged collection: {exc}") from exc
 
 
 def _load_index(path: Path, manifest: dict[str, Any], use_gpu: bool) -> CodeIndex:

@@ -12,7 +12,8 @@ import numpy as np
 from indexers import CodeIndex
 
 from . import directory
-from .encoders import Encoder
+from .encoders.base import Encoder
+from .encoders.text_query import QueryEncoder
 from .errors import InvalidParameterError, ItemNotFoundError
 from .filters import Where as ParsedWhere
 from .filters import parse_where
@@ -26,10 +27,12 @@ ROW_CACHE = 50_000  # hits' store rows a collection keeps between searches (a fe
 
 
 class Searching:
-    """The search methods of a collection (its ``path``, ``encoder``, ``index`` and ``store``)."""
+    """The search methods of a collection (its ``path``, ``encoder``, ``index`` and ``store``; ``_queries``: what
+    encodes its queries, the encoder or its query side)."""
 
     path: Path
     encoder: Encoder
+    _queries: QueryEncoder
     index: CodeIndex
     store: MetadataStore
 
@@ -39,7 +42,7 @@ class Searching:
 
     def encode(self, queries: Sequence[Query]) -> np.ndarray:
         """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""
-        return self.encoder.encode_queries(list(queries))
+        return self._queries.encode_queries(list(queries))
 
     def search_codes(self, codes: np.ndarray, k: int, where: Where = None) -> tuple[np.ndarray, np.ndarray]:
         """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist), among the items
