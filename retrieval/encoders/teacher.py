@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import resolve_device
+from ..progress import bar as progress_bar
 from .params import invalid
 from .sentence import MODEL_NAME, _model, embed
 from .token_vectors import token_table, word_vectors
@@ -37,6 +38,7 @@ TEACHER_DOCS = 2000
 # Tokens of each sampled text the teacher reads: MiniLM's own limit is 256, and 128 reads posts about 3x faster.
 TEACHER_TOKENS = None
 TEMPERATURE = 0.05  # of the softmax over a batch's similarities
+PROGRESS_STEP = 128  # texts embedded between two updates of the teacher's progress bar
 
 
 def check_teacher(teacher: str, owner: str) -> None:
@@ -76,17 +78,22 @@ def teach(
     rng = np.random.default_rng(seed)
     positions = np.arange(n) if n <= max_docs else np.sort(rng.permutation(n)[:max_docs])
     name = model_name(teacher)
-    words = teacher_word_vectors(vocabulary, name, device)
-    emb = embed([texts[i] for i in positions], device, progress and len(positions) > 500, model=name,
-                max_tokens=max_tokens)  # fmt: skip
+    words = teacher_word_vectors(vocabulary, name, device, progress)
+    sample = [texts[i] for i in positions]
+    parts = []
+    with progress_bar(desc="teacher: embedding texts", total=len(sample), unit="text", enabled=progress) as shown:
+        for start in range(0, len(sample), PROGRESS_STEP):
+            parts.append(embed(sample[start : start + PROGRESS_STEP], device, False, model=name, max_tokens=max_tokens))
+            shown.update(len(parts[-1]))
+    emb = np.concatenate(parts) if parts else np.zeros((0, words.shape[1]), dtype=np.float32)
     return TeacherSignal(positions, torch.from_numpy(emb), words, time.perf_counter() - t0)
 
 
-def teacher_word_vectors(vocabulary: Sequence[str], name: str, device: str) -> np.ndarray:
+def teacher_word_vectors(vocabulary: Sequence[str], name: str, device: str, progress: bool = False) -> np.ndarray:
     """Unit-length vectors of the vocabulary's words: from the teacher's cached token table where it has one
     (``token_vectors``), else each word through the teacher."""
     model = _model(resolve_device(device), name)
-    table = token_table(model, name)
+    table = token_table(model, name, progress)
     if table is None:
         return embed(list(vocabulary), device, False, model=name)
     return word_vectors(vocabulary, model.tokenizer, table)

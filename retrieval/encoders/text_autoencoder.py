@@ -1,31 +1,18 @@
 """The deep text autoencoder (Hinton & Salakhutdinov 2006, trained the modern way).
 
-The recipe, and what each part buys on 20 Newsgroups at 32 dimensions (P@100 / mAP; LSA-50
-scores 0.391 / 0.251; see README "Results" for the full runs):
+- output: a softmax over the vocabulary, trained with the multinomial log-likelihood of the IDF-weighted word
+  counts (unweighted, frequent header words dominate the loss);
+- input: ``log(1 + count)``, L2-normalised per document, with input dropout while training (denoising), and the
+  teacher's word features beside it; the first layer trains over each text's own words (``nn/sparse_input``);
+- layers ``vocab → 500 → 250 → 125 → dim``, ReLU, a tanh code layer; variants off by default: ``input_noise``,
+  ``sparse`` (L1 on the code), ``code_l2``, ``contractive``, ``tied`` weights, layer-wise pre-training;
+- AdamW with a one-cycle learning rate, batch 128, for the budget ``text_budget`` chooses from the corpus;
+- a teacher (``teacher.py``; MiniLM by default for real-valued codes and bits by rotation, none for a binary code
+  layer): its neighbourhoods are a second loss term and its word vectors an input feature;
+- the ``vocab_size`` most frequent words, bits (``bits``) by a learned rotation of the real-valued code
+  (``rotation.py``), weights saved small (``compact.py``) and the decoder only with ``decoder=True``.
 
-- output: a softmax over the vocabulary trained with the multinomial log-likelihood of the
-  word counts, each word weighted by its IDF and normalised by the document's weighted length.
-  Unweighted, frequent header words (``subject``, ``lines``, ``edu``) dominate the loss
-  (0.16 / 0.12 after 5 epochs); IDF weighting is the main fix (0.40 / 0.29). A plain MSE
-  autoencoder on log counts reached 0.20 / 0.12;
-- input: ``log(1 + count)``, L2-normalised per document, with 30% input dropout during
-  training (denoising; about +0.01 on both);
-- layers ``vocab → 500 → 250 → 125 → dim``, ReLU, no normalisation layers, and a tanh code
-  layer (about +0.007 / +0.009);
-- variants (off by default; see README "Autoencoder variants"): Gaussian ``input_noise``,
-  ``sparse`` (L1 on the code), ``code_l2``, ``contractive`` (Jacobian penalty), ``tied`` weights,
-  and greedy layer-wise pre-training for ``pretrain_epochs`` per layer;
-- Adam, one-cycle learning rate (10% warm-up to 1e-3, cosine decay), batch 128, 30 epochs,
-  seed 0 (by default small corpora train on, to at least 1,000 steps with a teacher and 2,000
-  without; an explicit ``epochs`` is exact): the longer schedule with small
-  batches adds about +0.07 on both (0.454 / 0.326);
-- a teacher (``teacher="minilm"``, the default for real-valued codes and for bits by rotation; ``"none"``,
-  the default for a binary code layer, trains on the words alone): at fit time
-  a sentence transformer embeds a sample of the fit texts and the vocabulary's words. Its word
-  vectors become an input feature and its neighbourhoods a second loss term (see ``teacher.py``).
-  On the generalisation suite's small corpora this is what turns a loss to LSA into a clear win;
-- the 10,000 most frequent words (``VOCAB_SIZE``), and bits (``bits``) by a learned rotation of the
-  real-valued code (``rotation.py``): 64 bits P@100 0.587 / mAP 0.459, above MiniLM's own floats.
+Measurements of each choice: README "Results" and ``benchmarks/results``.
 """
 
 from __future__ import annotations
@@ -44,6 +31,7 @@ from ..bag_of_words import BagOfWords
 from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
+from ..nn.sparse_input import dense_first, sparse_first
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, seeded, stopping_note
 from ..nn.training import seed_everything, train
@@ -62,7 +50,8 @@ from .teacher import (
     word_features,
 )  # fmt: skip
 from .text_base import TextEncoder
-from .text_budget import min_df, steps, teacher_sample
+from .text_batches import TextBatches
+from .text_budget import min_df, steps, teacher_sample, vocabulary_note
 from .text_forward import TextForward
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf, tfidf
@@ -177,8 +166,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     def _teacher(self) -> str:
         """The teacher asked for; by default MiniLM for real-valued codes (bits by rotation included) and none for
-        a binary code layer: on 20 Newsgroups the teacher term lifts 32 floats (P@100 0.452 → 0.519) but lowers a
-        64-bit layer (0.438 → 0.406)."""
+        a binary code layer, which the teacher term lowered (README "Encoders")."""
         if self.teacher is not None:
             return self.teacher
         return NO_TEACHER if self._layer_bits() else DEFAULT_TEACHER
@@ -250,27 +238,11 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         if signal is not None and not taught_all:  # the held-out slice never trains, through the teacher neither
             teachable = np.flatnonzero(~np.isin(signal.positions, held))
 
-        def rows(idx: np.ndarray) -> torch.Tensor:
-            x = inputs[idx].toarray()
-            return torch.from_numpy(x if extra is None else np.hstack([x, extra[idx]])).to(device)
-
-        drop_rng = np.random.default_rng(self.seed + 1)
-
-        def noisy_rows(idx: np.ndarray) -> torch.Tensor:
-            """``rows(idx)`` with input dropout (and Gaussian noise), the dropout drawn on the nonzero entries
-            only: dropping zeros changes nothing, and the dense draw cost as much as the first layer."""
-            p = self.input_dropout
-            sub = inputs[idx]
-            if p:
-                sub.data = np.where(drop_rng.random(sub.nnz) >= p, sub.data / (1 - p), 0).astype(np.float32)
-            x = sub.toarray()
-            if extra is not None:
-                feats = extra[idx]
-                if p:
-                    feats = np.where(drop_rng.random(feats.shape) >= p, feats / (1 - p), 0).astype(np.float32)
-                x = np.hstack([x, feats])
-            t = torch.from_numpy(x).to(device)
-            return t + self.input_noise * torch.randn_like(t) if self.input_noise else t
+        # The first layer over each text's own words (nn/sparse_input.py), unless an option needs dense rows.
+        sparse = not (self.contractive or self.pretrain_epochs or self.input_noise or self.tied)
+        batches = TextBatches(inputs, extra, dropout=self.input_dropout, noise=self.input_noise, sparse=sparse,
+                              device=device, seed=self.seed + 1)  # fmt: skip
+        rows, noisy_rows = batches.rows, batches.noisy
 
         def codes(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             """The code of ``x``, and what the teacher term sees of it: the code itself, or for binary codes the
@@ -292,11 +264,15 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             pretrain_layers(self.model_, counts.shape[0], rows, epochs=self.pretrain_epochs,
                             batch_size=self.batch_size, lr=self.lr, seed=self.seed, progress=self.progress)  # fmt: skip
 
+        if sparse:
+            sparse_first(self.model_.encoder, len(self.bag_of_words_.vocabulary_))
+
         def batch_loss(idx: np.ndarray) -> torch.Tensor:
             x = noisy_rows(idx)
             target = torch.from_numpy(targets[idx].toarray()).to(device)
             code, soft = codes(x)
-            loss = idf_weighted_nll(self._logits(code), target).mean() + code_penalty(code, self.sparse, self.code_l2)
+            loss = idf_weighted_nll(self._logits(code), target).mean()
+            loss = loss + code_penalty(code, self.sparse, self.code_l2)
             if self.contractive:
                 loss = loss + self.contractive * contractive_penalty(self.model_.encoder, x)
             if signal is not None and self.teacher_weight:
@@ -327,6 +303,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             **({} if signal is None else signal.info(counts.shape[0])),
             **getattr(self, "_stage_s", {}), "train_s": round(time.perf_counter() - t0, 1),
         }  # fmt: skip
+        dense_first(self.model_.encoder)
         self.model_.eval()
         self._compact()
         if self.bits and self.binarise == "rotation":
@@ -418,12 +395,3 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         if not self.decoder:
             model.decoder = None
         self.model_ = load_model_arrays(model, arrays, resolve_device(self.device))
-
-
-def vocabulary_note(words: int, vocab_size: int, min_df: int = 1) -> str:
-    """What ``aer info`` says of the vocabulary: the cap, or that the fit texts have fewer words than it."""
-    which = "every word" if min_df == 1 else f"every word in at least {min_df} texts"
-    if words < vocab_size:
-        return f"{words:,} words: {which} of the fit texts (they have fewer than vocab_size={vocab_size:,})"
-    floor = "" if min_df == 1 else f"; words in at least {min_df} texts"
-    return f"{words:,} words: the most frequent of the fit texts (vocab_size={vocab_size:,}{floor})"

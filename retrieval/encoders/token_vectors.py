@@ -17,8 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ def table_path(model_key: str, n_tokens: int, width: int) -> Path:
     return cache_dir() / f"token-vectors-{digest}-{n_tokens}x{width}.npy"
 
 
-def token_table(model: Any, model_key: str, progress: Callable[[str], None] | None = None) -> np.ndarray | None:
+def token_table(model: Any, model_key: str, progress: bool = False) -> np.ndarray | None:
     """Unit-length vectors of every token of ``model``'s tokenizer, ``(n_tokens, width)`` ``float32``: read from the
     cache, else computed (about 20 s on 2 cores for MiniLM) and cached. ``None`` for a tokenizer too large to table."""
     tokenizer = model.tokenizer
@@ -58,26 +57,24 @@ def token_table(model: Any, model_key: str, progress: Callable[[str], None] | No
                 return table.astype(np.float32, copy=False)
         except (OSError, ValueError):
             pass  # a damaged cache file is recomputed below
-    if progress is not None:
-        progress(f"teacher word table: embedding {n_tokens:,} tokens once for this machine ({path})")
-    t0 = time.perf_counter()
-    table = _embed_tokens(model, n_tokens)
+    table = _embed_tokens(model, n_tokens, progress)
     _write_atomic(path, table)
-    if progress is not None:
-        progress(f"teacher word table: {time.perf_counter() - t0:.0f} s, cached")
     return table
 
 
-def _embed_tokens(model: Any, n_tokens: int) -> np.ndarray:
+def _embed_tokens(model: Any, n_tokens: int, progress: bool) -> np.ndarray:
     """Each token id as the text ``[CLS] id [SEP]`` through ``model`` (mean-pooled, normalised as it is set up)."""
     import torch
+
+    from ..progress import bar
 
     tokenizer = model.tokenizer
     first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
     device = model.device
     out = np.empty((n_tokens, _width(model)), dtype=np.float32)
-    with torch.inference_mode():
+    desc = "teacher word table (once per machine): embedding tokens"
+    with torch.inference_mode(), bar(desc=desc, total=n_tokens, unit="token", enabled=progress) as shown:
         for start in range(0, n_tokens, BATCH):
             ids = torch.arange(start, min(start + BATCH, n_tokens)).unsqueeze(1)
             parts = [ids] if first is None else [torch.full_like(ids, first), ids]
@@ -87,6 +84,7 @@ def _embed_tokens(model: Any, n_tokens: int) -> np.ndarray:
                 features["token_type_ids"] = torch.zeros_like(ids)
             emb = model(features)["sentence_embedding"].float()
             out[start : start + len(ids)] = torch.nn.functional.normalize(emb, dim=1).cpu().numpy()
+            shown.update(len(ids))
     return out
 
 
