@@ -162,7 +162,9 @@ def index_source(
         from .cluster import default_shards  # Ray is optional
 
         shards = shards or default_shards()
+    t0 = time.perf_counter()
     found = scan(source, fit_sample, encoder_options.get("seed") or 0, progress)
+    read_s = time.perf_counter() - t0
     if not found.count:
         raise SourceError(_nothing_read(source, found))
     t0 = time.perf_counter()
@@ -180,10 +182,14 @@ def index_source(
     items = found.sample if found.count <= len(found.sample) else _readable(source)
     found.sample = []
     with col:
+        encode_s = _time_encoding(col)
         report = _add_stream(col, items, found.count, progress, commit_every, probe)
         if probe is not None:
             choice_info = dict(col.manifest["index_choice"], recall_at_10=round(probe.recall(col.index), 4))
             col.annotate(index_choice={**choice_info, "probe_queries": len(probe.queries)})
+        # the first pass reads and samples, the second (streamed) read is part of encoding and indexing
+        col.annotate(build={"read_s": round(read_s, 1), "fit_s": round(fit_s, 1), "encode_s": round(encode_s[0], 1),
+                            "index_s": round(report.add_s - encode_s[0], 1)})  # fmt: skip
     report.rejected, report.notes = found.rejected, found.notes
     report.fitted, report.fit_s = True, fit_s
     return report
@@ -267,6 +273,22 @@ def _choose(
 
 def _encode(model: Encoder, items: list[Item]) -> np.ndarray:
     return np.concatenate([model.encode(contents(batch)) for batch in batched(items, ENCODE_BATCH)])
+
+
+def _time_encoding(col: Collection) -> list[float]:
+    """Make ``col`` add up the seconds its encoder takes while adding, into the returned one-item list."""
+    seconds = [0.0]
+    encode = col._encode
+
+    def timed(items: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return encode(items)
+        finally:
+            seconds[0] += time.perf_counter() - t0
+
+    col._encode = timed
+    return seconds
 
 
 def _add_stream(

@@ -93,6 +93,8 @@ def test_a_collection_without_decoder_refuses_reconstruction_scores(docs, tmp_pa
     options = {k: v for k, v in FAST_AE.items() if k not in ("decoder", "progress")}
     retrieval.index_source(items, tmp_path / "c.aer", encoder="ae", **options)
     with retrieval.open(tmp_path / "c.aer") as col:
+        assert set(col.manifest["build"]) == {"read_s", "fit_s", "encode_s", "index_s"}  # the stages, for aer info
+        assert col.encoder.training_info()["train_s"] >= 0 and "vocabulary_s" in col.encoder.training_info()
         for score in ("reconstruction", "combined"):
             with pytest.raises(CollectionError, match="decoder=true"):
                 col.outlier_scores(score=score)
