@@ -133,10 +133,16 @@ def test_a_collection_opened_for_queries_loads_its_encoder_to_add(tmp_path, coll
         assert col._encoder is not None and col.search("orbit shuttle launch nasa moon", k=1)[0].id == "new"
 
 
-def test_a_cuda_device_or_a_plain_open_loads_the_full_encoder(collections):
+def test_a_plain_open_or_a_cuda_device_loads_the_full_encoder(collections):
     with Collection.open(collections["floats"], device="cpu") as col:
         assert col._encoder is not None and col._queries is col._encoder
-    with pytest.raises(retrieval.DeviceError):
+    if torch.cuda.is_available():
+        with Collection.open(collections["floats"], device="cuda", for_queries=True) as col:
+            assert col._encoder is not None and col._queries is col._encoder
+    else:  # the full encoder's loader asks torch for the GPU
+        with pytest.raises(retrieval.DeviceError, match="torch sees no CUDA GPU"):
+            Collection.open(collections["floats"], device="cuda", for_queries=True)
+    with pytest.raises(retrieval.DeviceError, match="The 'device' parameter"):
         Collection.open(collections["floats"], device="gpu", for_queries=True)
 
 
