@@ -199,9 +199,14 @@ class Collection(Searching):
         self.store.close()
 
     def annotate(self, **entries: Any) -> None:
-        """Add ``entries`` to the manifest (``collection.json``, rewritten atomically)."""
+        """Add ``entries`` to the manifest (``collection.json``, rewritten atomically); a failed write changes
+        neither the file nor the manifest in memory, and is a ``CollectionError``."""
+        updated = {**self.manifest, **entries}
+        try:
+            directory.write(self.path, updated)
+        except OSError as exc:
+            raise CollectionError(f"{self.path}: could not rewrite {directory.MANIFEST} ({exc})") from exc
         self.manifest.update(entries)
-        directory.write(self.path, self.manifest)
 
     def __enter__(self) -> Collection:
         return self

@@ -91,7 +91,7 @@ def test_text_early_stopping_reports_what_it_did() -> None:
     enc.fit(TEXTS)
     info = enc.training_info()
     assert "held-out loss" in info["early stopping"]
-    assert "216 training texts" in info["budget"]  # 24 of 240 held out
+    assert "of 216 texts" in info["budget"]  # 24 of 240 held out
     assert enc.encode(TEXTS).shape == (len(TEXTS), 4)
 
 

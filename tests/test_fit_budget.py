@@ -10,7 +10,7 @@ from safetensors.numpy import load_file
 import retrieval
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.encoders.compact import compact, expand, round_trip
-from retrieval.encoders.text_budget import DEFAULT_EPOCHS, MIN_STEPS, STEP_WORK, min_df, steps, teacher_sample
+from retrieval.encoders.text_budget import DEFAULT_EPOCHS, FEWEST_STEPS, MIN_STEPS, STEP_WORK, min_df, steps, teacher_sample
 from retrieval.errors import CollectionError
 from .conftest import FAST_AE
 
@@ -26,9 +26,12 @@ def test_explicit_epochs_are_exact_whatever_the_size():
 
 
 def test_small_corpora_train_to_the_floor_large_ones_stop_at_the_cap():
-    small = steps(300, 128, 5_000, True, None, None)  # 3 steps an epoch: the floor decides
-    assert small.steps >= MIN_STEPS[True] and small.steps - MIN_STEPS[True] < 3
-    assert steps(300, 128, 5_000, False, None, None).steps >= MIN_STEPS[False]
+    for n in (10, 300, 700, 5_000):  # a few steps an epoch: the floor decides, one step per text within its bounds
+        floor = min(MIN_STEPS[True], max(FEWEST_STEPS, n))
+        small = steps(n, 128, 5_000, True, None, None)
+        assert floor <= small.steps < floor + -(-n // 128) or small.epochs == DEFAULT_EPOCHS
+    assert steps(10_000, 128, 1_000, False, None, None).steps >= MIN_STEPS[False]
+    assert steps(100, 128, 5_000, True, None, 50).steps == 50  # min_steps given: that floor
     middle = steps(12_800, 128, 1, True, None, None)  # 100 steps an epoch, above the floor, far below the cap
     assert middle.epochs == DEFAULT_EPOCHS
     cap = STEP_WORK // 10_384
@@ -46,7 +49,7 @@ def test_teacher_sample_and_vocabulary_floor():
     assert teacher_sample(50, 2000) == 50  # a few texts: all of them
     assert teacher_sample(100_000, 2000) == 2000  # never more than the cap
     assert [teacher_sample(n, 2000) for n in (1, 1999, 2000, 5_000)] == [1, 1999, 2000, 2000]
-    assert min_df(199) == 1 and min_df(200) == 2
+    assert min_df(99) == 1 and min_df(100) == 2
 
 
 def test_int8_tables_round_trip_within_their_scale():

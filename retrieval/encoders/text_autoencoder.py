@@ -32,6 +32,7 @@ from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
 from ..nn.sparse_input import dense_first, sparse_first
+from ..progress import bar as progress_bar
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, seeded, stopping_note
 from ..nn.training import seed_everything, train
@@ -208,7 +209,10 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             check_teacher(self.teacher, type(self).__name__)
         t0 = time.perf_counter()
         self.bag_of_words_ = BagOfWords(self.vocab_size, min_df=min_df(len(items)))
-        counts = self.bag_of_words_.fit_transform(items)
+        with progress_bar(desc="vocabulary: counting words", total=len(items), unit="text",
+                          enabled=self.progress) as shown:  # fmt: skip
+            counts = self.bag_of_words_.fit_transform(items)
+            shown.update(len(items))
         self._stage_s = {"vocabulary_s": round(time.perf_counter() - t0, 1)}
         signal = None
         if self._taught():
