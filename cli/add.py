@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import commit_option, db_option, device_option, library_errors, print_report
+from .common import commit_option, db_option, device_option, follow_links_option, library_errors, print_report
 
 
 @click.command("add")
@@ -15,11 +15,15 @@ from .common import commit_option, db_option, device_option, library_errors, pri
 @commit_option
 @db_option
 @device_option
+@follow_links_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
-def add_cmd(collection: Path, source: Path, commit_every: int, db: str | None, device: str, quiet: bool) -> None:
+def add_cmd(
+    collection: Path, source: Path, commit_every: int, db: str | None, device: str, follow_links: bool, quiet: bool
+) -> None:
     """Encode SOURCE's items with COLLECTION's encoder and add them; an id already there is updated."""
     from retrieval import add_source
 
-    report = add_source(collection, source, device=device, progress=not quiet, commit_every=commit_every, db=db)
+    report = add_source(collection, source, device=device, progress=not quiet, commit_every=commit_every, db=db,
+                        follow_links=follow_links)  # fmt: skip
     print_report(report, collection)

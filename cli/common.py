@@ -39,6 +39,11 @@ commit_option = click.option(
     help="Items encoded between writes to disk (a crash loses at most this much work, never the collection).",
 )  # fmt: skip
 
+follow_links_option = click.option(
+    "--follow-links", is_flag=True,
+    help="Follow symlinks in a source folder that point outside it (by default they are rejected, named).",
+)  # fmt: skip
+
 
 class EncoderName(click.ParamType):
     """An encoder's name, checked against the registered encoders when one is given: reading the registry loads

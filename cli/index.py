@@ -13,6 +13,7 @@ from .common import (
     commit_option,
     db_option,
     device_option,
+    follow_links_option,
     library_errors,
     parse_option,
     parse_value,
@@ -117,6 +118,7 @@ from .common import (
 @commit_option
 @db_option
 @device_option
+@follow_links_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @library_errors
 def index_cmd(
@@ -141,6 +143,7 @@ def index_cmd(
     commit_every: int,
     db: str | None,
     device: str,
+    follow_links: bool,
     quiet: bool,
 ) -> None:
     """Index SOURCE: a folder of text files or of images, a .jsonl file, the 20 Newsgroups
@@ -173,6 +176,7 @@ def index_cmd(
         target_latency_ms=target_latency,
         shards=shards,
         ray=ray_address,
+        follow_links=follow_links,
         **named,
         **extra,
     )

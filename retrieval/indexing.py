@@ -26,7 +26,7 @@ from .defaults import COMMIT_EVERY, DEFAULT_FIT_SAMPLE
 from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
 from .errors import CollectionError, InvalidParameterError, SourceError
 from .progress import bar as progress_bar
-from .sources import ImageItem, Rejected, contents, iter_items, source_modality
+from .sources import ImageItem, Rejected, check_item, contents, iter_items, source_modality
 from .store import check_new_database
 
 PROBE_QUERIES = 200  # fit-sample items whose exact top-10 measures an approximate index's recall
@@ -60,8 +60,9 @@ class _Scan:
     sample: list[Item] = field(default_factory=list)
 
     def readable(self, items: Iterable[Item | Rejected]) -> Iterator[Item]:
-        """Pass readable items on; count them, keep the rejected ones and the notes."""
+        """Pass readable items on (checked by ``check_item``); count them, keep the rejected ones and the notes."""
         for item in items:
+            item = item if isinstance(item, Rejected) else check_item(item)
             if isinstance(item, Rejected):
                 self.rejected.append(item)
                 continue
@@ -71,12 +72,12 @@ class _Scan:
             yield item
 
 
-def scan(source: Source, sample_size: int, seed: int = 0, progress: bool = False) -> _Scan:
+def scan(source: Source, sample_size: int, seed: int = 0, progress: bool = False, follow_links: bool = False) -> _Scan:
     """Read ``source`` once, keeping a seeded uniform (reservoir) sample of ``sample_size`` readable items
     (all of them, in order, when there are no more), their count, the rejections and the notes."""
     found = _Scan()
     rng = random.Random(seed)
-    reading = progress_bar(_items(source), desc="reading", unit="item", enabled=progress)
+    reading = progress_bar(_items(source, follow_links), desc="reading", unit="item", enabled=progress)
     for n, item in enumerate(found.readable(reading)):
         if len(found.sample) < sample_size:
             found.sample.append(item)
@@ -85,13 +86,15 @@ def scan(source: Source, sample_size: int, seed: int = 0, progress: bool = False
     return found
 
 
-def _items(source: Source) -> Iterator[Item | Rejected]:
-    return iter(source) if isinstance(source, Sequence) and not isinstance(source, str) else iter_items(source)
+def _items(source: Source, follow_links: bool = False) -> Iterator[Item | Rejected]:
+    if isinstance(source, Sequence) and not isinstance(source, str):
+        return iter(source)
+    return iter_items(source, follow_links)
 
 
-def _readable(source: Source) -> Iterator[Item]:
+def _readable(source: Source, follow_links: bool = False) -> Iterator[Item]:
     """The readable items of ``source`` (a second pass: the first one counted what was rejected)."""
-    return (item for item in _items(source) if not isinstance(item, Rejected))
+    return (item for item in _items(source, follow_links) if not isinstance(item, Rejected))
 
 
 def _modality(source: Source) -> str:
@@ -122,6 +125,7 @@ def index_source(
     target_latency_ms: float | None = None,
     shards: int | None = None,
     ray: str | None = None,
+    follow_links: bool = False,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index ``source`` into ``collection``, streaming: memory stays flat however large the source.
@@ -138,6 +142,10 @@ def index_source(
     ``ray``: a Ray cluster address (``auto``, ``local``, ``ray://head:10001``): items are encoded with Ray
     Data across the cluster's workers and the index is built as ``shards`` shards (default: one per CPU)
     held by Ray actors. ``shards`` without ``ray`` splits the index the same way in this process.
+
+    ``follow_links``: follow symlinks in a source folder that point outside it (by default they are rejected,
+    like FIFOs, sockets and devices, which are never opened). Each rejected item is in the report's
+    ``rejected`` with its reason; the others are indexed.
     """
     collection = Path(collection)
     if directory.is_collection(collection):
@@ -148,7 +156,7 @@ def index_source(
                 f"{', '.join(map(repr, fixed))} apply to a new collection only"
             )
         return add_source(collection, source, device=device, progress=progress, commit_every=commit_every, db=db,
-                          ray=ray)  # fmt: skip
+                          ray=ray, follow_links=follow_links)  # fmt: skip
     directory.check_new_target(collection)  # before reading and training, which can take minutes
     if db:
         check_new_database(db)
@@ -163,7 +171,7 @@ def index_source(
 
         shards = shards or default_shards()
     t0 = time.perf_counter()
-    found = scan(source, fit_sample, encoder_options.get("seed") or 0, progress)
+    found = scan(source, fit_sample, encoder_options.get("seed") or 0, progress, follow_links)
     read_s = time.perf_counter() - t0
     if not found.count:
         raise SourceError(_nothing_read(source, found))
@@ -179,7 +187,7 @@ def index_source(
     )  # fmt: skip
     probe = None if train_codes is None else RecallProbe(train_codes[:PROBE_QUERIES], k=10, metric=model.metric)
     # The second pass streams the source, unless the sample is all of it.
-    items = found.sample if found.count <= len(found.sample) else _readable(source)
+    items = found.sample if found.count <= len(found.sample) else _readable(source, follow_links)
     found.sample = []
     with col:
         encode_s = _time_encoding(col)
@@ -204,8 +212,10 @@ def add_source(
     commit_every: int = COMMIT_EVERY,
     db: str | None = None,
     ray: str | None = None,
+    follow_links: bool = False,
 ) -> IndexReport:
-    """Encode ``source``'s items with the collection's encoder and add them (known ids are updated)."""
+    """Encode ``source``'s items with the collection's encoder and add them (known ids are updated);
+    ``follow_links`` as for ``index_source``."""
     collection = Path(collection)
     if not directory.is_collection(collection):
         raise CollectionError(f"{collection}: no such collection (make one with index_source)")
@@ -214,7 +224,7 @@ def add_source(
     with Collection.open(collection, device=device, db=db, cluster=_cluster(ray)) as col:
         if col.modality != modality:
             raise CollectionError(f"{collection}: a {col.modality} collection cannot take {modality} items")
-        report = _add_stream(col, seen.readable(_items(source)), None, progress, commit_every, None)
+        report = _add_stream(col, seen.readable(_items(source, follow_links)), None, progress, commit_every, None)
     if not seen.count:
         raise SourceError(_nothing_read(source, seen))
     report.rejected, report.notes = seen.rejected, seen.notes

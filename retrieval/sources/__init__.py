@@ -12,13 +12,14 @@ from pathlib import Path
 from ..errors import SourceError
 from .cifar import is_cifar10, iter_cifar10, load_cifar10
 from .image_folder import iter_image_folder, looks_like_image_folder
-from .items import Document, ImageItem, Rejected, contents
+from .items import Document, ImageItem, Rejected, check_item, contents
 from .jsonl import iter_jsonl
 from .newsgroups import is_newsgroups_archive, iter_newsgroups
 from .text_folder import iter_folder
 
 __all__ = [
-    "Document", "ImageItem", "Rejected", "contents", "iter_cifar10", "iter_items", "iter_newsgroups", "load_cifar10",
+    "Document", "ImageItem", "Rejected", "check_item", "contents", "iter_cifar10", "iter_items", "iter_newsgroups",
+    "load_cifar10",
     "source_kind", "source_modality",
 ]  # fmt: skip
 
@@ -51,14 +52,15 @@ def source_modality(source: str | Path) -> str:
     return _MODALITY[source_kind(source)]
 
 
-def iter_items(source: str | Path) -> Iterator[Item | Rejected]:
-    """The items of ``source`` (and what had to be rejected, each with its reason)."""
+def iter_items(source: str | Path, follow_links: bool = False) -> Iterator[Item | Rejected]:
+    """The items of ``source`` (and what had to be rejected, each with its reason). In a folder, a symlink to
+    outside it is refused unless ``follow_links``, and FIFOs, sockets and devices are refused unopened."""
     path = Path(source)
     kind = source_kind(path)
     if kind == "text-folder":
-        return iter_folder(path)
+        return iter_folder(path, follow_links)
     if kind == "image-folder":
-        return iter_image_folder(path)
+        return iter_image_folder(path, follow_links)
     if kind == "jsonl":
         return iter_jsonl(path)
     if kind == "20news":

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..ids import printable
 from ..images import IMAGE_SUFFIXES, ImageError, to_pixels
 from .items import ImageItem, Rejected
-from .text_folder import walk_files
+from .walk import walk, walk_files
 
 
 def looks_like_image_folder(root: Path, sample: int = 200) -> bool:
@@ -20,14 +21,16 @@ def looks_like_image_folder(root: Path, sample: int = 200) -> bool:
     return bool(names) and sum(names) > len(names) / 2
 
 
-def iter_image_folder(root: Path) -> Iterator[ImageItem | Rejected]:
-    """Yield an ``ImageItem`` per readable image (any suffix), a ``Rejected`` per other file."""
-    for path in walk_files(root):
-        rel = path.relative_to(root)
-        label = rel.parts[0] if len(rel.parts) > 1 else None
-        try:
-            pixels = to_pixels(path)
-        except ImageError as exc:
-            yield Rejected(rel.as_posix(), str(exc))
+def iter_image_folder(root: Path, follow_links: bool = False) -> Iterator[ImageItem | Rejected]:
+    """Yield an ``ImageItem`` per readable image (any suffix), a ``Rejected`` per other file (see ``walk``:
+    symlinks out of ``root`` are refused unless ``follow_links``, special files are never opened)."""
+    for entry in walk(root, follow_links):
+        if isinstance(entry, Rejected):
+            yield entry
             continue
-        yield ImageItem(id=rel.as_posix(), pixels=pixels, label=label, source=str(path))
+        try:
+            pixels = to_pixels(entry.path)
+        except ImageError as exc:
+            yield Rejected(entry.id, str(exc))
+            continue
+        yield ImageItem(id=entry.id, pixels=pixels, label=entry.label, source=printable(str(entry.path), os_name=True))

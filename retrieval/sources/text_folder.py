@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..ids import printable
 from .decode import UndecodableError, decode_text_noting
 from .items import Document, Rejected
+from .walk import walk
 
 # Bigger files are cut to this many bytes before decoding, so one huge file cannot exhaust memory
 # (the item gets a note saying so).
 MAX_TEXT_BYTES = 2_000_000
 
 
-def iter_folder(root: Path) -> Iterator[Document | Rejected]:
-    """Yield a ``Document`` per readable file under ``root`` (sorted), a ``Rejected`` per bad one."""
-    for path in walk_files(root):
-        item_id = path.relative_to(root).as_posix()
-        parts = path.relative_to(root).parts
-        label = parts[0] if len(parts) > 1 else None
+def iter_folder(root: Path, follow_links: bool = False) -> Iterator[Document | Rejected]:
+    """Yield a ``Document`` per readable file under ``root`` (sorted), a ``Rejected`` per bad one (see
+    ``walk``: symlinks out of ``root`` are refused unless ``follow_links``, special files are never opened)."""
+    for entry in walk(root, follow_links):
+        if isinstance(entry, Rejected):
+            yield entry
+            continue
+        path, item_id = entry.path, entry.id
         try:
             with path.open("rb") as fh:
                 data = fh.read(MAX_TEXT_BYTES + 1)
@@ -31,35 +35,7 @@ def iter_folder(root: Path) -> Iterator[Document | Rejected]:
             size = path.stat().st_size
             cut = f"truncated to the first {MAX_TEXT_BYTES:,} of its {size:,} bytes"
             note = f"{cut}; {note}" if note else cut
-        yield Document(id=item_id, text=text, label=label, source=str(path), note=note)
-
-
-def walk_files(root: Path) -> Iterator[Path]:
-    """Regular files below ``root`` in a stable order, skipping hidden names and symlink loops."""
-    seen: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            st = folder.stat()
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) in seen:  # a symlink loop
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        try:
-            entries = sorted(folder.iterdir(), key=lambda p: p.name)
-        except OSError:
-            continue
-        subfolders = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                subfolders.append(entry)
-            else:
-                yield entry
-        stack.extend(reversed(subfolders))
+        yield Document(id=item_id, text=text, label=entry.label, source=printable(str(path), os_name=True), note=note)
 
 
 def _reason(exc: Exception) -> str:
