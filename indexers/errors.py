@@ -15,3 +15,11 @@ class IndexFileError(RetrievalError):
 
 class InvalidParameterError(RetrievalError, ValueError):
     """A parameter's value is not one the function takes (the message names the parameter and the value)."""
+
+
+class IndexWriteError(IndexFileError):
+    """An index file could not be written (disk full, I/O error); ``errno`` says why when known."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno

@@ -3,6 +3,8 @@ safetensors container that holds several serialised indexes in one file (two-sta
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import struct
@@ -14,20 +16,40 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load, load_file, save, save_file
 
-from .errors import IndexFileError
+from .errors import IndexFileError, IndexWriteError
 
 MAX_HEADER = 1 << 20  # bytes of a container's JSON header (a few hundred per array)
 MAX_ARRAYS = 4096  # serialised indexes in one container (shards)
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)``, flush it to disk, then rename it over ``path``."""
+    """Call ``write(tmp_path)``, flush it to disk, then rename it over ``path``. On any failure the temporary
+    file is removed and ``path`` is left as it was; a ``RuntimeError`` of the writer (how FAISS reports a failed
+    write, e.g. a full disk) becomes an ``IndexWriteError`` carrying the ``errno`` its message names."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    write(str(tmp))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        write(str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, RuntimeError):
+            code = errno_in(str(exc))
+            reason = os.strerror(code) if code else str(exc).strip().splitlines()[-1][-300:]
+            raise IndexWriteError(f"{path.name}: cannot write ({reason})", code) from exc
+        raise
+
+
+# what a failed FAISS write may say, by the errno whose words it quotes
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EFBIG, errno.ENOENT)
+
+
+def errno_in(message: str) -> int | None:
+    """The errno whose ``strerror`` words ``message`` quotes (FAISS's write errors end with them), if any."""
+    return next((code for code in _WRITE_ERRNOS if os.strerror(code) in message), None)
 
 
 def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], fmt: str, **meta: str) -> None:

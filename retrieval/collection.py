@@ -29,10 +29,11 @@ from .encoders.base import Encoder
 from .encoders.text_query import QueryEncoder, load_query_encoder
 from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
 from .hit import Hit
+from .ids import id_list, normal_id
 from .progress import Bar
 from .progress import bar as progress_bar
 from .searching import Searching
-from .sources import Document, ImageItem, contents
+from .sources import Document, ImageItem, Rejected, check_item, contents
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
 
 Item = Document | ImageItem
@@ -45,6 +46,7 @@ class AddReport:
     added: int
     updated: int
     outlier_scores: dict[str, float] = field(default_factory=dict)  # id -> reconstruction error (autoencoders)
+    rejected: list[Rejected] = field(default_factory=list)  # items that could not be added, each with the reason
 
 
 class Collection(Searching):
@@ -238,6 +240,10 @@ class Collection(Searching):
     ) -> AddReport:
         """Encode and index ``items``; a known id is updated in place, not duplicated.
 
+        Each item is checked first (``sources.check_item``): one with a bad id (see ``retrieval.ids``), no text,
+        or pixels that are not ``(32, 32, 3)`` uint8 is left out and named in the report's ``rejected``; the
+        others go in. Ids are stored in NFC form.
+
         ``items`` may be any iterable (a stream larger than memory too): it is consumed ``commit_every``
         items at a time, each chunk encoded ``batch_size`` at a time, then written: the index file
         (atomically), then the store in one transaction. A crash in between leaves codes the store does
@@ -248,16 +254,20 @@ class Collection(Searching):
         """
         added = updated = 0
         scores: dict[str, float] = {}
+        rejected: list[Rejected] = []
         bar = progress_bar(desc="encoding", total=total, unit="item", enabled=progress, smoothing=0.05)
         with self._writing(), bar:
-            for chunk in batched(items, commit_every):
-                docs = list({d.id: d for d in chunk}.values())  # the last item of each id
+            for chunk in batched(map(check_item, items), commit_every):
+                rejected += [r for r in chunk if isinstance(r, Rejected)]
+                docs = list({d.id: d for d in chunk if not isinstance(d, Rejected)}.values())  # the last of each id
+                if not docs:
+                    continue
                 chunk_added, chunk_scores = self._add(docs, batch_size, bar, on_codes)
                 added += chunk_added
                 updated += len(docs) - chunk_added
                 if keep_scores:
                     scores.update(chunk_scores)
-        return AddReport(added=added, updated=updated, outlier_scores=scores)
+        return AddReport(added=added, updated=updated, outlier_scores=scores, rejected=rejected)
 
     def _add(
         self, docs: list[Item], batch_size: int, bar: Bar, on_codes: Callable | None
@@ -294,45 +304,29 @@ class Collection(Searching):
         return np.array([known[d.id] for d in docs], dtype=np.int64), len(new), start + len(new)
 
     def _save_index(self) -> None:
-        try:
-            self._index_stamp = directory.save_index(self.path, self.index)
-        except OSError as exc:  # disk full, I/O error: the file in place is still the last one written
-            raise CollectionError(f"{self.path}: cannot write the index ({exc.strerror or exc})") from exc
+        """Write the index (a failure is a ``StorageError``; the file in place is then the last one written)."""
+        self._index_stamp = directory.save_index(self.path, self.index)
 
     def update(self, item: Item) -> None:
         """Replace the stored item with ``item.id`` (its code, text or pixels and metadata)."""
-        if not self.store.keys_of([item.id]):
+        if not self._keys_of([item.id]):
             raise ItemNotFoundError(f"no item with id {item.id!r} in {self.path}")
         self.add([item])
 
     def delete(self, item_ids: Sequence[str]) -> list[str]:
-        """Remove the items with ``item_ids``; return the ids that were there (unknown ids are skipped).
+        """Remove the items with ``item_ids`` (a list of ids: a single string is an ``InvalidParameterError``,
+        never read as one id per character); return the ids that were there (unknown ids are skipped).
 
         The store forgets them first, then the index is rewritten: a crash in between leaves codes the store
         does not list, dropped on the next open, so a deleted item never comes back from ``search``."""
+        item_ids = id_list(item_ids)
         with self._writing():
-            found = self.store.keys_of(list(item_ids))
+            found = self._keys_of(item_ids)
             if found:
-                self.store.delete(list(found.values()))
-                self.index.remove(np.fromiter(found.values(), dtype=np.int64))
+                self.store.delete(list(set(found.values())))
+                self.index.remove(np.unique(np.fromiter(found.values(), dtype=np.int64)))
                 self._save_index()
             return [i for i in dict.fromkeys(item_ids) if i in found]
-
-    # --- stored pixels ---------------------------------------------------------------------------
-
-    def pixels(self, item_ids: Sequence[str]) -> list[np.ndarray]:
-        """The stored ``(32, 32, 3)`` pixels of image items (what a result grid draws)."""
-        if self.modality != "image":
-            raise CollectionError(f"{self.path}: a text collection has no pixels to show")
-        keys = self.store.keys_of(item_ids)
-        missing = [i for i in item_ids if i not in keys]
-        if missing:
-            raise ItemNotFoundError(f"no item with id {missing[0]!r} in {self.path}")
-        pixels = self.store.thumbnail_pixels(keys.values())
-        if len(pixels) < len(keys):
-            lost = next(i for i in item_ids if keys[i] not in pixels)
-            raise CollectionError(f"{self.path}: no stored pixels for {lost!r}")
-        return [pixels[keys[i]] for i in item_ids]
 
     # --- outliers -------------------------------------------------------------------------------
 

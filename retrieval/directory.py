@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 
 from indexers.files import atomic_write
 
-from .errors import CollectionError
+from .errors import CollectionError, IndexFileError, StorageError
 from .manifest import read_manifest
 
 if TYPE_CHECKING:
@@ -154,14 +154,23 @@ def save_index(path: Path, index: Any) -> Stamp:
     """Write the index file and its digest so that a crash at any point leaves a file whose digest is recorded.
 
     The index is written beside its place, its digest recorded with the previous one's, then renamed into
-    place: before the rename the old file matches the previous digest, after it the new one matches.
+    place: before the rename the old file matches the previous digest, after it the new one matches. A failure
+    (a full disk, an I/O error; FAISS's own ``RuntimeError`` included) is a ``StorageError`` saying why, with no
+    temporary file left behind.
     """
     staged = path / (INDEX_FILE + ".new")
-    index.save(staged)
-    digests = _digests(path)
-    digests[INDEX_FILE] = [file_digest(staged), *digests.get(INDEX_FILE, [])[:1]]
-    atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
-    os.replace(staged, path / INDEX_FILE)
+    try:
+        index.save(staged)
+        digests = _digests(path)
+        digests[INDEX_FILE] = [file_digest(staged), *digests.get(INDEX_FILE, [])[:1]]
+        atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
+        os.replace(staged, path / INDEX_FILE)
+    except (OSError, IndexFileError) as exc:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+        code = getattr(exc, "errno", None)
+        reason = os.strerror(code) if code else str(exc)
+        raise StorageError(f"{path}: cannot write the index ({reason})", code) from exc
     return stamp(path)
 
 

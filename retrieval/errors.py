@@ -1,10 +1,13 @@
 """Every error the library raises on purpose. The CLI turns these into clean messages."""
 
+import errno as _errno
+
 from indexers.errors import IndexFileError, InvalidParameterError, RetrievalError
 
 __all__ = [
     "CollectionError", "DeviceError", "EncoderFileError", "IndexFileError", "InvalidParameterError",
     "ItemNotFoundError", "MissingDependency", "NotFittedError", "QueryError", "RetrievalError", "SourceError",
+    "StorageError", "UnavailableScoreError",
 ]  # fmt: skip
 
 
@@ -14,6 +17,24 @@ class SourceError(RetrievalError):
 
 class CollectionError(RetrievalError):
     """A collection directory is missing, foreign or inconsistent."""
+
+
+class StorageError(CollectionError):
+    """A collection's files could not be written (disk full, I/O error); ``errno`` says why when known."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+    @property
+    def disk_full(self) -> bool:
+        """Whether the disk (or the user's quota) is full."""
+        return self.errno in (_errno.ENOSPC, _errno.EDQUOT)
+
+
+class UnavailableScoreError(CollectionError):
+    """An outlier score this collection cannot give (e.g. reconstruction error of an encoder that does not
+    reconstruct): the request, not the collection, is at fault."""
 
 
 class NotFittedError(RetrievalError, ValueError, AttributeError):

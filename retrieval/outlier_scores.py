@@ -29,7 +29,7 @@ from indexers import CodeIndex
 
 from .defaults import AUTO, CHOICES, DEFAULT_K, DEFAULT_SCORE, SCORES
 from .encoders.base import Encoder
-from .errors import CollectionError, InvalidParameterError
+from .errors import CollectionError, InvalidParameterError, UnavailableScoreError
 from .hit import Hit, hit_of
 from .searching import check_k
 from .sources import Document, ImageItem, contents
@@ -139,7 +139,7 @@ def score_items(col: Collection, items: Sequence[Any], score: str = DEFAULT_SCOR
         return _orientation_errors(col, raw)
     codes, errors = col.encoder.encode_with_errors(raw)
     if errors is None and score != "knn":
-        raise CollectionError(
+        raise UnavailableScoreError(
             f"{col.path}: no {score} score: {col.encoder.describe()} does not reconstruct its input; "
             "the 'knn' score works for every encoder"
         )
@@ -234,16 +234,22 @@ def _has_orientation(encoder: Encoder) -> bool:
 
 def _orientation_errors(col: Collection, images: Sequence[Any]) -> np.ndarray:
     """The orientation score of ``images``; an error naming the fix where the encoder has no orientation head."""
-    if not _has_orientation(col.encoder):
-        raise CollectionError(
-            f"{col.path}: no orientation score: {col.encoder.describe()} was not trained to tell quarter-turns apart "
-            "(image autoencoders with -o orientation=1); the 'knn' score works for every encoder"
-        )
+    _check_orientation(col)
     return np.asarray(col.encoder.orientation_errors(images), dtype=np.float64)
+
+
+def _check_orientation(col: Collection) -> None:
+    if not _has_orientation(col.encoder):
+        raise UnavailableScoreError(
+            f"{col.path}: no orientation score: {col.encoder.describe()} has no orientation head (it was not trained "
+            "to tell quarter-turns apart: image autoencoders with -o orientation=1 are); the 'knn' score works for "
+            "every encoder"
+        )
 
 
 def _stored_orientation(col: Collection) -> tuple[np.ndarray, np.ndarray]:
     """``(keys, orientation scores)`` of the stored items, from their stored thumbnails."""
+    _check_orientation(col)  # an encoder without the head says so before any thumbnail is looked for
     keys = np.sort(col.index.keys())
     scores = np.empty(len(keys), dtype=np.float64)
     for start in range(0, len(keys), SEARCH_BATCH):
@@ -260,13 +266,13 @@ def _stored_errors(col: Collection) -> tuple[np.ndarray, np.ndarray]:
     """``(keys, reconstruction errors)`` of the stored items that have one; an error if none has."""
     by_id = col.store.outlier_scores()
     if not by_id and getattr(col.encoder, "decoder", None) is False:
-        raise CollectionError(
+        raise UnavailableScoreError(
             f"{col.path}: no reconstruction errors: its encoder was saved without the decoder (the default, which "
             "keeps collections small); index with -o decoder=true for the 'reconstruction' and 'combined' scores, "
             "or use the 'knn' score"
         )
     if not by_id:
-        raise CollectionError(
+        raise UnavailableScoreError(
             f"{col.path}: no reconstruction errors ({col.encoder.describe()} does not reconstruct its input, or its "
             "items were added before scores were kept); the 'knn' score works for every encoder"
         )

@@ -1,5 +1,6 @@
 """How a collection answers searches: encode the queries, search the index (among the items a filter lets
-through), join the hits' metadata from the store. ``Collection`` takes these methods from :class:`Searching`."""
+through), join the hits' metadata from the store; and reads one stored item or its pixels. ``Collection`` takes
+these methods from :class:`Searching`."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from indexers import CodeIndex
 from . import directory
 from .encoders.base import Encoder
 from .encoders.text_query import QueryEncoder
-from .errors import InvalidParameterError, ItemNotFoundError
+from .errors import CollectionError, InvalidParameterError, ItemNotFoundError
 from .filters import Where as ParsedWhere
 from .filters import parse_where
 from .hit import Hit, assemble_hits
+from .ids import encodable, id_list, normal_id
 from .store import ItemRecord, MetadataStore
 
 Query = Any  # text for text collections; a path, PIL image or array for image collections
@@ -87,7 +89,7 @@ class Searching:
     def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None) -> list[Hit]:
         """The ``k`` items most like a stored item (the item itself left out), among those ``where`` lets through."""
         check_k(k)
-        key = self.store.keys_of([item_id]).get(item_id)
+        key = self._keys_of([item_id]).get(item_id)
         if key is None:
             raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
         try:
@@ -95,15 +97,38 @@ class Searching:
         except KeyError:
             raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
         scores, keys = self.search_codes(code, k + 1, where)
-        return [h for h in self._hits(scores, keys)[0] if h.id != item_id][:k]
+        return [h for h in self._hits(scores, keys)[0] if h.id not in (item_id, normal_id(item_id))][:k]
 
     def item(self, item_id: str) -> ItemRecord:
         """What the store holds of one item (id, label, source, snippet); ``ItemNotFoundError`` if unknown."""
-        key = self.store.keys_of([item_id]).get(item_id)
+        key = self._keys_of([item_id]).get(item_id)
         record = None if key is None else self.store.by_keys([key]).get(key)
         if record is None:
             raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
         return record
+
+    def pixels(self, item_ids: Sequence[str]) -> list[np.ndarray]:
+        """The stored ``(32, 32, 3)`` pixels of image items (what a result grid draws); ``item_ids``: a list of
+        ids (a single string is an ``InvalidParameterError``)."""
+        item_ids = id_list(item_ids)
+        if self._queries.modality != "image":
+            raise CollectionError(f"{self.path}: a text collection has no pixels to show")
+        keys = self._keys_of(item_ids)
+        missing = [i for i in item_ids if i not in keys]
+        if missing:
+            raise ItemNotFoundError(f"no item with id {missing[0]!r} in {self.path}")
+        pixels = self.store.thumbnail_pixels(keys.values())
+        if len(pixels) < len(keys):
+            lost = next(i for i in item_ids if keys[i] not in pixels)
+            raise CollectionError(f"{self.path}: no stored pixels for {lost!r}")
+        return [pixels[keys[i]] for i in item_ids]
+
+    def _keys_of(self, item_ids: Sequence[str]) -> dict[str, int]:
+        """The index key of each stored id among ``item_ids``, found as given or in NFC form (how ids are stored);
+        an id that cannot be stored (not valid Unicode) is simply not found."""
+        forms = {i: normal_id(i) for i in item_ids if isinstance(i, str) and encodable(i)}
+        found = self.store.keys_of(list({*forms, *forms.values()}))
+        return {i: found[i] if i in found else found[n] for i, n in forms.items() if i in found or n in found}
 
     def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
         found = keys[keys >= 0]
