@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from . import errors
 from .auth import TokenCheck
+from .item_paths import ItemPaths
 from .limits import BodyLimit
 from .routes import read_router
 from .state import REFRESH_S, Served
@@ -69,6 +70,7 @@ def create_app(
     app.state.served = served
     errors.install(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(ItemPaths)  # GET and DELETE /items/{id} for any id, '/' included
     app.include_router(read_router(served))
     app.include_router(write_router(served, TokenCheck(token)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

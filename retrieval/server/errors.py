@@ -1,6 +1,8 @@
 """Every error as a small JSON body, ``{"error": CODE, "message": TEXT}``, with a 4xx status for a bad request.
 
-No handler ever sends a traceback: an unexpected exception is logged and answered with a generic 500.
+No handler ever sends a traceback: an unexpected exception is logged and answered with a generic 500. A write
+the disk has no room for is answered 507, another storage failure 503 (nothing was changed in either case); an
+outlier score the collection cannot give, 400.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import CollectionError, ItemNotFoundError, RetrievalError
+from ..errors import CollectionError, ItemNotFoundError, RetrievalError, StorageError, UnavailableScoreError
 from ..images import ImageError
 from .state import Busy
 
 log = logging.getLogger("aer.serve")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_request", 503: "busy"}  # fmt: skip
+          413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_request", 503: "busy",
+          507: "insufficient_storage"}  # fmt: skip
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -76,6 +79,13 @@ def install(app: FastAPI) -> None:
             return error_response(503, "busy", str(exc))
         if isinstance(exc, ItemNotFoundError):
             return error_response(404, "not_found", str(exc))
+        if isinstance(exc, UnavailableScoreError):  # a score this collection cannot give: the request's doing
+            return error_response(400, "unavailable_score", str(exc))
+        if isinstance(exc, StorageError):  # nothing was changed; 507 tells a client that retrying will not help
+            log.error("storage error: %s", exc)
+            if exc.disk_full:
+                return error_response(507, "insufficient_storage", str(exc))
+            return error_response(503, "storage_error", str(exc))
         if isinstance(exc, CollectionError):  # the collection itself (damaged, disk full): not the client's doing
             log.error("collection error: %s", exc)
             return error_response(500, "collection_error", str(exc))

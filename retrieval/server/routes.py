@@ -19,6 +19,7 @@ from ..collection import Collection
 from ..errors import QueryError
 from ..hit import Hit
 from ..outlier_scores import DEFAULT_SCORE, resolve_score
+from .item_paths import ItemId
 from .limits import MAX_K
 from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
 from .state import Served
@@ -121,12 +122,12 @@ def read_router(served: Served) -> APIRouter:
         return await run_in_threadpool(search, query=body.q, like=body.like, k=body.k, where=where)
 
     @router.get("/items/{item_id:path}/similar", response_model=SearchOut, summary="Items like a stored one")
-    def similar(item_id: str, k: K = 10, label: list[str] | None = LABEL, id_prefix: str | None = ID_PREFIX) -> Any:
+    def similar(item_id: ItemId, k: K = 10, label: list[str] | None = LABEL, id_prefix: str | None = ID_PREFIX) -> Any:
         return search(like=item_id, k=k, where=where_of(label, id_prefix))
 
     @router.get("/items/{item_id:path}/thumbnail.png", summary="An image item's stored 32×32 pixels, as PNG",
                 response_class=Response, responses={200: {"content": {"image/png": {}}}})  # fmt: skip
-    def thumbnail(item_id: str) -> Response:
+    def thumbnail(item_id: ItemId) -> Response:
         with served.reading() as col:
             if col.modality != "image":
                 raise HTTPException(404, "a text collection has no thumbnails")
@@ -136,11 +137,11 @@ def read_router(served: Served) -> APIRouter:
         return Response(png.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
     @router.get("/items/{item_id:path}", response_model=ItemOut, summary="One stored item")
-    def item(item_id: str, request: Request) -> dict[str, Any]:
+    def item(item_id: ItemId, request: Request) -> dict[str, Any]:
         with served.reading() as col:
             record = col.item(item_id)
             modality = col.modality
-        thumb = f"{request.scope.get('root_path', '')}/items/{quote(item_id)}/thumbnail.png"
+        thumb = f"{request.scope.get('root_path', '')}/items/{quote(record.id, safe='')}/thumbnail.png"
         return {"id": record.id, "label": record.label, "source": record.source, "snippet": record.snippet,
                 "thumbnail": thumb if modality == "image" else None}  # fmt: skip
 

@@ -10,9 +10,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ..errors import ItemNotFoundError
-from ..sources import Document, ImageItem, Rejected
+from ..ids import id_problem, normal_id, printable
+from ..sources import Document, ImageItem, Rejected, check_item
 from .auth import TokenCheck
 from .errors import error_response
+from .item_paths import ItemId
 from .limits import MAX_ITEMS
 from .routes import check_json, parse_body
 from .schemas import AddOut, DeleteOut, NewItem
@@ -31,13 +33,19 @@ _ITEMS_BODIES = {"requestBody": {"required": True, "content": {
 
 
 def text_items(items: list[NewItem]) -> tuple[list[Document], list[Rejected]]:
-    """The items that can be indexed, and the others with the reason."""
-    docs, rejected = [], []
+    """The items that can be indexed, and the others with the reason (an id ``retrieval.ids`` refuses, empty
+    text). An id given twice (the same once in NFC form) is refused, as in a JSONL file: 400, nothing changed."""
+    docs, rejected, seen = [], [], set()
     for item in items:
-        if not item.text.strip():
-            rejected.append(Rejected(item.id, "empty text"))
-        else:
-            docs.append(Document(id=item.id, text=item.text, label=item.label, source=SOURCE))
+        item_id = normal_id(item.id)
+        if item_id in seen:
+            raise HTTPException(400, f"the id {item_id!r} is given twice in this request; nothing was changed")
+        seen.add(item_id)
+        if why := id_problem(item_id):
+            rejected.append(Rejected(printable(item.id), why))  # escaped: a control character shows as \n
+            continue
+        checked = check_item(Document(id=item_id, text=item.text, label=item.label, source=SOURCE))
+        (rejected if isinstance(checked, Rejected) else docs).append(checked)
     return docs, rejected
 
 
@@ -61,7 +69,9 @@ def write_router(served: Served, token: TokenCheck) -> APIRouter:
     async def add_items(request: Request) -> Any:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await read_form(request)
-            item_id = form_text(form, "id", required=True)
+            item_id = normal_id(form_text(form, "id", required=True))
+            if why := id_problem(item_id):
+                raise HTTPException(422, f"form field 'id': {why}")
             label = form_text(form, "label")
             pixels = await uploaded_pixels(form)
             items: list[Any] = [ImageItem(id=item_id, pixels=pixels, label=label, source=SOURCE)]
@@ -76,7 +86,7 @@ def write_router(served: Served, token: TokenCheck) -> APIRouter:
         return await run_in_threadpool(add, items, rejected)
 
     @router.delete("/items/{item_id:path}", response_model=DeleteOut, summary="Delete one item")
-    def delete_item(item_id: str) -> dict[str, Any]:
+    def delete_item(item_id: ItemId) -> dict[str, Any]:
         with served.writing() as col:
             deleted = col.delete([item_id])
             count = len(col)
