@@ -180,18 +180,29 @@ class Collection(Searching):
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        """Hold the collection's write lock and start from the files as the last writer left them."""
+        """Hold the write lock, starting from the files as the last writer left them. A write failing at any step
+        (index file, rename, store commit) reads the index back and drops codes the store lacks: ``len``,
+        ``search`` and the files then agree as before it (one path for the library and the server)."""
         with directory.write_lock(self.path):
-            stamp = directory.stamp(self.path)
-            if stamp != self._index_stamp:  # another writer changed it since (no one can while we hold the lock)
-                try:
-                    index = _load_index(self.path, self.manifest, use_gpu=self.index.use_gpu)
-                except IndexFileError as exc:
-                    raise CollectionError(f"{self.path}: damaged collection: {exc}") from exc
-                self.index = self._cluster.hold_shards(index) if self._cluster else index
-                self._index_stamp = stamp
+            if directory.stamp(self.path) != self._index_stamp:  # another writer changed it since
+                self._reload_index()
             self._drop_unlisted_codes()
-            yield
+            try:
+                yield
+            except BaseException:
+                self._reload_index()
+                self._drop_unlisted_codes()
+                raise
+
+    def _reload_index(self) -> None:
+        """Read the index from its file (stamped BEFORE reading), in place of the one in memory."""
+        stamp = directory.stamp(self.path)
+        try:
+            index = _load_index(self.path, self.manifest, use_gpu=self.index.use_gpu)
+        except IndexFileError as exc:
+            raise CollectionError(f"{self.path}: damaged collection: {exc}") from exc
+        self.index = self._cluster.hold_shards(index) if self._cluster else index
+        self._index_stamp = stamp
 
     def stale(self) -> bool:
         """Whether another process has rewritten the index since this one read or wrote it (reopen to see it)."""
@@ -288,11 +299,12 @@ class Collection(Searching):
             if on_codes is not None:
                 on_codes(batch_keys, codes)
             bar.update(len(batch))
-        self._save_index()
         thumbs = [d.pixels.tobytes() for d in docs] if self.modality == "image" else None
         records = [ItemRecord(key=k, id=d.id, source=d.source, label=d.label, snippet=d.snippet,
                               outlier_score=scores.get(d.id)) for k, d in zip(keys.tolist(), docs)]  # fmt: skip
-        self.store.upsert(records, thumbs, next_key)
+        with directory.index_undo(self.path):  # a failed commit puts the index file back
+            self._save_index()
+            self.store.upsert(records, thumbs, next_key)
         return added, scores
 
     def _keys_for(self, docs: list[Item]) -> tuple[np.ndarray, int, int]:

@@ -174,6 +174,29 @@ def save_index(path: Path, index: Any) -> Stamp:
     return stamp(path)
 
 
+@contextlib.contextmanager
+def index_undo(path: Path) -> Iterator[None]:
+    """Keep the index file as it is now (a hard link beside it) while the block runs: a failure in the block
+    (the store's commit after the index was rewritten) puts it back, so a failed write changes no file."""
+    kept = path / (INDEX_FILE + ".prev")
+    with contextlib.suppress(OSError):
+        kept.unlink()  # left by a crash
+    try:
+        os.link(path / INDEX_FILE, kept)
+    except OSError:  # no hard links here: the store stays the record (codes it lacks are dropped on open)
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.replace(kept, path / INDEX_FILE)  # the digest list keeps the previous file's digest
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            kept.unlink()
+
+
 def damaged_files(path: Path) -> list[str]:
     """The collection's files whose content is not what was written (checked against the recorded digests)."""
     problems = []

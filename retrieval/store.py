@@ -8,6 +8,7 @@ by a newer version of this package is refused rather than guessed at.
 from __future__ import annotations
 
 import contextlib
+import errno
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModul
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .batching import batched
-from .errors import CollectionError
+from .errors import CollectionError, StorageError
 
 SCHEMA_VERSION = 3
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
@@ -207,13 +208,14 @@ class MetadataStore:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        """One write transaction; a database that fails it (disk full, I/O error, server gone) rolls it back
-        and is a ``CollectionError``, so nothing of the batch is half-written."""
+        """One write transaction; a database that fails it rolls it back, so nothing of the batch is half-written:
+        a full disk or an I/O error is a ``StorageError`` (with its errno), anything else a ``CollectionError``."""
         try:
             with self.engine.begin() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise CollectionError(f"{safe_url(self.url)}: cannot write the metadata ({exc.orig})") from exc
+            message, code = f"{safe_url(self.url)}: cannot write the metadata ({exc.orig})", _storage_errno(exc.orig)
+            raise (StorageError(message, code) if code else CollectionError(message)) from exc  # full disk: 507
 
     @property
     def schema_version(self) -> int:
@@ -342,6 +344,18 @@ class MetadataStore:
     def thumbnail_pixels(self, keys: Iterable[int]) -> dict[int, np.ndarray]:
         """Stored thumbnails by key as ``THUMBNAIL_SHAPE`` uint8 arrays (keys without one are left out)."""
         return {k: np.frombuffer(b, dtype=np.uint8).reshape(THUMBNAIL_SHAPE) for k, b in self.thumbnails(keys).items()}
+
+
+_SQLITE_ERRNOS = {13: errno.ENOSPC, 10: errno.EIO}  # SQLITE_FULL, SQLITE_IOERR (primary result codes)
+_SQLSTATE_ERRNOS = {"53100": errno.ENOSPC, "58030": errno.EIO}  # PostgreSQL: disk_full, io_error
+
+
+def _storage_errno(orig: BaseException | None) -> int | None:
+    """The errno of a database error that is the disk's fault (full, I/O error), else ``None``."""
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return _SQLITE_ERRNOS.get(sqlite_code & 0xFF)
+    return _SQLSTATE_ERRNOS.get(getattr(orig, "sqlstate", None) or "")
 
 
 def _set_next_key(conn: Connection, value: int) -> None:
