@@ -8,7 +8,6 @@ by a newer version of this package is refused rather than guessed at.
 from __future__ import annotations
 
 import contextlib
-import errno
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .batching import batched
 from .errors import CollectionError, StorageError
+from .store_check import damaged_rows, is_decode_error, storage_errno
 
 SCHEMA_VERSION = 3
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
@@ -214,7 +214,7 @@ class MetadataStore:
             with self.engine.begin() as conn:
                 yield conn
         except DBAPIError as exc:
-            message, code = f"{safe_url(self.url)}: cannot write the metadata ({exc.orig})", _storage_errno(exc.orig)
+            message, code = f"{safe_url(self.url)}: cannot write the metadata ({exc.orig})", storage_errno(exc.orig)
             raise (StorageError(message, code) if code else CollectionError(message)) from exc  # full disk: 507
 
     @property
@@ -249,9 +249,25 @@ class MetadataStore:
         """The stored records of ``keys`` (absent keys left out)."""
         return {key: ItemRecord(*row) for key, row in self.rows_by_keys(keys).items()}
 
+    @contextlib.contextmanager
+    def _decoding(self, keys: list[int] | None = None) -> Iterator[None]:
+        """A stored text the driver cannot decode (a damaged row) is a ``CollectionError`` naming its key."""
+        try:
+            yield
+        except Exception as exc:
+            if not is_decode_error(exc):
+                raise
+            rows = damaged_rows(self.engine, keys) or ["a row that cannot be decoded"]
+            raise CollectionError(f"the metadata store holds a damaged item: {rows[0]} (aer verify tells more)") from exc
+
     def rows_by_keys(self, keys: Iterable[int]) -> dict[int, tuple]:
         """``(key, id, source, label, snippet)`` rows of ``keys`` (absent keys left out): the query path's one
         read, one round trip, plain tuples (what a search turns into hits)."""
+        keys = list(keys)
+        with self._decoding(keys):
+            return self._rows_by_keys(keys)
+
+    def _rows_by_keys(self, keys: list[int]) -> dict[int, tuple]:
         out: dict[int, tuple] = {}
         mark = _PLACEHOLDER.get(self.engine.dialect.paramstyle)
         if mark is None:  # a driver with another parameter style: SQLAlchemy renders the statement
@@ -285,7 +301,7 @@ class MetadataStore:
 
     def labels(self) -> dict[int, str | None]:
         """Every item's label by key (for evaluation)."""
-        with Session(self.engine) as s:
+        with self._decoding(), Session(self.engine) as s:
             return dict(s.execute(select(ItemRow.key, ItemRow.label)).all())
 
     def upsert(
@@ -344,18 +360,6 @@ class MetadataStore:
     def thumbnail_pixels(self, keys: Iterable[int]) -> dict[int, np.ndarray]:
         """Stored thumbnails by key as ``THUMBNAIL_SHAPE`` uint8 arrays (keys without one are left out)."""
         return {k: np.frombuffer(b, dtype=np.uint8).reshape(THUMBNAIL_SHAPE) for k, b in self.thumbnails(keys).items()}
-
-
-_SQLITE_ERRNOS = {13: errno.ENOSPC, 10: errno.EIO}  # SQLITE_FULL, SQLITE_IOERR (primary result codes)
-_SQLSTATE_ERRNOS = {"53100": errno.ENOSPC, "58030": errno.EIO}  # PostgreSQL: disk_full, io_error
-
-
-def _storage_errno(orig: BaseException | None) -> int | None:
-    """The errno of a database error that is the disk's fault (full, I/O error), else ``None``."""
-    sqlite_code = getattr(orig, "sqlite_errorcode", None)
-    if sqlite_code is not None:
-        return _SQLITE_ERRNOS.get(sqlite_code & 0xFF)
-    return _SQLSTATE_ERRNOS.get(getattr(orig, "sqlstate", None) or "")
 
 
 def _set_next_key(conn: Connection, value: int) -> None:

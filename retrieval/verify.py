@@ -15,6 +15,7 @@ from .encoders import load_encoder
 from .errors import RetrievalError
 from .rebuild import rebuild_index
 from .store import MetadataStore
+from .store_check import MAX_NAMED, damaged_rows, integrity_problems
 
 Problem = str
 
@@ -36,7 +37,8 @@ class Verification:
 
 def verify(path: str | Path, db: str | None = None) -> Verification:
     """Check the manifest, the files' digests, that the encoder and the index load and agree, that the store is
-    this collection's, and that the store's keys are the index's keys. Nothing is written."""
+    this collection's and reads back (``store_check``), and that the store's keys are the index's keys. Nothing
+    is written."""
     found = Verification(Path(path))
     path = found.path
     try:
@@ -61,12 +63,16 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
         found.problems.append(str(exc))
         return found
     try:
+        _check_store(store, found)
         listed = np.fromiter(store.labels().keys(), dtype=np.int64)
         found.passed.append(f"store is this collection's: {len(listed):,} items")
         keys = index.keys()
         found.unlisted_keys = np.setdiff1d(keys, listed)
         missing = np.setdiff1d(listed, keys)
         found.codeless_ids = [r.id for r in store.by_keys(missing.tolist()).values()]
+    except RetrievalError as exc:
+        found.problems.append(str(exc))
+        return found
     finally:
         store.close()
     if len(found.unlisted_keys):
@@ -84,6 +90,18 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
     return found
 
 
+def _check_store(store: MetadataStore, found: Verification) -> None:
+    """The store's own bytes: the database's page check, then every item row read back."""
+    problems, how = integrity_problems(store.engine)
+    found.problems += problems
+    damaged = damaged_rows(store.engine)
+    if damaged:
+        more = f" (and {len(damaged) - MAX_NAMED:,} more)" if len(damaged) > MAX_NAMED else ""
+        found.problems.append(f"store: {len(damaged):,} damaged item rows: {'; '.join(damaged[:MAX_NAMED])}{more}")
+    if not problems and not damaged:
+        found.passed.append(f"store reads back: {how}, every item row")
+
+
 def repair(path: str | Path, db: str | None = None) -> list[str]:
     """Do what is safe: drop codes the store does not list; when the index is lost or damaged, or items are
     listed without a code, rebuild the index by re-encoding every item from its source (``rebuild``), if every
@@ -96,7 +114,8 @@ def repair(path: str | Path, db: str | None = None) -> list[str]:
         with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer drops them
             col._save_index()
         return [f"dropped {len(found.unlisted_keys):,} codes the store did not list"]
-    if any(p.startswith(directory.ENCODER_DIR) for p in found.problems):  # never re-encode with a changed encoder
+    # Never re-encode with a changed encoder; a damaged store is the record itself (restore it from a backup).
+    if any(p.startswith((directory.ENCODER_DIR, "store:")) for p in found.problems):
         raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)}")
     try:
         done = rebuild_index(found.path, db)
