@@ -118,6 +118,7 @@ class Collection(Searching):
                 "format": directory.FORMAT, "version": directory.FORMAT_VERSION, "modality": encoder.modality,
                 "index_spec": spec, "metric": encoder.metric, "collection_id": uuid.uuid4().hex,
                 "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
+                directory.DIGESTS_KEPT: directory.DIGESTS_FILE,
                 **({"index_choice": index_choice} if index_choice else {}),
             }  # fmt: skip
             store_at = db or sqlite_url(building / directory.DB_FILE)
@@ -138,7 +139,7 @@ class Collection(Searching):
         path = Path(path)
         check_device(device)
         manifest = directory.read(path)
-        if damaged := directory.damaged_files(path):
+        if damaged := directory.damaged_files(path, manifest):
             raise CollectionError(f"{path}: damaged collection: {'; '.join(damaged)} (aer verify tells more)")
         light = for_queries and cluster is None and device in ("auto", "cpu")
         encoder = (light and load_query_encoder(path / directory.ENCODER_DIR)) or _load_encoder(path, device)

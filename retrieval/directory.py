@@ -39,6 +39,8 @@ INDEX_FILE = "index.faiss"
 DB_FILE = "metadata.sqlite"
 LOCK_FILE = "write.lock"
 DIGESTS_FILE = "digests.json"  # blake2b of the index (this version and the one before) and of the encoder files
+DIGESTS_KEPT = "digests"  # manifest field (its value: DIGESTS_FILE): this collection keeps digests; set when it is
+# made and by repair, so a deleted digests.json is damage, not "an older collection"
 ENCODER_FILES = ("encoder/config.json", "encoder/weights.safetensors")
 LOCK_TIMEOUT_ENV = "AER_LOCK_TIMEOUT"  # seconds a second writer waits for the first before giving up
 LOCK_TIMEOUT_S = 10.0  # ... when that is not set
@@ -76,7 +78,7 @@ def read(path: Path) -> dict[str, Any]:
 _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "modality": ((str,), True), "metric": ((str,), False), "index_spec": ((str,), False),
     "collection_id": ((str,), False), "store": ((str,), False), "store_hint": ((str,), False),
-    "index_choice": ((dict,), False), "shards": ((int,), False),
+    "index_choice": ((dict,), False), "shards": ((int,), False), DIGESTS_KEPT: ((str,), False),
 }  # fmt: skip
 _CHOICES = {"modality": ("text", "image"), "metric": ("cosine", "l2", "hamming"), "store": ("sqlite", "external")}
 
@@ -159,6 +161,8 @@ def save_index(path: Path, index: Any) -> Stamp:
     temporary file left behind.
     """
     staged = path / (INDEX_FILE + ".new")
+    if not (path / DIGESTS_FILE).exists() and _keeps_digests(path):  # never a partial digests.json in its place
+        raise CollectionError(f"{path}: damaged collection: {_MISSING}")
     try:
         index.save(staged)
         digests = _digests(path)
@@ -197,9 +201,29 @@ def index_undo(path: Path) -> Iterator[None]:
             kept.unlink()
 
 
-def damaged_files(path: Path) -> list[str]:
-    """The collection's files whose content is not what was written (checked against the recorded digests)."""
+_MISSING = f"{DIGESTS_FILE}: missing, though this collection keeps digests (`aer repair` re-creates it after a full check)"
+
+
+def _keeps_digests(path: Path) -> bool:
+    with contextlib.suppress(OSError, ValueError):
+        return bool(json.loads((path / MANIFEST).read_text()).get(DIGESTS_KEPT))
+    return False
+
+
+def record_digests(path: Path, manifest: dict[str, Any]) -> None:
+    """Record the digests of the encoder's files and of the index as they are now, and mark the manifest as
+    keeping them (``repair``, once every other check has passed)."""
+    digests = {name: [file_digest(path / name)] for name in (*ENCODER_FILES, INDEX_FILE)}
+    atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
+    write(path, {**manifest, DIGESTS_KEPT: DIGESTS_FILE})
+
+
+def damaged_files(path: Path, manifest: dict[str, Any] | None = None) -> list[str]:
+    """The collection's files whose content is not what was written (checked against the recorded digests);
+    with its ``manifest``, also a missing ``digests.json`` in a collection that keeps one."""
     problems = []
+    if manifest is not None and manifest.get(DIGESTS_KEPT) and not (path / DIGESTS_FILE).exists():
+        problems.append(_MISSING)
     for name, known in _digests(path).items():
         file = path / name
         if not file.exists():

@@ -47,7 +47,7 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
         found.problems.append(str(exc))
         return found
     found.passed.append("manifest")
-    damaged = directory.damaged_files(path)
+    damaged = directory.damaged_files(path, manifest)
     found.problems += damaged
     if not damaged:
         found.passed.append("digests" if (path / directory.DIGESTS_FILE).exists() else "digests (none kept: older)")
@@ -103,12 +103,20 @@ def _check_store(store: MetadataStore, found: Verification) -> None:
 
 
 def repair(path: str | Path, db: str | None = None) -> list[str]:
-    """Do what is safe: drop codes the store does not list; when the index is lost or damaged, or items are
-    listed without a code, rebuild the index by re-encoding every item from its source (``rebuild``), if every
-    source is still reachable. Return what was done; refuse damage it cannot mend, saying why."""
+    """Do what is safe: re-create a deleted ``digests.json`` when every other check passes; drop codes the store
+    does not list; when the index is lost or damaged, or items are listed without a code, rebuild the index by
+    re-encoding every item from its source (``rebuild``), if every source is still reachable. Return what was
+    done; refuse damage it cannot mend, saying why."""
     found = verify(path, db)
     if found.ok:
         return []
+    if any(p.startswith(f"{directory.DIGESTS_FILE}: missing") for p in found.problems):
+        if len(found.problems) > 1:  # digests of damaged files would bless them
+            raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)} ({directory.DIGESTS_FILE} "
+                                 "is re-created only once every other check passes)")  # fmt: skip
+        with directory.write_lock(found.path):
+            directory.record_digests(found.path, directory.read(found.path))
+        return [f"re-created {directory.DIGESTS_FILE} from the files as they are (every other check passed)"]
     fixable = [p for p in found.problems if "not listed in the store" in p]
     if len(fixable) == len(found.problems):
         with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer drops them

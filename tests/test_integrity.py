@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,9 @@ def test_an_index_of_the_wrong_width_is_a_clear_error(text_collection, tmp_path)
     with pytest.raises(CollectionError, match="index.faiss: its content changed"):
         retrieval.open(text_collection)  # caught by its digest first
     (text_collection / DIGESTS_FILE).unlink()  # as a collection made before digests were kept
+    manifest = json.loads((text_collection / "collection.json").read_text())
+    del manifest["digests"]  # ... whose manifest does not say it keeps them
+    (text_collection / "collection.json").write_text(json.dumps(manifest))
     with pytest.raises(CollectionError, match="8-wide codes"):
         retrieval.open(text_collection)
 
