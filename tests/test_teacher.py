@@ -12,6 +12,7 @@ from retrieval.encoders import sentence as sentence_module
 from retrieval.encoders.image_autoencoder import DEFAULT_EPOCHS as DEFAULT_IMAGE_EPOCHS
 from retrieval.encoders.sentence import embed
 from retrieval.encoders.teacher import neighbourhood_loss
+from retrieval.encoders.text_budget import FEWEST_STEPS, MIN_STEPS
 from retrieval.nn.training import train
 from tests.conftest import make_images
 
@@ -128,10 +129,12 @@ def test_default_text_budget_is_30_epochs_with_a_step_floor(texts):
     fast = {k: v for k, v in SMALL.items() if k != "epochs"}
     enc = create_encoder("ae", **fast, teacher="none").fit(texts)
     steps_per_epoch = -(-len(texts) // 16)
-    assert enc.training_info()["steps"] >= 2000 and len(enc.history_) == -(-2000 // steps_per_epoch)
-    assert "at least 2,000 optimiser steps" in enc.training_info()["budget"]
+    # a small corpus trains one step per text, at least FEWEST_STEPS and at most MIN_STEPS (text_budget.py)
+    floor = min(MIN_STEPS[False], max(FEWEST_STEPS, len(texts)))
+    assert enc.training_info()["steps"] >= floor and len(enc.history_) == -(-floor // steps_per_epoch)
+    assert f"at least {floor:,} optimiser steps" in enc.training_info()["budget"]
     taught = create_encoder("ae", **fast, min_steps=None).fit(texts)
-    assert len(taught.history_) == -(-1000 // steps_per_epoch)  # a teacher needs half the steps
+    assert len(taught.history_) == -(-min(MIN_STEPS[True], max(FEWEST_STEPS, len(texts))) // steps_per_epoch)
     assert len(create_encoder("ae", **fast, teacher="none", min_steps=30).fit(texts).history_) == 30
 
 
