@@ -36,10 +36,11 @@ class ImageError(ValueError):
     """An input is not a usable image; the message says why."""
 
 
-def to_pixels(image: Any) -> np.ndarray:
-    """A path, PIL image or ``HxW``/``HxWx3``/``HxWx4`` uint8 array → ``(32, 32, 3)`` uint8."""
+def to_pixels(image: Any, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A path, PIL image or ``HxW``/``HxWx3``/``HxWx4`` uint8 array → ``(32, 32, 3)`` uint8. An image file of
+    more than ``max_pixels`` is refused from its header, before any pixel is decoded."""
     if isinstance(image, (str, Path)):
-        return _from_path(Path(image))
+        return _from_path(Path(image), max_pixels)
     if isinstance(image, Image.Image):
         return _fit(image)
     if isinstance(image, np.ndarray):
@@ -47,15 +48,15 @@ def to_pixels(image: Any) -> np.ndarray:
     raise ImageError(f"cannot use a {type(image).__name__} as an image (give a path, a PIL image or an array)")
 
 
-def _from_path(path: Path) -> np.ndarray:
+def _from_path(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     try:
         if path.stat().st_size == 0:
             raise ImageError("empty file")
         with warnings.catch_warnings():  # our own cap below decides, Pillow's warning would only be noise
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageError(f"image too large ({img.width}×{img.height} pixels)")
+                if img.width * img.height > max_pixels:
+                    raise ImageError(f"image too large ({img.width}×{img.height} pixels; at most {max_pixels:,})")
                 img.draft("RGB", (4 * SIZE, 4 * SIZE))  # JPEG: decode at a reduced size, much faster
                 return _fit(img)
     except ImageError:

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import error_response
 
 MAX_IMAGE_BODY = 10 * 1024 * 1024  # a multipart upload (one image and its fields)
+MAX_UPLOAD_PIXELS = 25_000_000  # an uploaded image's width × height, checked from its header before decoding
 MAX_TEXT_BODY = 1024 * 1024  # any other body (JSON)
 MAX_ITEMS = 1000  # items in one POST /items
 MAX_K = 1000  # results of one search

@@ -1,4 +1,6 @@
-"""Uploaded images, decoded by the library's one rule (``retrieval.images.to_pixels``)."""
+"""Uploaded images, decoded by the library's one rule (``retrieval.images.to_pixels``) in a worker thread, never
+on the event loop, and refused from their header when they hold over ``MAX_UPLOAD_PIXELS`` pixels: a small file
+can claim a huge image (a PNG of zeros compresses ~1000:1)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ..images import ImageError, to_pixels
+from .limits import MAX_UPLOAD_PIXELS
 
 FIELD = "image"
 
@@ -28,7 +32,7 @@ async def uploaded_pixels(form: FormData) -> np.ndarray:
     data = await upload.read()
     if not data:
         raise ImageError("the upload is empty")
-    return pixels_of(data, Path(upload.filename or "").suffix)
+    return await run_in_threadpool(pixels_of, data, Path(upload.filename or "").suffix)
 
 
 def pixels_of(data: bytes, suffix: str = "") -> np.ndarray:
@@ -37,7 +41,7 @@ def pixels_of(data: bytes, suffix: str = "") -> np.ndarray:
     with tempfile.NamedTemporaryFile(suffix=suffix[:10]) as tmp:
         tmp.write(data)
         tmp.flush()
-        return to_pixels(Path(tmp.name))
+        return to_pixels(Path(tmp.name), max_pixels=MAX_UPLOAD_PIXELS)
 
 
 def form_text(form: FormData, name: str, *, required: bool = False) -> str | None:
