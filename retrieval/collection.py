@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from indexers import CodeIndex, check_spec, create_index, default_spec, explain_choice, load_index
+from indexers import CodeIndex, check_spec, create_index, default_spec, explain_choice
 
 from . import directory
 from . import outlier_scores as scoring
@@ -27,7 +27,7 @@ from .defaults import COMMIT_EVERY
 from .device import check_device
 from .encoders.base import Encoder
 from .encoders.text_query import QueryEncoder, load_query_encoder
-from .errors import CollectionError, EncoderFileError, IndexFileError, InvalidParameterError, ItemNotFoundError
+from .errors import CollectionError, EncoderFileError, InvalidParameterError, ItemNotFoundError
 from .hit import Hit
 from .ids import id_list, normal_id
 from .progress import Bar
@@ -143,11 +143,8 @@ class Collection(Searching):
             raise CollectionError(f"{path}: damaged collection: {'; '.join(damaged)} (aer verify tells more)")
         light = for_queries and cluster is None and device in ("auto", "cpu")
         encoder = (light and load_query_encoder(path / directory.ENCODER_DIR)) or _load_encoder(path, device)
-        try:
-            stamp = directory.stamp(path)
-            index = _load_index(path, manifest, use_gpu=device != "cpu")
-        except IndexFileError as exc:
-            raise CollectionError(f"{path}: damaged collection: {exc}") from exc
+        stamp = directory.stamp(path)
+        index = directory.load_index(path, manifest, use_gpu=device != "cpu")
         if index.dim != encoder.dim or manifest.get("modality") != encoder.modality:
             raise CollectionError(
                 f"{path}: damaged collection: its index holds {index.dim}-wide codes, its {encoder.modality} encoder "
@@ -185,25 +182,22 @@ class Collection(Searching):
         (index file, rename, store commit) reads the index back and drops codes the store lacks: ``len``,
         ``search`` and the files then agree as before it (one path for the library and the server)."""
         with directory.write_lock(self.path):
-            if directory.stamp(self.path) != self._index_stamp:  # another writer changed it since
-                self._reload_index()
-            self._drop_unlisted_codes()
+            self._resync(reread=False)
             try:
                 yield
             except BaseException:
-                self._reload_index()
-                self._drop_unlisted_codes()
+                self._resync(reread=True)
                 raise
 
-    def _reload_index(self) -> None:
-        """Read the index from its file (stamped BEFORE reading), in place of the one in memory."""
+    def _resync(self, reread: bool) -> None:
+        """Make the index in memory the file's (read again when ``reread`` or another writer changed it; stamped
+        BEFORE reading), less the codes the store does not list."""
         stamp = directory.stamp(self.path)
-        try:
-            index = _load_index(self.path, self.manifest, use_gpu=self.index.use_gpu)
-        except IndexFileError as exc:
-            raise CollectionError(f"{self.path}: damaged collection: {exc}") from exc
-        self.index = self._cluster.hold_shards(index) if self._cluster else index
-        self._index_stamp = stamp
+        if reread or stamp != self._index_stamp:
+            index = directory.load_index(self.path, self.manifest, use_gpu=self.index.use_gpu)
+            self.index = self._cluster.hold_shards(index) if self._cluster else index
+            self._index_stamp = stamp
+        self._drop_unlisted_codes()
 
     def stale(self) -> bool:
         """Whether another process has rewritten the index since this one read or wrote it (reopen to see it)."""
@@ -392,11 +386,6 @@ def _load_encoder(path: Path, device: str) -> Encoder:
         return load_encoder(path / directory.ENCODER_DIR, device=device, progress=False)
     except EncoderFileError as exc:
         raise CollectionError(f"{path}: damaged collection: {exc}") from exc
-
-
-def _load_index(path: Path, manifest: dict[str, Any], use_gpu: bool) -> CodeIndex:
-    metric = manifest.get("metric", "cosine")
-    return load_index(path / directory.INDEX_FILE, manifest["index_spec"], metric, use_gpu=use_gpu)
 
 
 def _train(index: CodeIndex, codes: np.ndarray | None, spec: str) -> None:

@@ -218,6 +218,16 @@ def record_digests(path: Path, manifest: dict[str, Any]) -> None:
     write(path, {**manifest, DIGESTS_KEPT: DIGESTS_FILE})
 
 
+def load_index(path: Path, manifest: dict[str, Any], use_gpu: bool = False) -> Any:
+    """The collection's index as its file holds it; a damaged file is a ``CollectionError``."""
+    from indexers import load_index as load  # faiss: only where an index is read
+
+    try:
+        return load(path / INDEX_FILE, manifest["index_spec"], manifest.get("metric", "cosine"), use_gpu=use_gpu)
+    except IndexFileError as exc:
+        raise CollectionError(f"{path}: damaged collection: {exc}") from exc
+
+
 def damaged_files(path: Path, manifest: dict[str, Any] | None = None) -> list[str]:
     """The collection's files whose content is not what was written (checked against the recorded digests);
     with its ``manifest``, also a missing ``digests.json`` in a collection that keeps one."""

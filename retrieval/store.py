@@ -38,7 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from .batching import batched
 from .errors import CollectionError, StorageError
-from .store_check import damaged_rows, is_decode_error, storage_errno
+from .store_check import decoding, storage_errno
 
 SCHEMA_VERSION = 3
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
@@ -249,22 +249,11 @@ class MetadataStore:
         """The stored records of ``keys`` (absent keys left out)."""
         return {key: ItemRecord(*row) for key, row in self.rows_by_keys(keys).items()}
 
-    @contextlib.contextmanager
-    def _decoding(self, keys: list[int] | None = None) -> Iterator[None]:
-        """A stored text the driver cannot decode (a damaged row) is a ``CollectionError`` naming its key."""
-        try:
-            yield
-        except Exception as exc:
-            if not is_decode_error(exc):
-                raise
-            rows = damaged_rows(self.engine, keys) or ["a row that cannot be decoded"]
-            raise CollectionError(f"the metadata store holds a damaged item: {rows[0]} (aer verify tells more)") from exc
-
     def rows_by_keys(self, keys: Iterable[int]) -> dict[int, tuple]:
         """``(key, id, source, label, snippet)`` rows of ``keys`` (absent keys left out): the query path's one
         read, one round trip, plain tuples (what a search turns into hits)."""
         keys = list(keys)
-        with self._decoding(keys):
+        with decoding(self.engine, keys):
             return self._rows_by_keys(keys)
 
     def _rows_by_keys(self, keys: list[int]) -> dict[int, tuple]:
@@ -301,7 +290,7 @@ class MetadataStore:
 
     def labels(self) -> dict[int, str | None]:
         """Every item's label by key (for evaluation)."""
-        with self._decoding(), Session(self.engine) as s:
+        with decoding(self.engine), Session(self.engine) as s:
             return dict(s.execute(select(ItemRow.key, ItemRow.label)).all())
 
     def upsert(

@@ -9,11 +9,15 @@ read as they are (one pass, no page-level check). ``storage_errno`` tells a full
 
 from __future__ import annotations
 
+import contextlib
 import errno
+from collections.abc import Iterator
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+from .errors import CollectionError
 
 TEXT_COLUMNS = ("item_id", "source", "label", "snippet")
 MAX_NAMED = 5  # damaged rows named one by one; more are counted
@@ -84,3 +88,15 @@ def storage_errno(orig: BaseException | None) -> int | None:
 def is_decode_error(exc: BaseException) -> bool:
     """Whether ``exc`` is the driver failing to decode stored text (SQLite: 'Could not decode to UTF-8')."""
     return "could not decode" in str(exc).lower()
+
+
+@contextlib.contextmanager
+def decoding(engine: Engine, keys: list[int] | None = None) -> Iterator[None]:
+    """Reading rows (of ``keys``): a stored text the driver cannot decode is a ``CollectionError`` naming its key."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_decode_error(exc):
+            raise
+        rows = damaged_rows(engine, keys) or ["a row that cannot be decoded"]
+        raise CollectionError(f"the metadata store holds a damaged item: {rows[0]} (aer verify tells more)") from exc
