@@ -186,7 +186,10 @@ class Collection(Searching):
             try:
                 yield
             except BaseException:
-                self._resync(reread=True)
+                try:
+                    self._resync(reread=True)
+                except Exception:  # the store or disk that failed the write fails this too: the original error
+                    self._index_stamp = None  # stands, and the next write starts from the files again
                 raise
 
     def _resync(self, reread: bool) -> None:
