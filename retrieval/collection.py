@@ -188,8 +188,8 @@ class Collection(Searching):
             except BaseException:
                 try:
                     self._resync(reread=True)
-                except Exception:  # the store or disk that failed the write fails this too: the original error
-                    self._index_stamp = None  # stands, and the next write starts from the files again
+                except Exception:  # what failed the write fails this too: its error stands; the next write re-reads
+                    self._index_stamp = None
                 raise
 
     def _resync(self, reread: bool) -> None:
@@ -210,8 +210,7 @@ class Collection(Searching):
         self.store.close()
 
     def annotate(self, **entries: Any) -> None:
-        """Add ``entries`` to the manifest (``collection.json``, rewritten atomically); a failed write changes
-        neither the file nor the manifest in memory, and is a ``CollectionError``."""
+        """Add ``entries`` to the manifest (rewritten atomically); a failed write is a CollectionError, no change."""
         updated = {**self.manifest, **entries}
         try:
             directory.write(self.path, updated)

@@ -209,8 +209,7 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
             check_teacher(self.teacher, type(self).__name__)
         t0 = time.perf_counter()
         self.bag_of_words_ = BagOfWords(self.vocab_size, min_df=min_df(len(items)))
-        with progress_bar(desc="vocabulary: counting words", total=len(items), unit="text",
-                          enabled=self.progress) as shown:  # fmt: skip
+        with progress_bar(desc="vocabulary", total=len(items), unit="text", enabled=self.progress) as shown:
             counts = self.bag_of_words_.fit_transform(items)
             shown.update(len(items))
         self._stage_s = {"vocabulary_s": round(time.perf_counter() - t0, 1)}
