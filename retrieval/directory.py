@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -108,6 +109,7 @@ def atomic_build(path: Path) -> Iterator[Path]:
     A crash or an error inside the block leaves nothing at ``path`` and no half-made sibling behind.
     """
     check_new_target(path)
+    remove_stale_builds(path)
     building = path.with_name(f".{path.name}.creating-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
     try:
@@ -122,6 +124,28 @@ def atomic_build(path: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+
+
+def remove_stale_builds(path: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.creating-PID`` siblings of ``path`` whose process is gone (a killed ``aer index``
+    leaves one); a live process's build is left alone. Return what was removed."""
+    removed = []
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.creating-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def file_digest(file: Path) -> str:
