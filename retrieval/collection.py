@@ -9,6 +9,7 @@ collection opened ``for_queries`` encodes text queries with the encoder's NumPy 
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class AddReport:
     updated: int
     outlier_scores: dict[str, float] = field(default_factory=dict)  # id -> reconstruction error (autoencoders)
     rejected: list[Rejected] = field(default_factory=list)  # items that could not be added, each with the reason
+    encode_s: float = 0.0  # seconds in the encoder (the rest went to indexing and writing)
 
 
 class Collection(Searching):
@@ -98,12 +100,9 @@ class Collection(Searching):
     ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
 
-        ``spec``: the index (``indexers`` spec grammar; default: exact search, ``TwoStage<short bits>`` for
-        two-stage codes); one that needs training (IVF, PQ) is trained on ``train_codes``. It is all built in
-        a hidden sibling directory renamed into place, so a failure leaves nothing behind. ``db``: a database
-        URL for the metadata instead of ``metadata.sqlite`` (not saved, it may hold a password: pass it to
-        ``open`` again, or set ``AER_DATABASE_URL``). ``index_choice``: why this index, kept for ``info``.
-        """
+        ``spec``: the index (``indexers`` spec grammar; default exact, ``TwoStage<short bits>`` for two-stage
+        codes), trained on ``train_codes`` if it needs it; built in a hidden sibling renamed into place. ``db``:
+        a metadata database URL (never saved: pass it to ``open``, or set ``AER_DATABASE_URL``)."""
         path = Path(path)
         spec = check_spec(spec or default_spec(encoder.metric, encoder.short_bits), encoder.metric)
         use_gpu = device != "cpu"
@@ -248,19 +247,16 @@ class Collection(Searching):
     ) -> AddReport:
         """Encode and index ``items``; a known id is updated in place, not duplicated.
 
-        Each item is checked first (``sources.check_item``): one with a bad id (see ``retrieval.ids``), no text,
-        or pixels that are not ``(32, 32, 3)`` uint8 is left out and named in the report's ``rejected``; the
-        others go in. Ids are stored in NFC form.
-
-        ``items`` may be any iterable (a stream larger than memory too): it is consumed ``commit_every``
-        items at a time, each chunk encoded ``batch_size`` at a time, then written: the index file
-        (atomically), then the store in one transaction. A crash in between leaves codes the store does
-        not list; they are dropped on the next open. One writer at a time (a second waits, then fails).
+        Each item is checked first (``sources.check_item``): a bad one (id, text, pixels) is left out and named in
+        the report's ``rejected``, the others go in; ids are stored in NFC form. ``items`` may be any iterable (a stream larger than memory too): it is consumed ``commit_every``
+        items at a time, each chunk encoded ``batch_size`` at a time, then written: the index file (atomically),
+        then the store in one transaction (a failure in between puts the index file back). One writer at a time.
         Each item's reconstruction error (autoencoders) is stored as its outlier score and returned in the
         report unless ``keep_scores=False``. ``total``: the item count, for the progress bar;
         ``on_codes(keys, codes)`` sees every encoded batch (e.g. a ``RecallProbe``).
         """
         added = updated = 0
+        encode_s = 0.0
         scores: dict[str, float] = {}
         rejected: list[Rejected] = []
         bar = progress_bar(desc="encoding", total=total, unit="item", enabled=progress, smoothing=0.05)
@@ -270,25 +266,28 @@ class Collection(Searching):
                 docs = list({d.id: d for d in chunk if not isinstance(d, Rejected)}.values())  # the last of each id
                 if not docs:
                     continue
-                chunk_added, chunk_scores = self._add(docs, batch_size, bar, on_codes)
-                added += chunk_added
+                chunk_added, chunk_scores, chunk_s = self._add(docs, batch_size, bar, on_codes)
+                added, encode_s = added + chunk_added, encode_s + chunk_s
                 updated += len(docs) - chunk_added
                 if keep_scores:
                     scores.update(chunk_scores)
-        return AddReport(added=added, updated=updated, outlier_scores=scores, rejected=rejected)
+        return AddReport(added=added, updated=updated, outlier_scores=scores, rejected=rejected, encode_s=encode_s)
 
     def _add(
         self, docs: list[Item], batch_size: int, bar: Bar, on_codes: Callable | None
-    ) -> tuple[int, dict[str, float]]:
-        """Encode, index and commit one chunk; return how many were new and their outlier scores."""
+    ) -> tuple[int, dict[str, float], float]:
+        """Encode, index and commit one chunk; return how many were new, their outlier scores, seconds encoding."""
         for d in docs:
             if (self.modality == "image") != isinstance(d, ImageItem):
                 raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
         keys, added, next_key = self._keys_for(docs)
         scores: dict[str, float] = {}
+        encode_s = 0.0
         for start in range(0, len(docs), batch_size):
             batch, batch_keys = docs[start : start + batch_size], keys[start : start + batch_size]
+            t0 = time.perf_counter()
             codes, errors = self._encode(contents(batch))
+            encode_s += time.perf_counter() - t0
             if errors is not None:
                 scores.update(zip((d.id for d in batch), errors.tolist()))
             self.index.remove(batch_keys)  # the old codes of updated items
@@ -302,7 +301,7 @@ class Collection(Searching):
         with directory.index_undo(self.path):  # a failed commit puts the index file back
             self._save_index()
             self.store.upsert(records, thumbs, next_key)
-        return added, scores
+        return added, scores, encode_s
 
     def _keys_for(self, docs: list[Item]) -> tuple[np.ndarray, int, int]:
         """Each item's index key (its stored one, or a never-used one), how many are new, the next free key."""

@@ -48,6 +48,7 @@ class IndexReport:
     fitted: bool = False
     fit_s: float = 0.0  # seconds fitting the encoder (0 when the collection existed)
     add_s: float = 0.0  # seconds encoding and indexing the items
+    encode_s: float = 0.0  # of which in the encoder
 
 
 @dataclass
@@ -190,14 +191,13 @@ def index_source(
     items = found.sample if found.count <= len(found.sample) else _readable(source, follow_links)
     found.sample = []
     with col:
-        encode_s = _time_encoding(col)
         report = _add_stream(col, items, found.count, progress, commit_every, probe)
         if probe is not None:
             choice_info = dict(col.manifest["index_choice"], recall_at_10=round(probe.recall(col.index), 4))
             col.annotate(index_choice={**choice_info, "probe_queries": len(probe.queries)})
         # the first pass reads and samples, the second (streamed) read is part of encoding and indexing
-        col.annotate(build={"read_s": round(read_s, 1), "fit_s": round(fit_s, 1), "encode_s": round(encode_s[0], 1),
-                            "index_s": round(report.add_s - encode_s[0], 1)})  # fmt: skip
+        col.annotate(build={"read_s": round(read_s, 1), "fit_s": round(fit_s, 1), "encode_s": round(report.encode_s, 1),
+                            "index_s": round(report.add_s - report.encode_s, 1)})  # fmt: skip
     report.rejected, report.notes = found.rejected, found.notes
     report.fitted, report.fit_s = True, fit_s
     return report
@@ -285,22 +285,6 @@ def _encode(model: Encoder, items: list[Item]) -> np.ndarray:
     return np.concatenate([model.encode(contents(batch)) for batch in batched(items, ENCODE_BATCH)])
 
 
-def _time_encoding(col: Collection) -> list[float]:
-    """Make ``col`` add up the seconds its encoder takes while adding, into the returned one-item list."""
-    seconds = [0.0]
-    encode = col._encode
-
-    def timed(items: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return encode(items)
-        finally:
-            seconds[0] += time.perf_counter() - t0
-
-    col._encode = timed
-    return seconds
-
-
 def _add_stream(
     col: Collection, items: Iterable[Item], total: int | None, progress: bool, commit_every: int,
     probe: RecallProbe | None,
@@ -311,4 +295,5 @@ def _add_stream(
         items, batch_size=batch, progress=progress, commit_every=commit_every, total=total,
         on_codes=probe.update if probe is not None else None, keep_scores=False,
     )  # fmt: skip
-    return IndexReport(collection=col.path, added=result.added, updated=result.updated, add_s=time.perf_counter() - t0)
+    return IndexReport(collection=col.path, added=result.added, updated=result.updated, add_s=time.perf_counter() - t0,
+                       encode_s=result.encode_s)  # fmt: skip
