@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -200,10 +200,15 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def read_saved(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read and check an encoder folder; raise ``EncoderFileError`` with the reason if it is bad."""
+def read_saved(
+    folder: str | Path, wanted: Callable[[dict[str, Any]], bool] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """Read and check an encoder folder; raise ``EncoderFileError`` with the reason if it is bad. With ``wanted``,
+    ``None`` (and the weights left unread) when ``wanted(config)`` is false."""
     folder = Path(folder)
     config = read_manifest(folder / CONFIG_FILE, FORMAT, FORMAT_VERSION, EncoderFileError, "an ae-retrieval encoder")
+    if wanted is not None and not wanted(config):
+        return None
     try:
         arrays = load_file(str(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError, ValueError) as exc:

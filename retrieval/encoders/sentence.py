@@ -98,6 +98,12 @@ def _model(device: str, name: str = MODEL_NAME) -> Any:
     return _models[key]
 
 
+def embedding_width(model: Any) -> int:
+    """A sentence-transformers model's embedding width (the method was renamed in sentence-transformers 5)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
 def embed(
     texts: Sequence[str], device: str = "auto", progress: bool = False, model: str = MODEL_NAME,
     max_tokens: int | None = None,
@@ -114,7 +120,7 @@ def _embed(texts: Sequence[str], device: str, progress: bool, name: str, max_tok
     salt = b"" if max_tokens is None else f"{max_tokens}:".encode()  # truncated embeddings are other entries
     keys = [hashlib.blake2b(salt + t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
     todo = [i for i, k in enumerate(keys) if _cache is None or k not in _cache]
-    width = EMBED_DIM if name == MODEL_NAME else _model(resolve_device(device), name).get_sentence_embedding_dimension()
+    width = EMBED_DIM if name == MODEL_NAME else embedding_width(_model(resolve_device(device), name))
     out = np.empty((len(texts), width), dtype=np.float32)
     if todo:
         model = _model(resolve_device(device), name)

@@ -35,8 +35,6 @@ from .token_vectors import token_table, word_vectors
 NO_TEACHER = "none"
 DEFAULT_TEACHER = "minilm"  # the bundled all-MiniLM-L6-v2
 TEACHER_DOCS = 2000
-# Tokens of each sampled text the teacher reads: MiniLM's own limit is 256, and 128 reads posts about 3x faster.
-TEACHER_TOKENS = None
 TEMPERATURE = 0.05  # of the softmax over a batch's similarities
 PROGRESS_STEP = 256  # texts embedded between two updates of the teacher's progress bar
 
@@ -69,7 +67,7 @@ class TeacherSignal:
 
 def teach(
     texts: Sequence[str], vocabulary: Sequence[str], teacher: str, *, max_docs: int, seed: int, device: str,
-    progress: bool, max_tokens: int | None = TEACHER_TOKENS,
+    progress: bool, max_tokens: int | None = None,
 ) -> TeacherSignal:  # fmt: skip
     """Embed a seeded sample of at most ``max_docs`` of ``texts`` (their first ``max_tokens`` tokens), and every
     vocabulary word, with ``teacher``."""

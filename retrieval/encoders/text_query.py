@@ -94,7 +94,10 @@ def load_query_encoder(folder: str | Path) -> TextQueries | TwoStageQueries | No
     """The NumPy query side of the encoder saved in ``folder``, or ``None`` where it has none here (see the module
     docstring): then the full encoder is the one to load."""
     try:
-        config, arrays = read_saved(folder)
+        read = read_saved(folder, lambda cfg: cfg.get("encoder") == "two-stage" or cfg.get("encoder") in _READERS)
+        if read is None:
+            return None  # another kind of encoder: its weights are read once, by the full loader
+        config, arrays = read
         saved = config["config"], config["state"]
         if config.get("encoder") == "two-stage":
             return _two_stage(*saved, arrays)

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .sentence import embedding_width
+
 MAX_TABLE_TOKENS = 60_000
 BATCH = 1024
 
@@ -48,7 +50,7 @@ def token_table(model: Any, model_key: str, progress: bool = False) -> np.ndarra
     n_tokens = len(tokenizer)
     if n_tokens > MAX_TABLE_TOKENS:
         return None
-    width = _width(model)
+    width = embedding_width(model)
     path = table_path(model_key, n_tokens, width)
     if path.exists():
         try:
@@ -72,7 +74,7 @@ def _embed_tokens(model: Any, n_tokens: int, progress: bool) -> np.ndarray:
     first = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     last = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
     device = model.device
-    out = np.empty((n_tokens, _width(model)), dtype=np.float32)
+    out = np.empty((n_tokens, embedding_width(model)), dtype=np.float32)
     desc = "teacher word table (once per machine): embedding tokens"
     with torch.inference_mode(), bar(desc=desc, total=n_tokens, unit="token", enabled=progress) as shown:
         for start in range(0, n_tokens, BATCH):
@@ -86,12 +88,6 @@ def _embed_tokens(model: Any, n_tokens: int, progress: bool) -> np.ndarray:
             out[start : start + len(ids)] = torch.nn.functional.normalize(emb, dim=1).cpu().numpy()
             shown.update(len(ids))
     return out
-
-
-def _width(model: Any) -> int:
-    """The embedding width (sentence-transformers renamed the method in version 5)."""
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(getter())
 
 
 def _write_atomic(path: Path, table: np.ndarray) -> None:
