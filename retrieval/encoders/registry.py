@@ -8,17 +8,18 @@
 from __future__ import annotations
 
 import importlib
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from ..defaults import DEFAULT_ENCODER  # noqa: F401  (re-exported: retrieval.encoders.DEFAULT_ENCODER)
 from ..errors import InvalidParameterError
-from .base import Encoder
 
-E = TypeVar("E", bound=type[Encoder])
+if TYPE_CHECKING:  # the encoders' base imports NumPy: `aer encoders` reads the registry's names without it
+    from .base import Encoder
+
+E = TypeVar("E", bound="type[Encoder]")
 
 ENCODERS: dict[str, type[Encoder]] = {}
 REGISTERED: dict[str, type[Encoder]] = {}
-# What `aer index` uses when no --encoder is given, by the source's modality.
-DEFAULT_ENCODER = {"text": "ae", "image": "conv-ae"}
 # The modules of the built-in encoders (they import torch or scikit-learn: imported when an encoder is asked for)
 BUILTIN = ("image_autoencoder", "lsa", "pca", "pixels", "sentence", "text_autoencoder", "tfidf", "two_stage")
 
