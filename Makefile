@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: install demo test bench-text bench-image bench-scale clean
+.PHONY: install demo test bench-text bench-image bench-scale clean docs
 
 install: $(STAMP)
 
@@ -34,5 +35,13 @@ bench-scale: install  # needs runs/text from bench-text (its ae-64bit and ae-32 
 	$(BIN)/python benchmarks/scale.py ingest --data ../shared/data/20news-bydate.tar.gz --out runs/scale
 	$(BIN)/python benchmarks/scale.py indexes --binary runs/text/ae-64bit.aer --float runs/text/ae-32.aer --out runs/scale
 
+# The documentation site, built offline into site/; --strict fails on any warning (a broken link or anchor too).
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
 clean:
-	rm -rf demo.aer runs .pytest_cache
+	rm -rf demo.aer runs .pytest_cache site
