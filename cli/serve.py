@@ -9,6 +9,10 @@ import click
 from .common import db_option, device_option, library_errors
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("0.0.0.0", "::")  # every interface: clients use names this machine cannot know
+KEEP_ALIVE_S = 5  # an idle connection is closed after this
+MAX_CONNECTIONS = 256  # connections and requests at once; more are answered 503 (well under a 1,024-file limit)
+SHUTDOWN_S = 10  # Ctrl-C waits this long for requests in flight
 
 
 @click.command("serve")
@@ -19,23 +23,37 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Writes need this file's token as 'Authorization: Bearer <token>' (default: AER_API_TOKEN; "
               "neither: writes are refused).")  # fmt: skip
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests whose Host header names NAME (repeatable; '*.example.org': its subdomains; "
+              "'*': any). localhost, 127.0.0.1, [::1] and --host are always answered; any other name gets 400 "
+              "(a guard against DNS rebinding).")  # fmt: skip
+@click.option("--body-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Seconds a client may take to send a request's body, then 408 (default: 60).")  # fmt: skip
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True, help="The server's log (info: one line per request).")  # fmt: skip
 @db_option
 @device_option
 @library_errors
-def serve_cmd(collection: Path, host: str, port: int, token_file: Path | None, log_level: str, db: str | None,
-              device: str) -> None:  # fmt: skip
+def serve_cmd(collection: Path, host: str, port: int, token_file: Path | None, allow_hosts: tuple[str, ...],
+              body_timeout: float | None, log_level: str, db: str | None, device: str) -> None:  # fmt: skip
     """Serve COLLECTION: a JSON API (its OpenAPI page at /docs) and a search page at /."""
     import uvicorn
 
     from retrieval.server import create_app, read_token
+    from retrieval.server.protocol import HeaderTimeoutH11
 
     token = read_token(token_file)
-    app = create_app(collection, db=db, token=token, device=device)
+    hosts = allow_hosts if host in LOOPBACK else (host, *allow_hosts)
+    timeouts = {} if body_timeout is None else {"body_timeout_s": body_timeout}  # else the app's, BODY_TIMEOUT_S
+    app = create_app(collection, db=db, token=token, device=device, allowed_hosts=hosts, **timeouts)
     writes = "writes need the token" if token else "read-only: no token (AER_API_TOKEN or --token-file)"
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {collection} at http://{shown}:{port}/ ({writes})", err=True)
     if host not in LOOPBACK:
         click.echo(f"note: listening on {host}, not only on this machine", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
+    if host in WILDCARDS and not allow_hosts:
+        click.echo("note: requests must name this machine as localhost or by a name given with --allow-host "
+                   "(e.g. --allow-host myhost.lan --allow-host 192.168.1.20); others get 400", err=True)  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"),
+                http=HeaderTimeoutH11, timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_CONNECTIONS,
+                timeout_graceful_shutdown=SHUTDOWN_S)  # fmt: skip

@@ -278,11 +278,19 @@ def stamp(path: Path) -> Stamp:
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
+_GONE = f"{{path}}: no such collection (its {MANIFEST} is gone: deleted or moved); nothing was changed"
+
+
 @contextlib.contextmanager
 def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold the collection's write lock; a second writer waits ``timeout`` seconds (default ``AER_LOCK_TIMEOUT``,
-    else ``LOCK_TIMEOUT_S``), then gets a clear ``CollectionError`` (its cause: filelock's ``Timeout``)."""
+    else ``LOCK_TIMEOUT_S``), then gets a clear ``CollectionError`` (its cause: filelock's ``Timeout``).
+
+    A collection whose manifest is gone (its directory deleted or moved) is a ``CollectionError``, and no lock
+    file is left behind: filelock creates missing parent directories, which would recreate the directory."""
     timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_S) if timeout is None else timeout
+    if not is_collection(path):
+        raise CollectionError(_GONE.format(path=path))
     lock = FileLock(str(path / LOCK_FILE), timeout=timeout)
     try:
         lock.acquire()
@@ -291,6 +299,13 @@ def write_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
             f"{path}: another process is writing to this collection (lock {path / LOCK_FILE} held "
             f"for over {timeout:g} s); try again when it has finished"
         ) from exc
+    if not is_collection(path):  # deleted between the check and the lock: undo what the lock made
+        lock.release()
+        with contextlib.suppress(OSError):
+            (path / LOCK_FILE).unlink()
+        with contextlib.suppress(OSError):
+            path.rmdir()  # only if empty: a directory filelock recreated
+        raise CollectionError(_GONE.format(path=path))
     try:
         yield
     finally:

@@ -171,7 +171,7 @@ def test_healthz_info_and_outliers(client, text):
 
     assert client.get("/healthz").json() == {"status": "ok", "items": 36}
     with retrieval.open(text.path, device="cpu") as col:
-        assert client.get("/info").json() == col.info()  # what `aer info --json` prints
+        assert client.get("/info").json() == {**col.info(), "path": text.path.name}  # `aer info --json`, no path
     listing = client.get("/outliers", params={"k": 5}).json()
     scores = [h["score"] for h in listing["hits"]]
     assert len(scores) == 5 and scores == sorted(scores, reverse=True) and listing["score"] == "knn"
@@ -243,7 +243,7 @@ def test_a_server_without_a_token_takes_no_writes(text, tmp_path):
 
     from retrieval.server import create_app
 
-    with TestClient(create_app(text.path, device="cpu", token=None)) as c:
+    with TestClient(create_app(text.path, device="cpu", token=None), base_url="http://localhost") as c:
         before = stored_ids(text.path)
         body = assert_error(c.post("/items", json=[{"id": "x", "text": "orbit"}], headers=AUTH), 403)
         assert "without a token" in body["message"]

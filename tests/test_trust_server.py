@@ -23,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def serve(path: Path) -> TestClient:
-    return TestClient(create_app(path, token=TOKEN, device="cpu", refresh_s=0))
+    return TestClient(create_app(path, token=TOKEN, device="cpu", refresh_s=0), base_url="http://localhost")
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ def big_png(width: int, height: int) -> bytes:
 @pytest.fixture
 def client(tmp_path, image_dir):
     retrieval.index_source(image_dir, tmp_path / "i.aer", encoder="fake-image")
-    with TestClient(create_app(tmp_path / "i.aer", token="t" * 20, device="cpu", refresh_s=0)) as c:
+    with TestClient(create_app(tmp_path / "i.aer", token="t" * 20, device="cpu", refresh_s=0),
+                    base_url="http://localhost") as c:
         yield c
 
 

@@ -134,7 +134,7 @@ def test_a_full_sqlite_is_507_and_the_server_does_not_lie(text_collection, monke
 
     token = "test-token-0123456789"
     app = create_app(text_collection, token=token, device="cpu", refresh_s=0)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         hits = client.get("/search", params={"q": QUERY, "k": 10}).json()["hits"]
         with app.state.served.reading() as col:
             undo = full_store(col)

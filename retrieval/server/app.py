@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import swagger_ui_bundle
@@ -13,10 +13,12 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..errors import InvalidParameterError
 from . import errors
 from .auth import TokenCheck
 from .item_paths import ItemPaths
-from .limits import BodyLimit
+from .hosts import HostCheck, allowed_names
+from .limits import BODY_TIMEOUT_S, BodyLimit
 from .routes import read_router
 from .state import REFRESH_S, Served
 from .writes import write_router
@@ -39,6 +41,8 @@ def create_app(
     device: str = "auto",
     lock_wait_s: float | None = None,
     refresh_s: float = REFRESH_S,
+    allowed_hosts: Iterable[str] = (),
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> FastAPI:
     """The app serving the collection at ``collection_path`` (opened now: a bad path fails here).
 
@@ -47,7 +51,14 @@ def create_app(
     writer before a 503 (default: ``AER_LOCK_TIMEOUT``, else 3 s). ``refresh_s``: how often to look for
     other processes' writes (0: never). The watcher starts with the app's lifespan; an app mounted inside
     another one calls ``app.state.served.start()`` itself.
+
+    ``allowed_hosts``: host names a request's ``Host`` header may name besides ``localhost``, ``127.0.0.1`` and
+    ``[::1]`` (any port; ``*``: any name; ``*.example.org``: its subdomains); any other is answered 400, a guard
+    against DNS rebinding. ``body_timeout_s``: how long a client may take to send a request's body (408 after).
     """
+    hosts = allowed_names(allowed_hosts)  # a bad name fails here, before the collection is opened
+    if not body_timeout_s > 0:
+        raise InvalidParameterError(f"body_timeout_s must be a positive number of seconds, not {body_timeout_s!r}")
     served = Served(collection_path, db=db, device=device, lock_wait_s=lock_wait_s, refresh_s=refresh_s)
 
     @contextlib.asynccontextmanager
@@ -68,9 +79,10 @@ def create_app(
     )
     app.openapi_version = "3.0.3"  # what the bundled Swagger UI (4.x) renders; the schema needs nothing of 3.1
     app.state.served = served
-    errors.install(app)
-    app.add_middleware(BodyLimit)
+    errors.install(app, served)
+    app.add_middleware(BodyLimit, timeout_s=body_timeout_s)
     app.add_middleware(ItemPaths)  # GET and DELETE /items/{id} for any id, '/' included
+    app.add_middleware(HostCheck, allowed=hosts)  # added last: the outermost, before anything is answered
     app.include_router(read_router(served))
     app.include_router(write_router(served, TokenCheck(token)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

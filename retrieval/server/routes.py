@@ -19,6 +19,7 @@ from ..collection import Collection
 from ..errors import QueryError
 from ..hit import Hit
 from ..outlier_scores import DEFAULT_SCORE, resolve_score
+from .errors import redact
 from .item_paths import ItemId
 from .limits import MAX_K
 from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
@@ -87,10 +88,11 @@ def read_router(served: Served) -> APIRouter:
         with served.reading() as col:
             return {"status": "ok", "items": len(col)}
 
-    @router.get("/info", summary="What `aer info --json` prints")
+    @router.get("/info", summary="What `aer info --json` prints, with the collection's name for its path")
     def info() -> dict[str, Any]:
         with served.reading() as col:
-            return col.info()
+            found = col.info()
+        return {**found, "path": served.name, "store": redact(str(found["store"]), served.path)}
 
     @router.get("/search", response_model=SearchOut, summary="Search by text, or for items like a stored one")
     def search_get(

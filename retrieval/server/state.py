@@ -37,6 +37,10 @@ class Busy(CollectionError):
     """Another writer holds the collection; the request may be tried again later (HTTP 503)."""
 
 
+class CollectionGone(CollectionError):
+    """The served collection's directory was deleted or moved while the server ran (HTTP 503)."""
+
+
 class Served:
     """One open collection shared by the server's threads: ``reading()`` and ``writing()`` hand it out."""
 
@@ -62,9 +66,32 @@ class Served:
         self._watcher: threading.Thread | None = None
         self._last_problem = ""
 
+    @property
+    def name(self) -> str:
+        """The collection's directory name: what a client is told instead of the server's path."""
+        return self.path.name or self.path.resolve().name
+
+    def gone(self) -> bool:
+        """Whether the collection's manifest has disappeared from disk (its directory deleted or moved)."""
+        return not directory.is_collection(self.path)
+
+    def gone_error(self) -> CollectionGone:
+        """What a request is answered once the collection is gone (its name, never its path)."""
+        return CollectionGone(
+            f"the collection is gone: {self.name} was deleted or moved while this server ran; nothing was changed "
+            "(put it back, or restart the server on a collection)"
+        )
+
+    def check_present(self) -> None:
+        """Raise ``CollectionGone`` when the collection is no longer on disk."""
+        if self.gone():
+            raise self.gone_error()
+
     @contextlib.contextmanager
     def reading(self) -> Iterator[Collection]:
-        """The collection, for reading; any number of threads at once, none while a write is applied."""
+        """The collection, for reading; any number of threads at once, none while a write is applied.
+        ``CollectionGone`` once the collection has been deleted: what is still in memory is not served."""
+        self.check_present()
         with self._rw.read_lock():
             yield self._col
 
@@ -73,7 +100,9 @@ class Served:
         """The collection, for one write; ``Busy`` when another writer keeps it for over ``lock_wait_s``.
 
         Readers are held off only once the file lock has been seen free, so a long ``aer add`` elsewhere
-        makes API writes wait (then fail with 503), never API searches."""
+        makes API writes wait (then fail with 503), never API searches. ``CollectionGone`` once the collection
+        has been deleted (nothing is written, no lock file recreates its directory)."""
+        self.check_present()
         if not self._writer.acquire(timeout=self.lock_wait_s):
             raise Busy("another write to this collection is in progress on this server; try again shortly")
         try:
@@ -137,11 +166,13 @@ class Served:
     def _watch(self) -> None:
         while not self._stop.wait(self.refresh_s):
             try:
+                self.check_present()  # put back, it is served again (reopened when its index file is another)
                 self.refresh()
                 self._last_problem = ""
             except Exception as exc:  # keep serving what was opened; say so once per distinct problem
                 if str(exc) != self._last_problem:
-                    log.warning("%s: cannot reopen after another process's write: %s", self.path, exc)
+                    why = "" if isinstance(exc, CollectionGone) else "cannot reopen after another process's write: "
+                    log.warning("%s: %s%s", self.path, why, exc)
                     self._last_problem = str(exc)
 
     def start(self) -> None:
