@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from retrieval.defaults import DEFAULT_FIT_SAMPLE
+from retrieval.defaults import DEFAULT_ENCODER, DEFAULT_FIT_SAMPLE, ENCODER_CONFIGS, AeConfig, ConvAeConfig, LsaConfig
 
 from .common import (
     EncoderName,
@@ -19,6 +19,13 @@ from .common import (
     parse_value,
     print_report,
 )
+
+
+
+def _encoders(modality: str) -> str:
+    """The encoders of ``modality`` for ``--encoder``'s help, its default marked."""
+    return ", ".join(f"{name} (default)" if DEFAULT_ENCODER[modality] == name else name
+                     for name, config in ENCODER_CONFIGS.items() if config.modality == modality)  # fmt: skip
 
 
 @click.command("index")
@@ -35,9 +42,12 @@ from .common import (
     "--encoder",
     type=EncoderName(),
     default=None,
-    help="Text: ae (default), lsa, tfidf, minilm, minilm-ae. Images: conv-ae (default), dense-ae, pca, pixels.",
+    help=f"Text: {_encoders('text')}. Images: {_encoders('image')}. `aer encoders` describes them.",
 )
-@click.option("--dim", type=click.IntRange(1, 4096), default=None, help="Code size (ae: 32, lsa: 50, conv-ae: 64).")
+@click.option(
+    "--dim", type=click.IntRange(1, 4096), default=None,
+    help=f"Code size (ae: {AeConfig.dim}, lsa: {LsaConfig.dim}, conv-ae: {ConvAeConfig.dim}).",
+)  # fmt: skip
 @click.option(
     "--bits",
     type=click.IntRange(8, 1024),
@@ -103,17 +113,21 @@ from .common import (
     help="Cluster mode: encode with Ray Data across the workers of the Ray cluster at ADDRESS (auto, local, "
     "ray://head:10001) and hold the index shards in Ray actors. Needs ae-retrieval[cluster].",
 )
-@click.option("--vocab-size", type=click.IntRange(10), default=None, help="Vocabulary size [ae 10000, lsa 2000].")
+@click.option(
+    "--vocab-size", type=click.IntRange(10), default=None,
+    help=f"Vocabulary size [ae {AeConfig.vocab_size}, lsa {LsaConfig.vocab_size}].",
+)  # fmt: skip
 @click.option("--hidden", default=None, help="Autoencoder hidden layers, e.g. 500,250,125 (dense-ae: krizhevsky2011).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Autoencoder training epochs.")
-@click.option("--seed", type=int, default=None, help="Random seed [0].")
+@click.option("--seed", type=int, default=None, help=f"Random seed [{AeConfig.seed}].")
 @click.option(
     "--option",
     "-o",
     "options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Any other encoder option, e.g. -o contrastive=0 -o channels=32,64,128 (repeatable).",
+    help="Any other encoder option, e.g. -o contrastive=0 -o channels=32,64,128 (repeatable; `aer encoders NAME` "
+    "lists an encoder's options).",
 )
 @commit_option
 @db_option

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
 
+from retrieval import defaults
+
 from .common import db_option, library_errors
+
+DEFAULTS = f"{defaults.__name__.replace('.', '/')}.py"  # every default, and the rules choosing values from the data
 
 
 @click.command("info")
@@ -17,7 +22,8 @@ from .common import db_option, library_errors
 @library_errors
 def info_cmd(collection: Path, as_json: bool, db: str | None) -> None:
     """Items, encoder, code size, bytes per item, size on disk and index type of COLLECTION (read from its
-    files: its encoder and index are not loaded)."""
+    files: its encoder and index are not loaded), and where the defaults and the rules behind its training
+    choices live (retrieval/defaults.py)."""
     from retrieval.summary import summarise
 
     info = summarise(collection, db=db)
@@ -25,9 +31,16 @@ def info_cmd(collection: Path, as_json: bool, db: str | None) -> None:
         click.echo(json.dumps(info))
         return
     info["size_on_disk"] = human_bytes(info["size_on_disk"])
+    info["defaults"] = f"{DEFAULTS}, with the rules behind the training values{_options_hint(str(info['encoder']))}"
     width = max(map(len, info))
     for key, value in info.items():
         click.echo(f"{key:<{width}}  {value}")
+
+
+def _options_hint(encoder: str) -> str:
+    """`` (aer encoders ae: its options)`` for the encoder line ``ae(...)`` (a two-stage one's inner encoder)."""
+    names = [name for name in re.findall(r"([\w-]+)\(", encoder) if name in defaults.ENCODER_CONFIGS]
+    return f" (aer encoders {names[0]}: its options)" if names else ""
 
 
 def human_bytes(n: int) -> str:

@@ -10,6 +10,7 @@ from retrieval.threads import set_threads
 from .add import add_cmd
 from .bench import bench_cmd
 from .delete import delete_cmd
+from .encoders import encoders_cmd
 from .eval import eval_cmd
 from .index import index_cmd
 from .info import info_cmd
@@ -37,6 +38,7 @@ def main(threads: int | None) -> None:
 main.add_command(index_cmd)
 main.add_command(query_cmd)
 main.add_command(info_cmd)
+main.add_command(encoders_cmd)
 main.add_command(add_cmd)
 main.add_command(delete_cmd)
 main.add_command(bench_cmd)

@@ -229,13 +229,13 @@ class AeConfig(RuntimeConfig):
     hidden: tuple[int, ...] | str = option((500, 250, 125), HIDDEN_DOC)
     vocab_size: int = option(VOCAB_SIZE, "the most frequent words of the fit texts kept as the vocabulary")
     epochs: int | None = option(None, f"training epochs, exactly; unset: {TEXT_EPOCHS}, within a step floor and "
-                                "a cap chosen from the corpus (text_steps)")  # fmt: skip
+                                "a cap chosen from the corpus")  # fmt: skip
     min_steps: int | None = option(None, "with epochs unset: the fewest optimiser steps (unset: the rule's floor)")
     early_stop: bool = option(False, EARLY_STOP_DOC)
     batch_size: int = option(128, "texts per optimiser step")
     lr: float = option(1e-3, "peak learning rate of AdamW's one-cycle schedule")
     weight_decay: float = option(0.0, "AdamW's weight decay")
-    input_dropout: float = option(0.3, "denoising: the share of each text's words dropped from its input while training")
+    input_dropout: float = option(0.3, "denoising: the share of a text's words dropped from its input while training")
     input_noise: float = option(0.0, PENALTY_DOCS["input_noise"])
     sparse: float = option(0.0, PENALTY_DOCS["sparse"])
     code_l2: float = option(0.0, PENALTY_DOCS["code_l2"])
@@ -243,9 +243,9 @@ class AeConfig(RuntimeConfig):
     tied: bool = option(False, TIED_DOC)
     pretrain_epochs: int = option(0, PRETRAIN_DOC)
     activation: str = option("relu", "the hidden layers' activation: relu, gelu, tanh, sigmoid or none")
-    code_activation: str = option("tanh", "the real-valued code layer's activation: tanh, relu, gelu, sigmoid or none")
+    code_activation: str = option("tanh", "the real-valued code layer's activation: tanh, relu, gelu, sigmoid, none")
     teacher: str | None = option(None, f"the fit-time teacher: {DEFAULT_TEACHER}, {NO_TEACHER} or a local "
-                                 "sentence-transformers model; unset: minilm, none for a binary code layer")  # fmt: skip
+                                 "sentence-transformers model; unset: minilm, or none for a binary code layer")  # fmt: skip
     teacher_docs: int = option(TEACHER_DOCS, "the most fit texts the teacher reads (a seeded sample beyond)")
     teacher_weight: float = option(1.0, "weight of the teacher's neighbourhood term in the loss")
     decoder: bool = option(False, "keep the decoder in the saved encoder: reconstruction outlier scores need it")
@@ -309,12 +309,12 @@ class ImageAeConfig(RuntimeConfig):
     binarise: str = option("rotation", BINARISE_DOC)
     float_dim: int | None = option(None, FLOAT_DIM_DOC)
     epochs: int | None = option(None, f"training epochs, exactly; unset: {IMAGE_EPOCHS}, within min_steps and "
-                                f"{IMAGE_MAX_STEPS:,} optimiser steps (image_budget)")  # fmt: skip
+                                f"{IMAGE_MAX_STEPS:,} optimiser steps")  # fmt: skip
     min_steps: int = option(IMAGE_MIN_STEPS, "with epochs unset: the fewest optimiser steps")
     early_stop: bool = option(False, EARLY_STOP_DOC)
-    flip: bool | None = option(None, "mirror the training views; unset: chosen from the fit images (choose_flips)")
+    flip: bool | None = option(None, "mirror the training views; unset: chosen from the fit images")
     crop: float | None = option(None, "the smallest share of each side a view's crop keeps; unset: chosen from the "
-                                "fit images (choose_crops)")  # fmt: skip
+                                "fit images")  # fmt: skip
     batch_size: int = option(256, "images per optimiser step")
     lr: float = option(2e-3, "peak learning rate of AdamW's one-cycle schedule")
     weight_decay: float = option(1e-4, "AdamW's weight decay")
@@ -338,7 +338,7 @@ class ConvAeConfig(ImageAeConfig):
     """Convolutional autoencoder with two-view contrastive training."""
 
     channels: tuple[int, ...] | None = option(None, "channels of the conv stages (e.g. 32,64,128); unset: chosen "
-                                              "from the fit-set size (conv_channels)")  # fmt: skip
+                                              "from the fit-set size")  # fmt: skip
     norm: bool = option(True, "batch norm after each convolution")
 
 

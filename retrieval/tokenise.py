@@ -1,4 +1,4 @@
-"""Word counts over a fixed vocabulary in NumPy: what ``CountVectorizer(vocabulary=...)`` gives, about 8× faster.
+"""Word counts over a fixed vocabulary in NumPy: what ``CountVectorizer(vocabulary=...)`` gives, faster.
 
 scikit-learn's vectoriser lowercases each text (``str.lower``), takes every maximal run of two or more word
 characters (its ``(?u)\\b\\w\\w+\\b``: ``\\w`` as Python's ``re`` defines it) and counts the runs that are
@@ -12,8 +12,8 @@ the running Python's Unicode version as the vectoriser does. Chunks of 256 texts
 threads (``AER_THREADS``); a few thousand characters in all (a query) take the vectoriser's own regex instead,
 which is faster there.
 
-The Hugging Face ``tokenizers`` library (WordLevel model, ``\\W+`` split) was measured first: 3,200 docs/s on
-20 Newsgroups against the vectoriser's 6,800, its cost being the per-document ``Encoding`` objects.
+The Hugging Face ``tokenizers`` library (WordLevel model, ``\\W+`` split) was tried first and was slower than the
+vectoriser, its cost being the per-document ``Encoding`` objects (benchmarks/encode_speed.py measures the counting).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval.encoders import create_encoder, load_encoder
-from retrieval.encoders.params import NARROW_CHANNELS, WIDE_CHANNELS, WIDE_FROM, conv_channels
+from retrieval.defaults import NARROW_CHANNELS, WIDE_CHANNELS, WIDE_FROM, conv_channels
 from retrieval.nn.augment import crop_ratio, mirror_ratio
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from retrieval.bag_of_words import BagOfWords
 from retrieval.encoders import ENCODERS, REGISTERED, TwoStageEncoder, create_encoder, load_encoder, register
-from retrieval.encoders.image_autoencoder import KRIZHEVSKY_2011
+from retrieval.defaults import KRIZHEVSKY_2011
 from retrieval.errors import EncoderFileError, InvalidParameterError, MissingDependency, RetrievalError
 from retrieval.evaluation import RankingScores
 
@@ -98,18 +98,19 @@ def test_config_is_the_constructor_signature():
     assert [k for k in enc.get_config() if k in LEGACY_AE_BITS] == list(LEGACY_AE_BITS)
     added = {"teacher", "teacher_docs", "teacher_weight", "binarise", "float_dim", "early_stop", "decoder", "weights"}
     assert set(enc.get_config()) - set(LEGACY_AE_BITS) == added
-    assert enc.dim == enc.get_config()["dim"] == 16  # a binary code's width is its bits
-    assert enc.get_config()["float_dim"] == FAST_AE["dim"]  # ... rotated from the real-valued code asked for
+    assert enc.dim == 16 and enc._units() == FAST_AE["dim"]  # a binary code's width: its bits, rotated from dim floats
+    assert enc.get_config()["dim"] == FAST_AE["dim"] and enc.get_config()["float_dim"] is None  # kept as given
     conv = create_encoder("conv-ae", channels=[4, 8], dim=8)
     assert conv.get_config()["channels"] == [4, 8] and "options" not in conv.get_config()
     assert set(conv.get_config()) == set(conv.param_names()) - {"device", "progress"}
 
 
 def test_hidden_takes_presets_strings_and_sequences():
-    assert create_encoder("dense-ae", hidden="krizhevsky2011").hidden == KRIZHEVSKY_2011
-    assert create_encoder("dense-ae", hidden="krizhevsky2011").get_config()["hidden"] == list(KRIZHEVSKY_2011)
-    assert create_encoder("dense-ae", hidden="64,32").hidden == (64, 32) == create_encoder("ae", hidden=[64, 32]).hidden
-    assert create_encoder("minilm-ae", hidden=128).hidden == (128,)
+    preset = create_encoder("dense-ae", hidden="krizhevsky2011")
+    assert preset.hidden_layers() == KRIZHEVSKY_2011 and preset.get_config()["hidden"] == "krizhevsky2011"  # as given
+    assert create_encoder("dense-ae", hidden="64,32").hidden_layers() == (64, 32)
+    assert create_encoder("ae", hidden=[64, 32]).hidden_layers() == (64, 32)
+    assert create_encoder("minilm-ae", hidden=128).hidden_layers() == (128,)
     for bad in ("krizhevsky", "64,x", (64, 0), 2.5, (True,)):
         with pytest.raises(InvalidParameterError, match="'hidden' parameter of DenseImageAutoencoder must be"):
             create_encoder("dense-ae", hidden=bad)

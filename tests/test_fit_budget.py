@@ -10,7 +10,8 @@ from safetensors.numpy import load_file
 import retrieval
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.encoders.compact import compact, expand, round_trip
-from retrieval.encoders.text_budget import DEFAULT_EPOCHS, FEWEST_STEPS, MIN_STEPS, STEP_WORK, min_df, steps, teacher_sample
+from retrieval.defaults import FEWEST_STEPS, STEP_WORK, min_df, teacher_sample
+from retrieval.defaults import TEXT_EPOCHS as DEFAULT_EPOCHS, TEXT_MIN_STEPS as MIN_STEPS, text_steps as steps
 from retrieval.errors import CollectionError
 from .conftest import FAST_AE
 

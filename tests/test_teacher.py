@@ -7,12 +7,12 @@ import pytest
 import torch
 from sklearn.preprocessing import normalize
 
+from retrieval import defaults
+from retrieval.defaults import FEWEST_STEPS, IMAGE_EPOCHS as DEFAULT_IMAGE_EPOCHS, TEXT_MIN_STEPS as MIN_STEPS
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.encoders import sentence as sentence_module
-from retrieval.encoders.image_autoencoder import DEFAULT_EPOCHS as DEFAULT_IMAGE_EPOCHS
 from retrieval.encoders.sentence import embed
 from retrieval.encoders.teacher import neighbourhood_loss
-from retrieval.encoders.text_budget import FEWEST_STEPS, MIN_STEPS
 from retrieval.nn.training import train
 from tests.conftest import make_images
 
@@ -129,7 +129,7 @@ def test_default_text_budget_is_30_epochs_with_a_step_floor(texts):
     fast = {k: v for k, v in SMALL.items() if k != "epochs"}
     enc = create_encoder("ae", **fast, teacher="none").fit(texts)
     steps_per_epoch = -(-len(texts) // 16)
-    # a small corpus trains one step per text, at least FEWEST_STEPS and at most MIN_STEPS (text_budget.py)
+    # a small corpus trains one step per text, at least FEWEST_STEPS and at most MIN_STEPS (defaults.text_steps)
     floor = min(MIN_STEPS[False], max(FEWEST_STEPS, len(texts)))
     assert enc.training_info()["steps"] >= floor and len(enc.history_) == -(-floor // steps_per_epoch)
     assert f"at least {floor:,} optimiser steps" in enc.training_info()["budget"]
@@ -151,15 +151,13 @@ def test_default_image_budget_trains_small_sets_on_to_the_step_floor():
 
 
 def test_default_image_budget_trains_large_sets_fewer_epochs_to_the_step_ceiling(monkeypatch):
-    """A set too large for the default epochs within MAX_STEPS trains whole epochs up to it (at least one)."""
-    from retrieval.encoders import image_autoencoder
-
+    """A set too large for the default epochs within IMAGE_MAX_STEPS trains whole epochs up to it (at least one)."""
     images = np.stack([img for _, img in make_images(per_class=4)])
     fast = {"dim": 8, "channels": (4, 8, 8), "batch_size": 8, "progress": False, "min_steps": 0}
     per_epoch = -(-len(images) // 8)
-    monkeypatch.setattr(image_autoencoder, "MAX_STEPS", 2 * per_epoch + 1)
+    monkeypatch.setattr(defaults, "IMAGE_MAX_STEPS", 2 * per_epoch + 1)
     assert len(create_encoder("conv-ae", **fast).fit(images).history_) == 2
-    monkeypatch.setattr(image_autoencoder, "MAX_STEPS", 1)
+    monkeypatch.setattr(defaults, "IMAGE_MAX_STEPS", 1)
     assert len(create_encoder("conv-ae", **fast).fit(images).history_) == 1
     assert len(create_encoder("conv-ae", **{**fast, "epochs": 3}).fit(images).history_) == 3  # explicit: exact
     assert len(create_encoder("conv-ae", **{**fast, "min_steps": 3 * per_epoch}).fit(images).history_) == 3

@@ -1,11 +1,14 @@
 """The one interface every encoder has: fit on a corpus, encode a batch, save and load.
 
-The estimator contract (scikit-learn's): the constructor stores each keyword argument under its own
-name (normalised: tuples, presets expanded, a binary code's ``dim`` is its ``bits``), so ``get_config``
-reads the configuration back from the ``__init__`` signatures and ``cls(**encoder.get_config())``
-rebuilds the encoder unfitted; ``fit`` learns attributes ending in ``_`` and returns ``self``; every
-other public method first checks that the encoder is fitted. Runtime options (``runtime_params``:
-``device``, ``progress``) are constructor arguments too, but are never saved.
+The estimator contract (scikit-learn's): an encoder's options are the fields of its frozen config dataclass
+(``config_class``, in ``retrieval.defaults``: each with its default and doc); the constructor keeps them as given,
+unchanged, in ``config`` and under their own names (read them, never set them; ``dim`` is the exception where it
+is the code's width, which ``bits`` decides), so ``get_config`` returns exactly what was passed and
+``cls(**encoder.get_config())`` rebuilds the encoder unfitted. What an option means is worked out where it is
+used (layer sizes from a string, a binary code's width). ``fit`` learns attributes ending in ``_`` and returns
+``self``; every other public method first checks that the encoder is fitted. Runtime options
+(``runtime_params``: ``device``, ``progress``) are constructor arguments too, but are never saved.
+An encoder without a ``config_class`` (a plug-in's) has its ``__init__`` signature as its configuration.
 
 A subclass implements ``_fit``, ``_prepare`` (raw items to what the network takes: counts, pixels,
 embeddings; done once per batch), ``_prepare_queries`` (the same for queries, raising ``QueryError``)
@@ -19,6 +22,7 @@ import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,8 +33,10 @@ from safetensors.numpy import load_file, save_file
 
 from indexers import pack_bits
 
+from ..defaults import RUNTIME_OPTIONS
 from ..errors import EncoderFileError, NotFittedError
 from ..manifest import read_manifest
+from .params import code_width, layer_sizes
 from .rotation import learn_rotation, rotated_bits
 
 FORMAT = "ae-retrieval-encoder"
@@ -57,23 +63,47 @@ class Encoder(ABC):
     bits: int | None = None
     short_bits: int | None = None
     composite: ClassVar[bool] = False  # made from other encoders by options, never chosen by name
-    runtime_params: ClassVar[tuple[str, ...]] = ("device", "progress")  # constructor options never saved
+    runtime_params: ClassVar[tuple[str, ...]] = RUNTIME_OPTIONS  # constructor options never saved
+    config_class: ClassVar[type | None] = None  # the frozen dataclass of its options (retrieval.defaults)
 
     # --- configuration ---------------------------------------------------------------------
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in cls.__dict__ and cls.config_class is not None:  # help() and inspect show the options
+            cls.__signature__ = inspect.signature(cls.config_class)  # type: ignore[attr-defined]
+
+    def __init__(self, **options: Any) -> None:
+        """Keep the options as given: in ``config`` and, for reading, under their own names."""
+        if self.config_class is None:
+            raise TypeError(f"{type(self).__name__} has no config_class: it needs its own __init__")
+        self.config = self.config_class(**options)
+        for name in self.param_names():
+            if not isinstance(getattr(type(self), name, None), property):  # e.g. ``dim``, the code's width
+                setattr(self, name, getattr(self.config, name))
+        self._check_options()
+
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
-        """The constructor's keyword names, parents' included where ``__init__`` passes ``**options`` on."""
+        """The options' names: the config's fields, else the constructor's keywords (parents' included where
+        ``__init__`` passes ``**options`` on)."""
+        if cls.config_class is not None:
+            return tuple(f.name for f in fields(cls.config_class))
         return _param_names(cls)
 
     def get_config(self) -> dict[str, Any]:
-        """JSON-safe constructor keywords (runtime options left out) that rebuild this encoder unfitted."""
-        return {p: _json_value(getattr(self, p)) for p in self.param_names() if p not in self.runtime_params}
+        """The options as given (runtime options left out), JSON-safe (tuples as lists): they rebuild this encoder
+        unfitted."""
+        source = getattr(self, "config", self)
+        return {p: _json_value(getattr(source, p)) for p in self.param_names() if p not in self.runtime_params}
 
     @classmethod
     def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         """A saved configuration as today's constructor takes it (options added since get their old meaning)."""
         return config
+
+    def _check_options(self) -> None:
+        """Refuse options that cannot work together or cannot be read, at construction (subclasses extend it)."""
 
     def describe(self) -> str:
         """One line for ``aer info``."""
@@ -246,10 +276,13 @@ class BinaryCapable:
         return bool(self.bits) and self.binarise == "layer"
 
     def _units(self) -> int:
-        """Width of the network's code layer."""
+        """Width of the network's code layer: the floats, the bits of a binary layer, or the floats the bits are
+        rotated from (``float_dim``, else the ``dim`` option)."""
         if not self.bits:
             return self.dim  # type: ignore[attr-defined]
-        return self.bits if self.binarise == "layer" or not self.float_dim else self.float_dim
+        if self.binarise == "layer":
+            return self.bits
+        return self.float_dim or getattr(self, "config", self).dim  # type: ignore[attr-defined]
 
     def _fit_rotation(self, units: np.ndarray) -> None:
         """Learn the rotation that turns the fit sample's real-valued codes ``units`` into bits (rotation only)."""
@@ -272,7 +305,8 @@ class BinaryCapable:
         if type(self) is not type(other) or not self.binarise == other.binarise == "rotation":
             return False
         mine, theirs = self.get_config(), other.get_config()  # type: ignore[attr-defined]
-        return {**mine, "bits": None, "dim": None} == {**theirs, "bits": None, "dim": None}
+        return {**mine, "bits": None, "dim": None, "float_dim": self._units()} == {
+            **theirs, "bits": None, "dim": None, "float_dim": other._units()}  # fmt: skip
 
     def adopt(self, other: BinaryCapable, prepared: Any) -> None:
         """Take ``other``'s fitted network (``shares_network``) and learn this encoder's own rotation on the real
@@ -296,6 +330,32 @@ class BinaryCapable:
             if self.rotation_.shape != (self._units(), self.bits) or self.rotation_mean_.shape != (self._units(),):
                 raise ValueError(f"rotation of shape {self.rotation_.shape}, the config makes "
                                  f"({self._units()}, {self.bits})")  # fmt: skip
+
+
+class CodeWidth:
+    """For encoders whose options ask for ``dim`` floats or ``bits`` bits: ``dim`` is the code's width, ``bits``
+    when given; the ``dim`` option itself stays as given in ``config``."""
+
+    config: Any
+
+    @property
+    def dim(self) -> int:
+        return code_width(self.config.dim, self.config.bits)
+
+
+class HiddenLayers:
+    """For encoders with a ``hidden`` option: the layer sizes it names, checked at construction."""
+
+    hidden: Any
+    hidden_presets: ClassVar[dict[str, tuple[int, ...]]] = {}
+
+    def hidden_layers(self) -> tuple[int, ...]:
+        """``hidden`` as layer sizes: a sequence, one int, a string such as ``"500,250"`` or a preset's name."""
+        return layer_sizes(self.hidden, type(self).__name__, self.hidden_presets)
+
+    def _check_options(self) -> None:
+        self.hidden_layers()
+        super()._check_options()  # type: ignore[misc]
 
 
 def binary_note(encoder: BinaryCapable) -> str:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..defaults import ENCODER_CONFIGS, RUNTIME_OPTIONS
 from ..errors import EncoderFileError, InvalidParameterError
 from .base import Encoder, read_saved
+from .catalog import nearest
 from .registry import REGISTERED, encoder_class, import_builtin
 from .two_stage import TwoStageEncoder
 
 # Runtime options every caller may pass: dropped where an encoder does not take them (e.g. LSA has no device).
 # Anything else an encoder does not take is an error, never silently ignored (`--epochs` for LSA included).
-COMMON_OPTIONS = {"device", "progress"}
+COMMON_OPTIONS = set(RUNTIME_OPTIONS)
 
 
 def _accepted(cls: type[Encoder], options: dict[str, Any]) -> dict[str, Any]:
@@ -26,8 +28,8 @@ def create_encoder(name: str, *, short_bits: int | None = None, **options: Any) 
 
     ``device`` and ``progress`` are dropped where an encoder does not take them; any other option it does
     not take is an error (``epochs`` for LSA, a misspelt ``-o`` option), never silently ignored. ``None``
-    values are dropped, so defaults apply. Values pass through as given:
-    the encoder parses them (``hidden="500,250"``, ``hidden="krizhevsky2011"``).
+    values are dropped, so defaults apply. Values pass through and are kept as given (``hidden="500,250"``,
+    ``hidden="krizhevsky2011"``): the encoder reads them where it uses them, and checks them when it is made.
     """
     cls = encoder_class(name)
     if cls.composite:
@@ -35,10 +37,21 @@ def create_encoder(name: str, *, short_bits: int | None = None, **options: Any) 
     accepted = _accepted(cls, options)
     unknown = sorted(k for k, v in options.items() if k not in accepted and k not in COMMON_OPTIONS and v is not None)
     if unknown:
-        raise InvalidParameterError(f"encoder {name!r} takes no option {', '.join(map(repr, unknown))}")
+        raise unknown_options(name, unknown, cls.param_names())
     if short_bits:
         return TwoStageEncoder.create(name, short_bits, **accepted)
     return cls(**accepted)
+
+
+def unknown_options(name: str, unknown: list[str], valid: tuple[str, ...]) -> InvalidParameterError:
+    """The error for options encoder ``name`` does not take: the nearest valid one to each, then every valid one."""
+    near = {key: found for key in unknown if (found := nearest(key, valid))}
+    hints = [f"did you mean {found}?" if len(unknown) == 1 else f"{key}: did you mean {found}?"
+             for key, found in near.items()]  # fmt: skip
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    described = f" (aer encoders {name} describes them)" if name in ENCODER_CONFIGS else ""
+    return InvalidParameterError(f"encoder {name!r} takes no option {', '.join(map(repr, unknown))}{hint}; its "
+                                 f"options: {', '.join(sorted(valid)) or 'none'}{described}")  # fmt: skip
 
 
 def load_encoder(folder: str | Path, **runtime: Any) -> Encoder:

@@ -2,35 +2,44 @@
 
 Pixels are standardised per channel (statistics of the training images) and the network reconstructs them under
 MSE. With ``contrastive`` > 0 (the default) each training image is seen as two random views (resized crop, flip,
-colour jitter, greyscale; ``retrieval.nn.augment``; crop and flip read from the fit images, label-free:
-``view_choice``): each view reconstructs itself, and an NT-Xent term on a small projection head of the code pulls
-the two views' codes together, so the code keeps what a picture shows rather than exactly where its pixels are.
-With ``orientation`` > 0 each image (both its views) is first given a random quarter-turn that a head on the code
-must tell (RotNet): the ``orientation`` outlier score (``retrieval.nn.orientation``). Labels are never used. With
-``contrastive=0`` it is a plain autoencoder (random flips only). Codes are centred and compared by cosine.
+colour jitter, greyscale; ``retrieval.nn.augment``; crop and flip read from the fit images, label-free, by
+``retrieval.defaults.choose_crops`` and ``choose_flips``): each view reconstructs itself, and an NT-Xent term on a
+small projection head of the code pulls the two views' codes together, so the code keeps what a picture shows
+rather than exactly where its pixels are. With ``orientation`` > 0 each image (both its views) is first given a
+random quarter-turn that a head on the code must tell (RotNet): the ``orientation`` outlier score
+(``retrieval.nn.orientation``). Labels are never used. With ``contrastive=0`` it is a plain autoencoder (random
+flips only). Codes are centred and compared by cosine.
 
-Variants (off by default; README "Autoencoder variants"): denoising with Gaussian ``input_noise``
-and/or ``mask`` noise, ``sparse`` (L1) and ``code_l2`` penalties on the code, ``contractive``
-(encoder Jacobian penalty), a VQ ``codebook`` of that many codewords per code segment, and for the
-dense model ``tied`` weights and greedy layer-wise pre-training (``pretrain_epochs`` per layer).
+Variants (off by default): denoising with Gaussian ``input_noise`` and/or ``mask`` noise, ``sparse`` (L1) and
+``code_l2`` penalties on the code, ``contractive`` (encoder Jacobian penalty), a VQ ``codebook`` of that many
+codewords per code segment, and for the dense model ``tied`` weights and greedy layer-wise pre-training
+(``pretrain_epochs`` per layer). Bits come by a learned rotation of the floats (``rotation.py``) or a binary code
+layer; the conv model's width is chosen from the fit set's size (``retrieval.defaults.conv_channels``).
 
-CIFAR-10 (64-D codes, 3 epochs; mAP@1000, pixels 0.215): plain conv AE 0.259 (centred cosine); contrastive 0.298;
-bits by a learned rotation of the floats (``rotation.py``) 64 bits 0.285 (a binary code layer 0.241); batch norm
-(``norm``, default) floats 0.317 / 64 bits 0.299; from 10,000 fit images twice the channels (``conv_channels``)
-0.324 / 0.306."""
+The options, their defaults and the rules: ``retrieval.defaults`` (``ConvAeConfig``, ``DenseAeConfig``). The
+measurements behind each choice: docs/encoders.md ("Images", "Autoencoder variants") and docs/results.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..defaults import (
+    KRIZHEVSKY_2011,
+    ConvAeConfig,
+    DenseAeConfig,
+    choose_crops,
+    choose_flips,
+    conv_channels,
+    image_budget,
+)  # fmt: skip
 from ..device import resolve_device
 from ..errors import InvalidParameterError
-from ..nn.augment import nt_xent, random_flip, random_view
+from ..nn.augment import crop_ratio, mirror_ratio, nt_xent, random_flip, random_view
 from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, stopping_note
@@ -40,82 +49,25 @@ from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seed_everything, train
 from ..nn.vq import VectorQuantizer
-from .base import BinaryCapable, binary_note
+from .base import BinaryCapable, CodeWidth, HiddenLayers, binary_note
 from .image_base import PIXELS, ImageEncoder, as_batch
-from .params import check_binarise, check_bits, code_width, conv_channels, layer_sizes
+from .params import check_binarise, check_bits
 from .registry import register
 from .torch_weights import load_model_arrays, model_arrays
-from .view_choice import choose_crops, choose_flips
 
 ENCODE_BATCH = 1024
-# The default budget: 5 epochs, at least MIN_STEPS optimiser steps (5 epochs of a few hundred images are a
-# dozen), at most MAX_STEPS (50,000 images: 5 epochs, 980 steps; larger sets fewer epochs, same time).
-DEFAULT_EPOCHS, MIN_STEPS, MAX_STEPS = 5, 300, 1000
 HEAD_WIDTH = 256
-# Krizhevsky & Hinton (2011): 3072 → 8192 → 4096 → 2048 → 1024 → 512 → code.
-KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)
 
 
-class ImageAutoencoder(BinaryCapable, ImageEncoder):
+class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
     """Shared fit/encode/save for the image autoencoders; subclasses build the network."""
 
     pretrain_epochs: int = 0  # greedy layer-wise pre-training: the dense model only
 
-    def __init__(
-        self,
-        dim: int = 64,
-        bits: int | None = None,
-        binarise: str = "rotation",
-        float_dim: int | None = None,
-        epochs: int | None = None,
-        min_steps: int = MIN_STEPS,
-        early_stop: bool = False,
-        flip: bool | None = None,
-        crop: float | None = None,
-        batch_size: int = 256,
-        lr: float = 2e-3,
-        weight_decay: float = 1e-4,
-        contrastive: float = 1.0,
-        temperature: float = 0.2,
-        orientation: float = 0.0,
-        input_noise: float = 0.0,
-        mask: float = 0.0,
-        sparse: float = 0.0,
-        code_l2: float = 0.0,
-        contractive: float = 0.0,
-        codebook: int = 0,
-        segments: int = 8,
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-    ) -> None:
-        if codebook and bits:
+    def _check_options(self) -> None:
+        if self.codebook and self.bits:
             raise InvalidParameterError("choose either binary codes ('bits') or a VQ 'codebook', not both")
-        self.dim = code_width(dim, bits)
-        self.bits = bits
-        self.binarise = binarise
-        self.float_dim = dim if float_dim is None and bits else float_dim  # the real-valued code bits rotate from
-        self.epochs = epochs
-        self.min_steps = min_steps
-        self.early_stop = early_stop
-        self.flip = flip
-        self.crop = crop
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.contrastive = contrastive
-        self.temperature = temperature
-        self.orientation = orientation
-        self.input_noise = input_noise
-        self.mask = mask
-        self.sparse = sparse
-        self.code_l2 = code_l2
-        self.contractive = contractive
-        self.codebook = codebook
-        self.segments = segments
-        self.seed = seed
-        self.device = device
-        self.progress = progress
+        super()._check_options()
 
     def _build(self) -> nn.Module:
         raise NotImplementedError
@@ -172,8 +124,8 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
                 epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
                 progress=self.progress,
             )  # fmt: skip
-        flip, flip_reason = choose_flips(self.flip, images)
-        crop, crop_reason = choose_crops(self.crop, self.contrastive, images)
+        flip, flip_reason = choose_flips(self.flip, lambda: mirror_ratio(images))
+        crop, crop_reason = choose_crops(self.crop, self.contrastive, lambda scale: crop_ratio(images, scale))
         head = nn.Sequential(nn.Linear(self._units(), HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self._units()))
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
@@ -205,18 +157,16 @@ class ImageAutoencoder(BinaryCapable, ImageEncoder):
         # the held-out check: the training objective, the same views each time (a generator seeded per check)
         stopper = None if not len(held) else EarlyStopping(lambda: held_out_mean(
             lambda idx: batch_loss(idx, torch.Generator().manual_seed(self.seed + 1)), held, self.batch_size))
-        # An explicit `epochs` is exactly that many; the default is held between `min_steps` and MAX_STEPS steps.
-        floor, ceiling = (0, None) if self.epochs else (self.min_steps, max(MAX_STEPS, self.min_steps))
+        epochs, floor, ceiling, budget = image_budget(self.epochs, self.min_steps, len(fit))
         self.history_ = train(
-            trained, len(fit), lambda idx: batch_loss(fit[idx]), epochs=self.epochs or DEFAULT_EPOCHS,
-            min_steps=floor, max_steps=ceiling, batch_size=self.batch_size, lr=self.lr,
-            weight_decay=self.weight_decay, seed=self.seed, progress=self.progress, desc=f"training {self.name}", early_stop=stopper,
+            trained, len(fit), lambda idx: batch_loss(fit[idx]), epochs=epochs, min_steps=floor, max_steps=ceiling,
+            batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+            progress=self.progress, desc=f"training {self.name}", early_stop=stopper,
         )  # fmt: skip
         per_epoch = -(-len(fit) // self.batch_size)
         self.training_ = {
             "epochs": len(self.history_), "steps": len(self.history_) * per_epoch,
-            "budget": "as asked (--epochs)" if self.epochs else
-            f"{DEFAULT_EPOCHS} epochs, {floor:,} to {ceiling:,} optimiser steps ({len(fit):,} training images)",
+            "budget": budget,
             "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
             "flips": flip_reason, **width,
             **({"orientation": f"weight {self.orientation:g}: random quarter-turns, told from the code"}
@@ -324,13 +274,7 @@ class ConvImageAutoencoder(ImageAutoencoder):
     """Convolutional autoencoder; ``channels`` sets the width of each down-sampling stage."""
 
     name: ClassVar[str] = "conv-ae"
-
-    def __init__(
-        self, dim: int = 64, channels: Sequence[int] | None = None, norm: bool = True, **options: Any
-    ) -> None:
-        super().__init__(dim, **options)
-        self.channels = None if channels is None else tuple(channels)  # None: chosen from the fit set's size
-        self.norm = norm
+    config_class: ClassVar[type] = ConvAeConfig
 
     @classmethod
     def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -349,7 +293,7 @@ class ConvImageAutoencoder(ImageAutoencoder):
         return f"conv-ae(channels={width}, {'batch norm, ' if self.norm else ''}{size})"
 
     def _choose_width(self, n_images: int) -> dict[str, str]:
-        self.channels_, why = (self.channels, "") if self.channels else conv_channels(n_images)
+        self.channels_, why = (tuple(self.channels), "") if self.channels else conv_channels(n_images)
         return {"channels": why} if why else {}
 
     def _build(self) -> nn.Module:
@@ -359,38 +303,26 @@ class ConvImageAutoencoder(ImageAutoencoder):
         return {**super()._get_state(), "channels": list(self.channels_)}
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.channels_ = self.channels or tuple(state["channels"])
+        self.channels_ = tuple(self.channels or state["channels"])
         super()._set_arrays(state, arrays)
 
 
 @register
-class DenseImageAutoencoder(ImageAutoencoder):
+class DenseImageAutoencoder(HiddenLayers, ImageAutoencoder):
     """Dense autoencoder on the 3,072 pixels; ``hidden="krizhevsky2011"`` is the paper's preset."""
 
     name: ClassVar[str] = "dense-ae"
+    config_class: ClassVar[type] = DenseAeConfig
     hidden_presets: ClassVar[dict[str, tuple[int, ...]]] = {"krizhevsky2011": KRIZHEVSKY_2011}
 
-    def __init__(
-        self,
-        dim: int = 64,
-        hidden: Sequence[int] | str = (1024, 512),
-        tied: bool = False,
-        pretrain_epochs: int = 0,
-        **options: Any,
-    ) -> None:
-        super().__init__(dim, **options)
-        self.hidden = layer_sizes(hidden, type(self).__name__, self.hidden_presets)
-        self.tied = tied
-        self.pretrain_epochs = pretrain_epochs
-
     def describe(self) -> str:
-        sizes = "-".join(str(s) for s in (PIXELS, *self.hidden, self._units()))
+        sizes = "-".join(str(s) for s in (PIXELS, *self.hidden_layers(), self._units()))
         return f"dense-ae({sizes}{binary_note(self)})"
 
     def _build(self) -> nn.Module:
         return DenseAutoencoder(
             PIXELS,
-            self.hidden,
+            self.hidden_layers(),
             self._units(),
             code_activation="binary" if self._layer_bits() else "none",
             tied=self.tied,

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 
+from ..defaults import LsaConfig
 from ..errors import InvalidParameterError
 from .registry import register
 from .text_base import TextEncoder
@@ -19,12 +20,7 @@ class LsaEncoder(TextEncoder):
     """Codes are the TF-IDF rows projected on the top ``dim`` right singular vectors."""
 
     name: ClassVar[str] = "lsa"
-
-    def __init__(self, dim: int = 50, vocab_size: int = 2000, sublinear_tf: bool = True, seed: int = 0) -> None:
-        super().__init__(vocab_size)
-        self.dim = dim
-        self.sublinear_tf = sublinear_tf
-        self.seed = seed
+    config_class: ClassVar[type] = LsaConfig
 
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
         if self.dim >= counts.shape[1]:

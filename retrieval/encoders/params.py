@@ -58,18 +58,3 @@ def check_binarise(binarise: str, float_dim: int | None, owner: str = "this enco
         raise invalid("binarise", owner, f"one of {', '.join(map(repr, BINARISE))}", binarise)
     if float_dim is not None and (isinstance(float_dim, bool) or not isinstance(float_dim, int) or float_dim < 1):
         raise invalid("float_dim", owner, "a positive int", float_dim)
-
-
-# conv-ae stage widths by fit-set size: on the generalisation suite twice the channels lifted CIFAR-10 at 10,000 and
-# 50,000 images (P@10 0.340 → 0.352, 0.401 → 0.404; mAP@1000 at 50,000 0.317 → 0.324) and not below, nor on digits.
-NARROW_CHANNELS = (16, 32, 64)
-WIDE_CHANNELS = (32, 64, 128)
-WIDE_FROM = 10_000
-
-
-def conv_channels(n_images: int) -> tuple[tuple[int, ...], str]:
-    """The conv stages' channels for a fit set of ``n_images``, and why (``aer info``)."""
-    wide = n_images >= WIDE_FROM
-    chosen = WIDE_CHANNELS if wide else NARROW_CHANNELS
-    return chosen, (f"{'-'.join(map(str, chosen))}: {n_images:,} fit images, {'at least' if wide else 'under'} "
-                    f"{WIDE_FROM:,} (the wider network pays from there)")  # fmt: skip

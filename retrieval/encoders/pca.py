@@ -9,23 +9,21 @@ from sklearn.decomposition import PCA
 
 from indexers import pack_bits
 
+from ..defaults import PcaConfig
 from ..errors import InvalidParameterError
+from .base import CodeWidth
 from .image_base import ImageEncoder, flat_unit
-from .params import check_bits, code_width
+from .params import check_bits
 from .registry import register
 
 
 @register
-class PcaEncoder(ImageEncoder):
+class PcaEncoder(CodeWidth, ImageEncoder):
     """Codes are the projections on the top ``dim`` principal components, searched by L2; given ``bits``,
     the signs of the projections on the top ``bits`` components, searched by Hamming distance."""
 
     name: ClassVar[str] = "pca"
-
-    def __init__(self, dim: int = 64, bits: int | None = None, seed: int = 0) -> None:
-        self.dim = code_width(dim, bits)
-        self.bits = bits
-        self.seed = seed
+    config_class: ClassVar[type] = PcaConfig
 
     @property
     def metric(self) -> str:  # type: ignore[override]

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..defaults import PixelsConfig
 from .image_base import PIXELS, ImageEncoder, flat_unit
 from .registry import register
 
@@ -15,6 +16,7 @@ class PixelEncoder(ImageEncoder):
     """Codes are the 3,072 pixel values scaled to [0, 1]; searched by L2. Nothing to learn."""
 
     name: ClassVar[str] = "pixels"
+    config_class: ClassVar[type] = PixelsConfig
     metric: ClassVar[str] = "l2"
     dim: ClassVar[int] = PIXELS
 

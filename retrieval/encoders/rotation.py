@@ -7,10 +7,8 @@ possible to the corners of the hypercube, alternating ``B = sign(V P)`` and the 
 ``P``. A code's bits are then the signs of its centred code times ``P`` (the normalisation does not change a sign).
 With ``bits > d`` the extra bits split the sphere finer, so the Hamming distance follows the angle more closely.
 
-Measured on the default float models (README "Binary codes from the float code"): 20 Newsgroups, 32 floats with the
-teacher → 64 bits, P@100 0.494 / mAP 0.378 (the sign of the floats alone: 0.418 / 0.275; the binary code layer
-trained without the teacher: 0.438 / 0.339); CIFAR-10, 64 floats → 64 bits mAP@1000 0.285 (signs alone 0.272, the
-binary layer 0.241), → 256 bits 0.300 (binary layer 0.265).
+How the bits compare with the floats' signs and with a binary code layer: docs/results.md ("Binary codes from the
+float code").
 """
 
 from __future__ import annotations

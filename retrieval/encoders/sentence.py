@@ -23,12 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..defaults import MinilmAeConfig, MinilmConfig
 from ..device import resolve_device
 from ..errors import EncoderFileError, MissingDependency
 from ..nn.dense import DenseAutoencoder
 from ..nn.training import seed_everything, train
-from .base import BinaryCapable, Encoder, finish_codes
-from .params import check_bits, code_width, layer_sizes
+from .base import BinaryCapable, CodeWidth, Encoder, HiddenLayers, finish_codes
+from .params import check_bits
 from .registry import register
 from .text_base import check_text_queries
 from .torch_weights import load_model_arrays, model_arrays
@@ -150,11 +151,8 @@ class SentenceEncoder(Encoder):
 
     name: ClassVar[str] = "minilm"
     modality: ClassVar[str] = "text"
+    config_class: ClassVar[type] = MinilmConfig
     dim: int = EMBED_DIM
-
-    def __init__(self, device: str = "auto", progress: bool = True) -> None:
-        self.device = device
-        self.progress = progress
 
     def describe(self) -> str:
         return f"minilm({MODEL_NAME}, dim={EMBED_DIM})"
@@ -182,40 +180,19 @@ class SentenceEncoder(Encoder):
 
 
 @register
-class EmbeddingAutoencoder(BinaryCapable, SentenceEncoder):
+class EmbeddingAutoencoder(CodeWidth, HiddenLayers, BinaryCapable, SentenceEncoder):
     """An autoencoder over MiniLM embeddings; with ``bits``, its binary code layer gives the codes."""
 
     name: ClassVar[str] = "minilm-ae"
-
-    def __init__(
-        self,
-        dim: int = 32,
-        bits: int | None = None,
-        hidden: Sequence[int] | str = (512,),
-        epochs: int = 60,
-        batch_size: int = 256,
-        lr: float = 1e-3,
-        similarity: float = 1.0,
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-    ) -> None:
-        super().__init__(device, progress)
-        self.dim = code_width(dim, bits)
-        self.bits = bits
-        self.hidden = layer_sizes(hidden, type(self).__name__)
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.similarity = similarity
-        self.seed = seed
+    config_class: ClassVar[type] = MinilmAeConfig
 
     def describe(self) -> str:
-        sizes = "-".join(str(s) for s in (EMBED_DIM, *self.hidden, self.dim))
+        sizes = "-".join(str(s) for s in (EMBED_DIM, *self.hidden_layers(), self.dim))
         return f"minilm-ae({sizes}{' binary' if self.bits else ''})"
 
     def _build(self) -> DenseAutoencoder:
-        return DenseAutoencoder(EMBED_DIM, self.hidden, self.dim, code_activation="binary" if self.bits else "tanh")
+        return DenseAutoencoder(EMBED_DIM, self.hidden_layers(), self.dim,
+                                code_activation="binary" if self.bits else "tanh")
 
     def _fit(self, items: Sequence[str]) -> None:
         check_bits(self.bits, type(self).__name__)

@@ -3,16 +3,17 @@
 The teacher (the bundled all-MiniLM-L6-v2 by default) gives the student two things, both computed once while
 fitting and never at encode or query time:
 
-- **neighbourhoods**: it embeds a seeded sample of the fit texts (at most ``max_docs``: the teacher reads about
-  20 newsgroup posts a second on 2 cores, so the sample bounds the fit time), and the student's codes are asked
-  to rank those texts' neighbours as the teacher does (:func:`neighbourhood_loss`);
+- **neighbourhoods**: it embeds a seeded sample of the fit texts (at most ``max_docs``: reading is the teacher's
+  cost, so the sample bounds the fit time), and the student's codes are asked to rank those texts' neighbours as
+  the teacher does (:func:`neighbourhood_loss`);
 - **word vectors** (Model2Vec-style): each vocabulary word through the teacher. A document's TF-IDF-weighted
   mean of them (:func:`word_features`) is an input feature beside its word counts, so words the small fit sample
   never paired still land near their synonyms. The vectors are saved with the encoder.
 
 Why: on corpora the defaults were not tuned on, a bag-of-words autoencoder alone loses to LSA on small fit sets
 (it learns word co-occurrence from a few thousand texts by SGD, where LSA solves it exactly); the teacher brings
-what a model trained on a billion sentence pairs knows. See README "Generalisation suite" for the measurements.
+what a model trained on a billion sentence pairs knows. The default teacher and sample size, and the rule that
+picks the teacher: ``retrieval.defaults``; the measurements: docs/encoders.md and docs/results.md.
 """
 
 from __future__ import annotations
@@ -26,16 +27,13 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from ..defaults import DEFAULT_TEACHER, NO_TEACHER, TEACHER_TEMPERATURE
 from ..device import resolve_device
 from ..progress import bar as progress_bar
 from .params import invalid
 from .sentence import MODEL_NAME, _model, embed
 from .token_vectors import token_table, word_vectors
 
-NO_TEACHER = "none"
-DEFAULT_TEACHER = "minilm"  # the bundled all-MiniLM-L6-v2
-TEACHER_DOCS = 2000
-TEMPERATURE = 0.05  # of the softmax over a batch's similarities
 PROGRESS_STEP = 256  # texts embedded between two updates of the teacher's progress bar
 
 
@@ -105,7 +103,9 @@ def word_features(weighted: sp.csr_matrix, word_vectors: np.ndarray) -> np.ndarr
     return np.divide(means, norms, out=means, where=norms > 0)
 
 
-def neighbourhood_loss(codes: torch.Tensor, teacher: torch.Tensor, tau: float = TEMPERATURE) -> torch.Tensor:
+def neighbourhood_loss(
+    codes: torch.Tensor, teacher: torch.Tensor, tau: float = TEACHER_TEMPERATURE
+) -> torch.Tensor:
     """Cross-entropy from the teacher's to the codes' softmax over each item's batch neighbours (self left out):
     the codes learn to rank a batch as the teacher does. ``codes``: tanh units, or soft bits in (-1, 1)."""
     eye = torch.eye(len(codes), dtype=torch.bool, device=codes.device)

@@ -6,13 +6,14 @@
   teacher's word features beside it; the first layer trains over each text's own words (``nn/sparse_input``);
 - layers ``vocab → 500 → 250 → 125 → dim``, ReLU, a tanh code layer; variants off by default: ``input_noise``,
   ``sparse`` (L1 on the code), ``code_l2``, ``contractive``, ``tied`` weights, layer-wise pre-training;
-- AdamW with a one-cycle learning rate, batch 128, for the budget ``text_budget`` chooses from the corpus;
-- a teacher (``teacher.py``; MiniLM by default for real-valued codes and bits by rotation, none for a binary code
-  layer): its neighbourhoods are a second loss term and its word vectors an input feature;
+- AdamW with a one-cycle learning rate, for the budget ``retrieval.defaults.text_steps`` chooses from the corpus;
+- a teacher (``teacher.py``; ``retrieval.defaults.teacher_for`` says which by default): its neighbourhoods are a
+  second loss term and its word vectors an input feature;
 - the ``vocab_size`` most frequent words, bits (``bits``) by a learned rotation of the real-valued code
   (``rotation.py``), weights saved small (``compact.py``) and the decoder only with ``decoder=True``.
 
-Measurements of each choice: README "Results" and ``benchmarks/results``.
+The options, their defaults and the rules: ``retrieval.defaults`` (``AeConfig``). The measurements behind each
+choice: docs/encoders.md and docs/results.md.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch.nn.functional as F
 from sklearn.preprocessing import normalize
 
 from ..bag_of_words import BagOfWords
+from ..defaults import NO_TEACHER, AeConfig, min_df, teacher_for, teacher_sample, text_steps, vocabulary_note
 from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
@@ -36,32 +38,18 @@ from ..progress import bar as progress_bar
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, seeded, stopping_note
 from ..nn.training import seed_everything, train
-from .base import BinaryCapable, binary_note
+from .base import BinaryCapable, CodeWidth, HiddenLayers, binary_note
 from .compact import FORMATS, compact, expand, round_trip
-from .params import check_binarise, check_bits, code_width, invalid, layer_sizes
+from .params import check_binarise, check_bits, invalid
 from .registry import register
-from .teacher import (
-    DEFAULT_TEACHER,
-    NO_TEACHER,
-    TEACHER_DOCS,
-    TeacherSignal,
-    check_teacher,
-    neighbourhood_loss,
-    teach,
-    word_features,
-)  # fmt: skip
+from .teacher import TeacherSignal, check_teacher, neighbourhood_loss, teach, word_features
 from .text_base import TextEncoder
 from .text_batches import TextBatches
-from .text_budget import min_df, steps, teacher_sample, vocabulary_note
 from .text_forward import TextForward
 from .torch_weights import load_model_arrays, model_arrays
 from .weighting import fit_idf, tfidf
 
 ENCODE_BATCH = 2048
-# The 10,000 most frequent words: on every text corpus of the generalisation suite the default beat its own
-# 2,000-word version on P@10 (20 Newsgroups at 1,000 / 3,000 / 11,314 posts +0.038 / +0.054 / +0.107, fortunes
-# +0.016; README "Vocabulary size"). Hinton & Salakhutdinov (2006) used 2,000.
-VOCAB_SIZE = 10_000
 
 
 def log_normalise(counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -85,72 +73,11 @@ def idf_weighted_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 @register
-class TextAutoencoder(BinaryCapable, TextEncoder):
+class TextAutoencoder(CodeWidth, HiddenLayers, BinaryCapable, TextEncoder):
     """Deep autoencoder on bag-of-words; its ``dim``-D code layer (``bits`` binary units) is the document's code."""
 
     name: ClassVar[str] = "ae"
-
-    def __init__(
-        self,
-        dim: int = 32,
-        bits: int | None = None,
-        binarise: str = "rotation",
-        float_dim: int | None = None,
-        hidden: Sequence[int] | str = (500, 250, 125),
-        vocab_size: int = VOCAB_SIZE,
-        epochs: int | None = None,
-        min_steps: int | None = None,
-        early_stop: bool = False,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        input_dropout: float = 0.3,
-        input_noise: float = 0.0,
-        sparse: float = 0.0,
-        code_l2: float = 0.0,
-        contractive: float = 0.0,
-        tied: bool = False,
-        pretrain_epochs: int = 0,
-        activation: str = "relu",
-        code_activation: str = "tanh",
-        teacher: str | None = None,
-        teacher_docs: int = TEACHER_DOCS,
-        teacher_weight: float = 1.0,
-        decoder: bool = False,
-        weights: str = "int8",
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-    ) -> None:
-        super().__init__(vocab_size)
-        self.dim = code_width(dim, bits)
-        self.bits = bits
-        self.binarise = binarise
-        self.float_dim = dim if float_dim is None and bits else float_dim  # the real-valued code bits rotate from
-        self.hidden = layer_sizes(hidden, type(self).__name__)
-        self.epochs = epochs
-        self.min_steps = min_steps
-        self.early_stop = early_stop
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.input_dropout = input_dropout
-        self.input_noise = input_noise
-        self.sparse = sparse
-        self.code_l2 = code_l2
-        self.contractive = contractive
-        self.tied = tied
-        self.pretrain_epochs = pretrain_epochs
-        self.activation = activation
-        self.code_activation = code_activation
-        self.teacher = teacher
-        self.teacher_docs = teacher_docs
-        self.teacher_weight = teacher_weight
-        self.decoder = decoder
-        self.weights = weights
-        self.seed = seed
-        self.device = device
-        self.progress = progress
+    config_class: ClassVar[type] = AeConfig
 
     @classmethod
     def saved_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -161,16 +88,13 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         return config
 
     def describe(self) -> str:
-        sizes = "-".join(str(s) for s in (self._in_dim(), *self.hidden, self._units()))
+        sizes = "-".join(str(s) for s in (self._in_dim(), *self.hidden_layers(), self._units()))
         taught = f"teacher={self._teacher()}, " if getattr(self, "word_vectors_", None) is not None else ""
         return f"ae({taught}{sizes}{binary_note(self)})"
 
     def _teacher(self) -> str:
-        """The teacher asked for; by default MiniLM for real-valued codes (bits by rotation included) and none for
-        a binary code layer, which the teacher term lowered (README "Encoders")."""
-        if self.teacher is not None:
-            return self.teacher
-        return NO_TEACHER if self._layer_bits() else DEFAULT_TEACHER
+        """The teacher asked for, else the default for this code (``retrieval.defaults.teacher_for``)."""
+        return teacher_for(self.teacher, self._layer_bits())
 
     def _taught(self) -> bool:
         return self._teacher() != NO_TEACHER
@@ -191,8 +115,8 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
     def _build(self, in_dim: int) -> DenseAutoencoder:
         code_activation = "binary" if self._layer_bits() else self.code_activation
-        return DenseAutoencoder(in_dim, self.hidden, self._units(), self.activation, code_activation, norm=False,
-                                tied=self.tied, out_dim=len(self.bag_of_words_.vocabulary_))  # fmt: skip
+        return DenseAutoencoder(in_dim, self.hidden_layers(), self._units(), self.activation, code_activation,
+                                norm=False, tied=self.tied, out_dim=len(self.bag_of_words_.vocabulary_))  # fmt: skip
 
     def _logits(self, code: torch.Tensor) -> torch.Tensor:
         """The decoder's scores of the vocabulary's words (a tied decoder also scores the word-vector inputs)."""
@@ -289,7 +213,8 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
 
         stopper = None if not len(held) else EarlyStopping(
             seeded(lambda: held_out_mean(reconstruction, held, self.batch_size), self.seed))
-        budget = steps(len(fit_rows), self.batch_size, self._in_dim(), signal is not None, self.epochs, self.min_steps)
+        budget = text_steps(len(fit_rows), self.batch_size, self._in_dim(), signal is not None, self.epochs,
+                            self.min_steps)  # fmt: skip
         t0 = time.perf_counter()
         self.history_ = train(
             self.model_, len(fit_rows), lambda idx: batch_loss(fit_rows[idx]), epochs=budget.epochs,
@@ -394,7 +319,6 @@ class TextAutoencoder(BinaryCapable, TextEncoder):
         self.word_vectors_ = arrays.get("word_vectors")
         self._set_rotation(arrays)
         model = self._build(self._in_dim())
-        self.decoder = any(k.startswith("model.decoder.") for k in arrays)  # what the file holds decides
-        if not self.decoder:
+        if not any(k.startswith("model.decoder.") for k in arrays):  # what the file holds decides
             model.decoder = None
         self.model_ = load_model_arrays(model, arrays, resolve_device(self.device))

@@ -46,9 +46,7 @@ class TextEncoder(Encoder):
     """An encoder over bag-of-words counts; subclasses work on the count matrix (tokenised once per batch)."""
 
     modality: ClassVar[str] = "text"
-
-    def __init__(self, vocab_size: int = 2000) -> None:
-        self.vocab_size = vocab_size
+    vocab_size: int  # an option of each subclass
 
     def counts(self, items: Sequence[str]) -> sp.csr_matrix:
         """Bag-of-words counts of ``items`` over the fitted vocabulary."""

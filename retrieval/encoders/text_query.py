@@ -31,6 +31,7 @@ from ..errors import EncoderFileError
 from ..nn.inference import ACTIVATIONS
 from .base import finish_codes, read_saved
 from .compact import expand
+from .params import layer_sizes
 from .text_base import query_counts
 from .text_forward import TextForward
 from .weighting import tfidf
@@ -139,14 +140,15 @@ def _autoencoder(options: dict[str, Any], arrays: dict[str, np.ndarray], idf: np
     if bits and binarise not in ("layer", "rotation"):
         return None
     code = "binary" if bits and binarise == "layer" else options["code_activation"]
-    activations = [options["activation"]] * len(options["hidden"]) + [code]
+    hidden = layer_sizes(options["hidden"], "TextAutoencoder")  # as given: "500,250" or a list
+    activations = [options["activation"]] * len(hidden) + [code]
     linears, vectors = _linears(arrays, len(activations)), arrays.get("word_vectors")
     if not set(activations) <= set(ACTIVATIONS) or linears is None:
         return None
     if vectors is not None and len(vectors) != len(idf):
         return None
     units = len(linears[-1][1])
-    sizes = [len(idf) + (0 if vectors is None else vectors.shape[1]), *options["hidden"], units]
+    sizes = [len(idf) + (0 if vectors is None else vectors.shape[1]), *hidden, units]
     if any(w.shape != (b, a) or bias.shape != (b,) for (w, bias), a, b in zip(linears, sizes[:-1], sizes[1:])):
         return None
     rotation = (arrays["rotation_mean"], arrays["rotation"]) if bits and binarise == "rotation" else None

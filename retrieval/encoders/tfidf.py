@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from ..defaults import TfidfConfig
 from .registry import register
 from .text_base import TextEncoder
 from .weighting import fit_idf, tfidf
@@ -17,10 +18,7 @@ class TfidfEncoder(TextEncoder):
     """Codes are L2-normalised TF-IDF vectors over the vocabulary (``dim`` = vocabulary size, known once fitted)."""
 
     name: ClassVar[str] = "tfidf"
-
-    def __init__(self, vocab_size: int = 2000, sublinear_tf: bool = True) -> None:
-        super().__init__(vocab_size)
-        self.sublinear_tf = sublinear_tf
+    config_class: ClassVar[type] = TfidfConfig
 
     @property
     def dim(self) -> int:  # type: ignore[override]

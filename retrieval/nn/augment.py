@@ -6,6 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..defaults import VIEW_GREYSCALE, VIEW_JITTER
+
 _GREY = (0.299, 0.587, 0.114)
 
 
@@ -16,12 +18,12 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def random_view(
-    x: torch.Tensor, gen: torch.Generator, min_scale: float = 0.6, jitter: float = 0.4, flip: bool = True
+    x: torch.Tensor, gen: torch.Generator, min_scale: float, jitter: float = VIEW_JITTER, flip: bool = True
 ) -> torch.Tensor:
-    """A random view of each image in ``x`` (values in [0, 1]): a resized crop covering
-    ``min_scale``–1 of each side, a horizontal flip half the time (with ``flip``), brightness / contrast /
-    saturation jitter of ±``jitter``, and greyscale one time in five (saturation and greyscale leave a
-    greyscale image as it is)."""
+    """A random view of each image in ``x`` (values in [0, 1]): a resized crop covering ``min_scale``–1 of each
+    side, a horizontal flip half the time (with ``flip``), brightness / contrast / saturation jitter of
+    ±``jitter``, and greyscale for a ``VIEW_GREYSCALE`` share of views (saturation and greyscale leave a greyscale
+    image as it is)."""
     n, dev = len(x), x.device
 
     def uniform(*shape: int) -> torch.Tensor:
@@ -43,7 +45,7 @@ def random_view(
     x = (x - mean) * factor() + mean  # contrast
     grey = (x * torch.tensor(_GREY, device=dev).view(1, 3, 1, 1)).sum(1, keepdim=True)
     x = (x - grey) * factor() + grey  # saturation
-    x = torch.where(uniform(n, 1, 1, 1) < 0.2, grey.expand_as(x), x)
+    x = torch.where(uniform(n, 1, 1, 1) < VIEW_GREYSCALE, grey.expand_as(x), x)
     return x.clamp(0, 1)
 
 
@@ -80,16 +82,16 @@ def _nearest_ratio(images: np.ndarray, transform, queries: int, database: int, s
 def mirror_ratio(images: np.ndarray, queries: int = 500, database: int = 5000, seed: int = 0) -> float:
     """How much farther a mirrored image is from the set than the image itself: the median distance from a
     seeded sample of mirrored images to their nearest set image, over the same for the unmirrored ones (each
-    left out of its own search). About 1 for photographs, whose mirror images are as natural as they are
-    (CIFAR-10: 0.95–0.98); about 2 for digits, where a mirrored 3 is no digit at all (1.9). Labels are never
-    used. ``images``: ``(n, H, W, C)`` uint8."""
+    left out of its own search). About 1 for photographs, whose mirror images are as natural as they are; about 2
+    for digits, where a mirrored 3 is no digit at all (docs/encoders.md, "Images"). Labels are never used.
+    ``images``: ``(n, H, W, C)`` uint8."""
     return _nearest_ratio(images, lambda x, _: x[:, :, ::-1] / 255, queries, database, seed)
 
 
 def crop_ratio(images: np.ndarray, scale: float, queries: int = 500, database: int = 5000, seed: int = 0) -> float:
     """As ``mirror_ratio``, for a random crop of ``scale`` of each side resized back to full size: about 1 for
-    photographs at any scale (CIFAR-10 0.91 at 0.6, 0.96 at 0.8), where a crop is a closer view of the same
-    kind of scene; well above for centred shapes (digits 3.2 at 0.6, 2.2 at 0.8), which a crop cuts apart."""
+    photographs at any scale, where a crop is a closer view of the same kind of scene; well above for centred
+    shapes such as digits, which a crop cuts apart, the more the smaller the scale."""
 
     def crop(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255
