@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -68,23 +69,43 @@ def bench_cmd(
     CIFAR-10 at one budget), anomaly (CIFAR-10, each class in turn as the normal one), or general (the default
     `aer index` path on 20 Newsgroups at several sizes, fortunes, CIFAR-10 at several sizes and scikit-learn's
     digits, against LSA, TF-IDF, BM25, pixels and PCA on the same queries). Writes results.json and
-    results.md (and for text and image, pictures) into --out; collections already built there are reused."""
+    its page README.md (and for text and image, pictures) into --out; collections already built there are reused."""
     from retrieval.bench import run_anomaly, run_benchmark, run_general
     from retrieval.bench.general import default_options
 
+    command = given_command(click.get_current_context())
     out = out or Path("runs") / suite
     if suite == "general":
         if data_dir is None or data is not None or methods is not None:
             raise click.UsageError("the general suite takes --data-dir DIR (and --corpora), not --data or --methods")
         given = {m: {**default_options(m, quick), **dict(map(parse_option, o))}
                  for m, o in (("image", image_options), ("text", text_options)) if o}  # fmt: skip
-        run_general(data_dir, out, corpora=corpora, quick=quick, subject=given or None, log=click.echo)
+        run_general(data_dir, out, corpora=corpora, quick=quick, subject=given or None, command=command,
+                    log=click.echo)
         return
     if image_options or text_options:
         raise click.UsageError("--image-option and --text-option are for the general suite")
     if data is None or data_dir is not None or corpora is not None:
         raise click.UsageError(f"the {suite} suite takes --data FILE, not --data-dir or --corpora")
     if suite == "anomaly":
-        run_anomaly(data, out, quick=quick, log=click.echo)
+        run_anomaly(data, out, quick=quick, command=command, log=click.echo)
     else:
-        run_benchmark(suite, data, out, methods=methods, quick=quick, log=click.echo)
+        run_benchmark(suite, data, out, methods=methods, quick=quick, command=command, log=click.echo)
+
+
+def given_command(ctx: click.Context) -> str:
+    """The command line as given (``aer bench ...``, with the arguments and options the user set), for the results'
+    record."""
+    words = ["aer", ctx.info_name or "bench"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if ctx.get_parameter_source(param.name or "") in (None, click.core.ParameterSource.DEFAULT) or value is None:
+            continue
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif getattr(param, "is_flag", False):
+            words += [param.opts[0]] if value else []
+        else:
+            for v in value if getattr(param, "multiple", False) else [value]:
+                words += [param.opts[0], str(v)]
+    return shlex.join(words)

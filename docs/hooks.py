@@ -2,8 +2,9 @@
 
 - ``encoder-options.md`` is generated from the registered encoders (``retrieval.encoders.catalog``), so the
   options table never drifts from the constructors;
-- ``benchmarks/README.md`` and everything under ``benchmarks/results/`` (the generated results pages, their
-  JSON, logs and pictures) are added to the site at ``benchmarks/``, as they sit in the repository;
+- ``benchmarks/README.md`` and everything under ``benchmarks/results/`` and ``benchmarks/studies/`` (the generated
+  results pages, their JSON, notes and pictures) are added to the site at ``benchmarks/``, as they sit in the
+  repository;
 - each folder under ``benchmarks/results/`` gets a generated ``index.md`` listing its files, so a link to a
   folder (``../benchmarks/results/rotation/``) has a page to land on, as it has when the repository is browsed;
 - a page in ``docs/`` links to them as ``../benchmarks/...`` (the path that works when the Markdown is read
@@ -48,13 +49,15 @@ def options_page() -> str:
 def benchmark_files() -> list[tuple[str, Path]]:
     """``(site path, file)`` for the benchmark pages and the files they link to, sorted."""
     root = REPO / BENCHMARKS
-    found = [root / "README.md", *(p for p in (root / "results").rglob("*") if p.is_file())]
+    found = [root / "README.md"]
+    found += [p for sub in ("results", "studies") for p in (root / sub).rglob("*") if p.is_file()]
     return sorted((p.relative_to(REPO).as_posix(), p) for p in found if p.suffix in BENCHMARK_SUFFIXES)
 
 
 def folder_pages(uris: list[str]) -> dict[str, str]:
     """``{site path of a folder's index.md: its Markdown}`` for every folder under ``benchmarks/results/``:
-    a list of the folder's subfolders and files, each a link."""
+    a list of the folder's subfolders and files, each a link (a subfolder's results page, its README.md, where it
+    has one)."""
     folders: dict[str, set[str]] = {}
     for uri in uris:
         parts = uri.split("/")
@@ -64,7 +67,8 @@ def folder_pages(uris: list[str]) -> dict[str, str]:
     pages = {}
     for folder, entries in folders.items():
         lines = [f"# {folder}/", "", "Generated from the repository's folder when the site was built.", ""]
-        lines += [f"- [{e}]({e}index.md)" if e.endswith("/") else f"- [{e}]({e})" for e in sorted(entries)]
+        page = {e: "README.md" if f"{folder}/{e}README.md" in uris else "index.md" for e in entries if e.endswith("/")}
+        lines += [f"- [{e}]({e}{page[e]})" if e.endswith("/") else f"- [{e}]({e})" for e in sorted(entries)]
         pages[folder + "/index.md"] = "\n".join(lines) + "\n"
     return pages
 
@@ -78,7 +82,8 @@ def on_files(files: Files, config: Any) -> Files:
     for uri, path in bench:
         files.append(File.generated(config, uri, abs_src_path=str(path), inclusion=hidden))
     for uri, text in folder_pages([u for u, _ in bench if u.startswith(BENCHMARKS + "/results/")]).items():
-        if files.get_file_from_path(uri) is None:
+        readme = uri.removesuffix("index.md") + "README.md"  # a results page is the folder's page already
+        if files.get_file_from_path(uri) is None and files.get_file_from_path(readme) is None:
             files.append(File.generated(config, uri, content=text, inclusion=hidden))
     return files
 

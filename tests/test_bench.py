@@ -25,6 +25,10 @@ def test_bench_text_quick_writes_results_table_and_pictures(tmp_path, newsgroups
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert results["suite"] == "text" and results["quick"] and results["machine"]["cores"] >= 1
+    # what ran, where and when: the command as given, the commit (or "not recorded"), the machine's builds
+    given = f"aer bench text --data {newsgroups_archive} --out {out} --methods tfidf,lsa-2,ae-32bit --quick"
+    assert results["command"] == given and results["commit"] and results["date"]
+    assert {"cpu", "ram_gb", "torch", "faiss"} <= set(results["machine"])
     assert results["database_items"] == 24 and results["queries"] == 12
     assert [r["method"] for r in results["methods"]] == ["tfidf", "lsa-2", "ae-32bit"]
     for r in results["methods"]:
@@ -34,8 +38,9 @@ def test_bench_text_quick_writes_results_table_and_pictures(tmp_path, newsgroups
     by_name = {r["method"]: r for r in results["methods"]}
     assert by_name["ae-32bit"]["code"] == "32 bits" and by_name["lsa-2"]["code"] == "2 floats"
     assert by_name["tfidf"]["map"] > 0.5  # three well-separated topics
-    table = (out / "results.md").read_text()
-    assert "| ae-32bit | 32 bits |" in table and "P@100" in table
+    page = (out / "README.md").read_text()  # rendered from results.json
+    assert "| ae-32bit | 32 bits |" in page and "P@100" in page and f"- Command: `{results['command']}`" in page
+    assert "![precision-recall curves](pr_curves.png)" in page and "- [map_lsa-2.png](map_lsa-2.png)" in page
     for picture in ("pr_curves.png", "map_lsa-2.png"):
         assert (out / picture).read_bytes()[:4] == b"\x89PNG"
     # a second run reuses the built collections and their recorded build figures
@@ -79,7 +84,7 @@ def test_bench_anomaly_quick(tmp_path):
         assert r["normal_train_images"] == 6 and r["test_images"] == 12 and r["anomalies"] == 8
         assert r["auc_pixel_knn5"] > 0.9  # the synthetic classes are far apart in pixel space
         assert 0.0 <= r["auc_reconstruction"] <= 1.0
-    assert "| **mean** |" in (out / "results.md").read_text()
+    assert "| **mean** |" in (out / "README.md").read_text()
 
 
 def test_bench_variants_quick(tmp_path, cifar_archive):

@@ -60,8 +60,9 @@ def test_general_quick_runs_the_default_path_on_every_corpus(tmp_path, data_dir)
         assert r["ratio"]["reference"]["p@10"] in references
     assert rows["digits"]["default"]["encoder"].startswith("conv-ae")
     assert rows["fortunes"]["baselines"]["tfidf"]["p@10"] > 0.9  # three topics
-    table = (out / "results.md").read_text()
+    table = (out / "README.md").read_text()
     assert "### Text" in table and "### Images" in table and "| fortunes | leave-one-out | 150 | 100 |" in table
+    assert f"- Command: `aer bench general --data-dir {data_dir} --out {out} --quick`" in table
     assert "cookie (50)" in table and "tiny (5)" in table and "default ÷ best LSA" in table
     # a second run reuses the built collections and their recorded build figures
     again = CliRunner().invoke(main, ["bench", "general", "--data-dir", str(data_dir), "--out", str(out), "--quick",

@@ -45,17 +45,14 @@ from ..outlier_scores import (
     score_items,
 )
 from ..sources import ImageItem, load_cifar10
-from .run import machine
+from .pages import PAGE, RESULTS
+from .record import provenance, write_results
+from .tables import ANOMALY_UNNORMALISED as UNNORMALISED
 
 AUTOENCODER = {"encoder": "conv-ae", "dim": 64, "orientation": 1.0, "seed": 0}  # the rest: the product's defaults
 KNN = 5
 QUICK = {"train_per_class": 500, "test": 1000, "classes": 3, "epochs": 2}
 BUILD_RECORD = "bench-build.json"
-COLUMNS = {"reconstruction": "reconstruction error", "knn": f"code {KNN}-NN distance", "combined": "combined",
-           "orientation": "orientation"}  # fmt: skip
-# Not what a conv-ae collection holds (its cosine index keeps unit-length codes): the same scores with the kNN
-# part by L2 between the codes as the encoder makes them, lengths kept.
-UNNORMALISED = {"knn_l2": f"code {KNN}-NN, L2 on unnormalised codes", "combined_l2": "combined, L2 kNN"}
 
 
 def run_anomaly(
@@ -64,10 +61,13 @@ def run_anomaly(
     *,
     quick: bool = False,
     autoencoder: dict[str, Any] | None = None,
+    command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run the suite on the CIFAR-10 archive ``data``; write ``results.json`` and ``results.md`` into ``out``.
-    ``autoencoder``: the encoder and its options (default ``AUTOENCODER``), e.g. to measure another budget."""
+    """Run the suite on the CIFAR-10 archive ``data``; write ``results.json`` and its page (``README.md``) into
+    ``out``. ``autoencoder``: the encoder and its options (default ``AUTOENCODER``), e.g. to measure another budget;
+    ``command``: what to record as the command run (default: this process's)."""
+    header = provenance(command)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train_x, train_y, names = load_cifar10(data, "train")
@@ -109,13 +109,12 @@ def run_anomaly(
         log(f"{names[c]}: AUC " + ", ".join(f"{s} {record[f'auc_{s}']:.3f}" for s in [*SCORES, *UNNORMALISED])
             + f", pixel {KNN}-NN {record[f'auc_pixel_knn{KNN}']:.3f}")  # fmt: skip
     results = {
-        "suite": "anomaly", "data": str(data), "quick": quick, "machine": machine(),
+        "suite": "anomaly", **header, "data": str(data), "quick": quick,
         "autoencoder": options, "knn": KNN, "scores": described, "default_score": f"{DEFAULT_SCORE} ({default})",
         "run_s": time.perf_counter() - t_start, "classes": records,
     }  # fmt: skip
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text(anomaly_table(results))
-    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    write_results(out, results)
+    log(f"wrote {out / RESULTS} and {out / PAGE}")
     return results
 
 
@@ -176,31 +175,3 @@ def _pixel_knn(path: Path, items: list[ImageItem], test_x: np.ndarray) -> np.nda
     with Collection.create(path, encoder, device="cpu") as col:
         col.add(items, keep_scores=False)
         return score_codes(col, col.encode(list(test_x)), "knn", k=KNN)
-
-
-def anomaly_table(results: dict[str, Any]) -> str:
-    """The per-class AUC table (markdown), the mean row, and what was measured."""
-    k = results["knn"]
-    columns = {**COLUMNS, **{s: f"{c}*" for s, c in UNNORMALISED.items()}}
-    keys = [*(f"auc_{s}" for s in columns), f"auc_pixel_knn{k}"]
-    heads = [*(f"AUC, {c}" for c in columns.values()), f"AUC, pixel {k}-NN distance (baseline)"]
-    lines = [f"| normal class | {' | '.join(heads)} |", "|---" * (len(heads) + 1) + "|"]
-    for r in results["classes"]:
-        lines.append(f"| {r['normal_class']} | " + " | ".join(f"{r[key]:.3f}" for key in keys) + " |")
-    means = [float(np.mean([r[key] for r in results["classes"]])) for key in keys]
-    lines.append("| **mean** | " + " | ".join(f"**{m:.3f}**" for m in means) + " |")
-    m, first = results["machine"], results["classes"][0]
-    lines += [
-        "",
-        *(f"- {COLUMNS[s]}: {what}." for s, what in results["scores"].items()),
-        "- \\*: not what a collection of these codes holds (its cosine index keeps unit-length codes): the kNN "
-        "part by L2 between the codes as the encoder makes them, in an index of their own.",
-        f"- Autoencoder: {results['autoencoder']} (product defaults otherwise); training: {first['training']}.",
-        f"- Each class: {first['normal_train_images']:,} normal training images, {first['test_images']:,} test "
-        f"images of which {first['anomalies']:,} anomalies{' (quick: a seeded slice)' if results['quick'] else ''}.",
-        f"- `aer outliers` default score: {results['default_score']}.",
-        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, GPU: {m['cuda'] or 'none'}; "
-        f"{results['run_s'] / 60:.1f} minutes this run; autoencoder builds "
-        f"{sum(r['autoencoder_s'] for r in results['classes']) / 60:.1f} minutes (as recorded when built).",
-    ]
-    return "\n".join(lines) + "\n"

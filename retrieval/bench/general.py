@@ -32,9 +32,10 @@ from ..indexing import index_source
 from ..label_eval import collection_leave_one_out
 from ..sources import contents
 from .corpora import PROTOCOLS, SEED, Corpus, check_files, load_corpora, select
-from .general_report import markdown
 from .methods import QUICK_TRAINING
-from .run import BUILD_RECORD, machine
+from .pages import PAGE, RESULTS
+from .record import provenance, write_results
+from .run import BUILD_RECORD
 
 CHUNK = 256  # test-split queries encoded and searched at a time
 # best LSA (over 2,000 and 10,000 words); better of pixels and PCA
@@ -48,19 +49,21 @@ def run_general(
     corpora: str | Sequence[str] | None = None,
     quick: bool = False,
     subject: dict[str, dict[str, Any]] | None = None,
+    command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the suite on the corpora of ``data_dir`` (``corpora``: comma-separated names or families, default all);
-    write ``results.json`` and ``results.md`` into ``out`` after every corpus, so a stopped run keeps what it
-    measured. ``subject``: ``index_source`` options per modality for the collection under test instead of the
-    defaults (``{"text": {"encoder": "lsa"}}``; recorded in the results)."""
+    write ``results.json`` and its page (``README.md``) into ``out`` after every corpus, so a stopped run keeps what
+    it measured. ``subject``: ``index_source`` options per modality for the collection under test instead of the
+    defaults (``{"text": {"encoder": "lsa"}}``; recorded in the results); ``command``: what to record as the
+    command run (default: this process's)."""
     data_dir, out = Path(data_dir), Path(out)
     names = select(corpora, quick)
     check_files(data_dir, names)
     out.mkdir(parents=True, exist_ok=True)
     options = {m: dict((subject or {}).get(m, default_options(m, quick))) for m in ("text", "image")}
     results: dict[str, Any] = {
-        "suite": "general", "quick": quick, "data_dir": str(data_dir), "machine": machine(), "seed": SEED,
+        "suite": "general", **provenance(command), "quick": quick, "data_dir": str(data_dir), "seed": SEED,
         "ks": list(KS), "default_options": options, "protocols": PROTOCOLS, "corpora": [],
     }  # fmt: skip
     t0 = time.perf_counter()
@@ -68,9 +71,8 @@ def run_general(
         log(f"{corpus.name}: {len(corpus.database)} items, {len(corpus.query_labels)} queries, {corpus.protocol}")
         results["corpora"].append(run_corpus(corpus, out, options[corpus.modality], quick, log))
         results["total_s"] = time.perf_counter() - t0
-        (out / "results.json").write_text(json.dumps(results, indent=1))
-        (out / "results.md").write_text(markdown(results))
-    log(f"wrote {out / 'results.json'} and {out / 'results.md'} ({time.perf_counter() - t0:.0f} s)")
+        write_results(out, results)
+    log(f"wrote {out / RESULTS} and {out / PAGE} ({time.perf_counter() - t0:.0f} s)")
     return results
 
 

@@ -1,4 +1,4 @@
-"""The generalisation suite's ``results.md``: one table per modality (as the README takes it), notes under it."""
+"""The generalisation suite's tables for its page: one table per modality, notes under it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ TITLES = {"text": "Text", "image": "Images"}
 
 def markdown(results: dict[str, Any]) -> str:
     """The tables (P@10 / P@100 in each cell, the best P@10 of a row in bold), then protocol, exclusions, where a
-    baseline beats the default, and the machine."""
+    baseline beats the default, the seed and the suite's time."""
     lines: list[str] = []
     for modality in ("text", "image"):
         rows = [r for r in results["corpora"] if r["modality"] == modality]
@@ -80,11 +80,8 @@ def _notes(results: dict[str, Any]) -> list[str]:
         if r["default"].get("unencodable_queries"):
             lines.append(f"- {r['corpus']}: {r['default']['unencodable_queries']} queries the default could not "
                          "encode (no word in its vocabulary) count as empty rankings.")  # fmt: skip
-    m = results["machine"]
     quick = "Quick run (tiny slices, short training: a smoke test, not results). " if results["quick"] else ""
-    lines += ["", f"{quick}Seed {results['seed']}. Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} with "
-              f"{m['torch_threads']} threads, GPU: {m['cuda'] or 'none'}. Suite time: "
-              f"{results.get('total_s', 0):.0f} s."]  # fmt: skip
+    lines += ["", f"{quick}Seed {results['seed']}. Suite time: {results.get('total_s', 0):.0f} s."]
     return lines
 
 

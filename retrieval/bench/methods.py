@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,23 +40,8 @@ TEXT_METHODS = [
     _m("ae-32bit", "ae", bits=32),
     _m("ae-64bit", "ae", bits=64),
     _m("ae-128bit", "ae", bits=128),
-    _m("ae-64bit-layer", "ae", bits=64, binarise="layer"),  # the binary code layer, the default before rotation
-    _m("ae-64bit-2k", "ae", bits=64, vocab_size=2000),  # the default vocabulary before the generalisation suite
     _m("minilm", "minilm"),
     _m("minilm-ae-64bit", "minilm-ae", bits=64),
-    # the vocabulary study (issue 17): the same methods over the 5,000 and 10,000 most frequent words (the 64-bit
-    # rows as they were measured, with the binary code layer; the last with bits by rotation of taught floats)
-    _m("lsa-50-5k", "lsa", dim=50, vocab_size=5000),
-    _m("lsa-50-10k", "lsa", dim=50, vocab_size=10000),
-    _m("ae-64bit-5k", "ae", bits=64, vocab_size=5000, binarise="layer"),
-    _m("ae-64bit-10k", "ae", bits=64, vocab_size=10000, binarise="layer"),
-    _m("ae-64bit-10k-teacher", "ae", bits=64, vocab_size=10000, teacher="minilm", binarise="layer"),
-    _m("ae-64bit-10k-rotation", "ae", bits=64, vocab_size=10000),
-    # the student without its teacher (issue 17): the defaults above have it; these train on the words alone
-    _m("ae-32-no-teacher", "ae", dim=32, teacher="none"),
-    _m("ae-32bit-no-teacher", "ae", bits=32, teacher="none"),
-    _m("ae-64bit-no-teacher", "ae", bits=64, teacher="none"),
-    _m("ae-128bit-no-teacher", "ae", bits=128, teacher="none"),
 ]
 IMAGE_METHODS = [
     _m("pixels", "pixels"),
@@ -68,8 +54,6 @@ IMAGE_METHODS = [
     _m("conv-ae-32bit", "conv-ae", bits=32),
     _m("conv-ae-64bit", "conv-ae", bits=64),
     _m("conv-ae-256bit", "conv-ae", bits=256),
-    _m("conv-ae-64bit-layer", "conv-ae", bits=64, binarise="layer"),  # the binary code layer, as before rotation
-    _m("conv-ae-256bit-layer", "conv-ae", bits=256, binarise="layer"),
     _m("conv-ae-32+256bit", "conv-ae", short_bits=32, bits=256),
 ]
 # The autoencoder family at one budget and seed: a dense 3072-1024-512-64 autoencoder, plain MSE
@@ -101,10 +85,13 @@ QUICK_TRAINING: dict[str, dict[str, Any]] = {
 }
 
 
-def choose(suite: str, names: str | None, quick: bool) -> list[Method]:
-    """The methods named in the comma-separated ``names`` (default: all, or the quick subset)."""
+def choose(suite: str, names: str | None, quick: bool, extra: Sequence[Method] = ()) -> list[Method]:
+    """The methods named in the comma-separated ``names`` (default: all, or the quick subset), from the suite's own
+    and ``extra`` (a study's methods, named only when wanted)."""
     known = {m.name: m for m in METHODS[suite]}
-    wanted = names.split(",") if names else (QUICK_METHODS[suite] if quick else list(known))
+    default = QUICK_METHODS[suite] if quick else list(known)
+    known.update({m.name: m for m in extra})
+    wanted = names.split(",") if names else default
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise InvalidParameterError(f"unknown {suite} method {unknown[0]!r}; known: {', '.join(known)}")

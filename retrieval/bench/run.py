@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
-import platform
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from indexers import recall_at_k
 
@@ -30,6 +27,8 @@ from ..evaluation import RankingScores
 from ..indexing import index_source
 from .data import SuiteData, load_suite
 from .methods import MODALITY, Method, choose
+from .pages import PAGE, RESULTS
+from .record import provenance, write_results
 
 BUILD_RECORD = "bench-build.json"
 CHUNK = 256  # queries per batched search
@@ -40,18 +39,6 @@ FULL_RANKING_QUERIES = 1000  # ... and ranked whole for this many queries (mAP, 
 EMBEDDING_ENCODERS = {"minilm", "minilm-ae"}
 
 
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-
-
 def run_benchmark(
     suite: str,
     data: str | Path,
@@ -59,13 +46,17 @@ def run_benchmark(
     *,
     methods: str | None = None,
     quick: bool = False,
+    extra_methods: Sequence[Method] = (),
+    command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run ``suite`` (``text``, ``image`` or ``variants``) on ``data``; write results, table and pictures
-    into ``out``."""
-    from .report import write_report  # matplotlib only when reporting
+    """Run ``suite`` (``text``, ``image`` or ``variants``) on ``data``; write ``results.json``, its page
+    (``README.md``) and pictures into ``out``. ``methods``: comma-separated names from the suite's own and
+    ``extra_methods`` (a study's); ``command``: what to record as the command run (default: this process's)."""
+    from .report import write_pictures  # matplotlib only when reporting
 
-    chosen = choose(suite, methods, quick)
+    chosen = choose(suite, methods, quick, extra_methods)
+    header = provenance(command)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -86,13 +77,13 @@ def run_benchmark(
         records.append(record)
         log(_summary(record))
     results = {
-        "suite": suite, "modality": modality, "data": str(data), "quick": quick, "machine": machine(),
+        "suite": suite, **header, "modality": modality, "data": str(data), "quick": quick,
         "database_items": len(suite_data.database), "queries": len(suite_data.queries),
         **extra, "methods": records,
     }  # fmt: skip
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    write_report(out, results, suite_data)
-    log(f"wrote {out / 'results.json'}, {out / 'results.md'} and pictures")
+    write_pictures(out, results, suite_data)
+    write_results(out, results)
+    log(f"wrote {out / RESULTS}, {out / PAGE} and pictures")
     return results
 
 
