@@ -8,6 +8,8 @@ setting buys. The slowdown is each concurrent run's wall time over the lone run'
 is 2×.
 
     python benchmarks/concurrent_index.py --data ../shared/data/20news-bydate.tar.gz --out runs/concurrent
+
+Writes ``results.json`` (with the commit, machine and command) and its page, ``README.md``, into ``--out``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import sys
 import time
 from pathlib import Path
 
+from retrieval.bench.record import provenance, write_results
+
 AER = str(Path(sys.executable).with_name("aer"))
+TITLE = "Two aer index processes on one machine"
+ABOUT = (
+    "`benchmarks/concurrent_index.py`: `aer index` of `docs` 20 Newsgroups train posts (`epochs` epochs) alone, "
+    "then two started together, as shipped and with `OMP_WAIT_POLICY=ACTIVE`."
+)
 SETTINGS = {"as shipped": {}, "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"}}
 
 
@@ -57,6 +66,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--out", type=Path, default=Path("runs/concurrent"))
     args = p.parse_args()
+    header = provenance()
     args.out.mkdir(parents=True, exist_ok=True)
     corpus = write_corpus(args.data, args.docs, args.out / "corpus")
     rows = []
@@ -72,7 +82,8 @@ def main() -> None:
     for r in rows:
         together = " / ".join(map(str, r["together_s"]))
         print(f"| {r['setting']} | {r['alone_s']} | {together} | {' / '.join(f'{x}×' for x in r['slowdown'])} |")
-    (args.out / "results.json").write_text(json.dumps({"docs": args.docs, "epochs": args.epochs, "rows": rows}))
+    write_results(args.out, {"suite": "concurrent", "title": TITLE, "about": ABOUT, **header, "docs": args.docs,
+                             "epochs": args.epochs, "rows": rows})  # fmt: skip
 
 
 if __name__ == "__main__":

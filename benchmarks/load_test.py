@@ -1,6 +1,6 @@
 """A bounded load test of ``aer serve``: concurrent searching clients, one writer, nothing lost.
 
-    python benchmarks/load_test.py demo.aer --clients 8 --queries 2000 --writer --out runs/load.json
+    python benchmarks/load_test.py demo.aer --clients 8 --queries 2000 --writer --out runs/load-test
 
 The collection is copied to a temporary folder first (``--in-place`` serves it as it is) and served by
 ``aer serve`` in a subprocess on loopback. ``--clients`` threads, each with its own keep-alive HTTP client,
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import random
 import secrets
@@ -33,6 +32,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+TITLE = "Load test: aer serve under concurrent searches and writes"
+ABOUT = (
+    "`benchmarks/load_test.py`: serves a copy of a collection on loopback, `clients` client threads of text "
+    "searches (k=10), optionally one writer adding batches of `write_batch` items with the token; clients, server "
+    "and writer share the machine."
+)
 
 
 def free_port() -> int:
@@ -217,13 +222,15 @@ def main() -> None:
     parser.add_argument("--server-threads", type=int, default=1, help="AER_THREADS of the server.")
     parser.add_argument("--in-place", action="store_true", help="Serve the collection itself, not a copy.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="Write the result as JSON here.")
+    parser.add_argument("--out", type=Path, default=None, help="Write results.json and its page into this folder.")
     args = parser.parse_args()
     result = run(args)
     print(table(result))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
+        from retrieval.bench.record import provenance, write_results
+
+        header = provenance()  # after the run: torch and faiss stay out of the clients' process while it lasts
+        write_results(args.out, {"suite": "load-test", "title": TITLE, "about": ABOUT, **header, **result})
     if result["errors"] or not result["nothing_lost"]:
         raise SystemExit(f"FAILED: {result['errors']} errors, nothing_lost={result['nothing_lost']}")
 
