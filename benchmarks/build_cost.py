@@ -46,7 +46,7 @@ ENCODERS = {"default": [], "minilm": ["--encoder", "minilm"], "lsa": ["--encoder
 CORPORA = ("20news-300", "20news-3000", "20news-11314", "fortunes", "synthetic-100000", "synthetic-1000000")
 QUERIES = 1000
 SEED = 0
-TEACHER_DOCS = 2000  # the default's teacher sample (retrieval.encoders.teacher)
+TEACHER_DOCS = 2000  # the default's teacher sample (retrieval.defaults.TEACHER_DOCS)
 
 
 # --- corpora --------------------------------------------------------------------------------------

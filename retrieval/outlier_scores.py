@@ -14,7 +14,7 @@ how well the image autoencoder can tell which way up an image is.
 
 Higher is always less typical. ``DEFAULT_SCORE`` is ``auto``: ``orientation`` where the encoder has the head,
 else ``knn`` (every encoder has it). Measured by ``aer bench anomaly`` (CIFAR-10, ten one-class splits;
-benchmarks/results/anomaly-v3), mean ROC AUC: see the README's "Outliers" section.
+its page: benchmarks/results/anomaly/README.md).
 """
 
 from __future__ import annotations
