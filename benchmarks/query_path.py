@@ -25,9 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("AER_THREADS", "1")  # before retrieval loads torch and faiss: one thread a query
+os.environ.setdefault("AER_THREADS", "1")  # one thread a query
 
-import retrieval  # noqa: E402  (before NumPy: retrieval.threads sets how long its BLAS threads spin)
+from retrieval.threads import set_threads, set_wait_defaults  # noqa: E402
+
+set_wait_defaults()  # this script owns its process: before NumPy loads, how long its BLAS threads spin
+set_threads()  # AER_THREADS, before torch and faiss load
+
+import retrieval  # noqa: E402
 
 import numpy as np  # noqa: E402
 from indexers import create_index  # noqa: E402

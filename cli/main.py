@@ -1,11 +1,23 @@
-"""The ``aer`` command."""
+"""The ``aer`` command.
 
+``aer`` owns its process, so it sets the OpenMP and OpenBLAS wait defaults (``retrieval.threads``) first, before
+any module imported below can load NumPy, torch or faiss, and sizes the thread pools from ``--threads`` or
+``AER_THREADS``. Importing ``retrieval`` alone does neither: a program using the library keeps its own settings.
+"""
+
+# ruff: noqa: E402  (the imports after set_wait_defaults() must come after it)
 from __future__ import annotations
+
+from retrieval.threads import set_wait_defaults
+
+set_wait_defaults()
+
+import os
 
 import click
 
 from retrieval import __version__
-from retrieval.threads import set_threads
+from retrieval.threads import ENV, set_threads
 
 from .add import add_cmd
 from .bench import bench_cmd
@@ -31,8 +43,8 @@ from .verify import repair_cmd, verify_cmd
 )
 def main(threads: int | None) -> None:
     """ae-retrieval: index corpora as autoencoder codes and search them."""
-    if threads is not None:
-        set_threads(threads)
+    if threads is not None or os.environ.get(ENV):
+        set_threads(threads)  # None: AER_THREADS
 
 
 main.add_command(index_cmd)

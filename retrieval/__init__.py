@@ -5,24 +5,19 @@
 >>> col.search("orbital launch of the shuttle", k=10)
 
 Importing the package is cheap: each public name (and each submodule, e.g. ``retrieval.images``) is imported
-on first use (PEP 562), so ``aer --help`` does not load torch or scikit-learn.
+on first use (PEP 562), so ``aer --help`` does not load torch or scikit-learn. It leaves its host process
+alone: no environment variable, thread pool or random generator changes (``retrieval.threads.set_threads``
+sizes the pools when a program asks; the ``aer`` command does it for its own process).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import threads  # first: OpenMP's wait policy must be set before torch and faiss load
-
-# isort: split
 from .lazy import lazy_names
 
 __version__ = "0.1.0"
-
-if os.environ.get(threads.ENV):
-    threads.set_threads()
 
 # public name -> the submodule that defines it (imported when the name is first asked for)
 _LAZY = {

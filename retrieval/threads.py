@@ -1,14 +1,16 @@
 """One setting for every thread pool the library runs: torch's, the BLAS under NumPy/scikit-learn, faiss's
 OpenMP, and the Rust tokenizers'.
 
-``AER_THREADS`` (or ``aer --threads N``, or :func:`set_threads`) sizes them all; unset, each pool gets the
-CPUs this process may run on. What made two processes on one machine slow each other down by 5× rather than 2×
-was not the pool sizes but OpenMP's spin-waiting: an idle worker thread spins for a while before it sleeps,
-burning the core another process needs. ``OMP_WAIT_POLICY=PASSIVE`` (set here unless the user set it) makes
-idle workers sleep at once; it must be in the environment before torch or faiss is first imported, which is
-why ``retrieval`` imports this module first. NumPy's OpenBLAS spins likewise, and is told the same here
-(``OPENBLAS_THREAD_TIMEOUT``), which takes effect when ``retrieval`` is imported before NumPy. Importing
-``retrieval`` loads neither torch nor faiss: they load when first used, after these variables are set.
+Importing ``retrieval`` changes nothing in its host process: no environment variable, no pool size. A program
+that embeds the library sizes the pools itself with :func:`set_threads`; the ``aer`` command does it for its own
+process (``aer --threads N`` or ``AER_THREADS``), and also calls :func:`set_wait_defaults` before anything loads
+NumPy, torch or faiss.
+
+Why the wait defaults: what made two processes on one machine slow each other down by 5× rather than 2× was not
+the pool sizes but OpenMP's spin-waiting: an idle worker thread spins for a while before it sleeps, burning the
+core another process needs. ``OMP_WAIT_POLICY=PASSIVE`` makes idle workers sleep at once; NumPy's OpenBLAS spins
+likewise and is told the same (``OPENBLAS_THREAD_TIMEOUT``). Each runtime reads its variable once, when it
+loads, so they are set by the program that owns the process, first thing, never by a library import.
 """
 
 from __future__ import annotations
@@ -21,12 +23,23 @@ ENV = "AER_THREADS"
 # read once by OpenMP runtimes (torch's, faiss's), OpenBLAS and MKL when each loads: its pool size
 POOL_SIZE_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-# Before torch / faiss load their OpenMP runtimes (they read these once, at load time).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same, for an Intel OpenMP runtime
-# NumPy's OpenBLAS (pthreads, not OpenMP) spins about 0.1 s after each call by default: a batch query's encode
-# then slowed the index scan after it from about 105 to 170-200 ms. 4 is its shortest wait; read when NumPy first loads.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+WAIT_DEFAULTS = {
+    "OMP_WAIT_POLICY": "PASSIVE",  # idle OpenMP workers (torch's, faiss's) sleep at once instead of spinning
+    "KMP_BLOCKTIME": "0",  # the same, for an Intel OpenMP runtime
+    # NumPy's OpenBLAS (pthreads, not OpenMP) spins about 0.1 s after each call by default: a batch query's
+    # encode then slowed the index scan after it from about 105 to 170-200 ms. 4 is its shortest wait.
+    "OPENBLAS_THREAD_TIMEOUT": "4",
+}
+
+
+def set_wait_defaults() -> None:
+    """Set each of ``WAIT_DEFAULTS`` the user has not set, in this process's environment (see the module docstring).
+
+    For the program that owns the process (``aer`` and ``aer serve`` call it first): a runtime reads its variable
+    once, when it loads, so this must run before NumPy, torch or faiss is imported; importing ``retrieval``
+    never calls it."""
+    for name, value in WAIT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 def available_cpus() -> int:
