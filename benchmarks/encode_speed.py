@@ -84,11 +84,12 @@ def reference_check(enc: Any, texts: list[str]) -> dict[str, Any]:
 
 def minilm_speed(texts: list[str], n: int, seed: int = 0) -> dict[str, Any]:
     """Docs/s of all-MiniLM-L6-v2 on a seeded sample of ``n`` texts (CPU)."""
-    from retrieval.encoders.sentence import embed
+    from retrieval.encoders.sentence import SentenceModels, embed
 
     sample = [texts[i] for i in np.random.default_rng(seed).choice(len(texts), size=min(n, len(texts)), replace=False)]
-    embed(sample[:16], device="cpu")  # load the model
-    seconds, _ = best_of(lambda: embed(sample, device="cpu"), 1)
+    models = SentenceModels()
+    embed(sample[:16], device="cpu", models=models)  # load the model
+    seconds, _ = best_of(lambda: embed(sample, device="cpu", models=models), 1)
     return {"docs": len(sample), "docs_per_s": round(len(sample) / seconds, 1), "total_s": round(seconds, 2)}
 
 

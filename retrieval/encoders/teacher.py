@@ -31,7 +31,7 @@ from ..defaults import DEFAULT_TEACHER, NO_TEACHER, TEACHER_TEMPERATURE
 from ..device import resolve_device
 from ..progress import bar as progress_bar
 from .params import invalid
-from .sentence import MODEL_NAME, _model, embed
+from .sentence import MODEL_NAME, SentenceModels, embed
 from .token_vectors import token_table, word_vectors
 
 PROGRESS_STEP = 256  # texts embedded between two updates of the teacher's progress bar
@@ -68,31 +68,36 @@ def teach(
     progress: bool, max_tokens: int | None = None,
 ) -> TeacherSignal:  # fmt: skip
     """Embed a seeded sample of at most ``max_docs`` of ``texts`` (their first ``max_tokens`` tokens), and every
-    vocabulary word, with ``teacher``."""
+    vocabulary word, with ``teacher`` (loaded once for this call, and let go after it)."""
     t0 = time.perf_counter()
     n = len(texts)
     rng = np.random.default_rng(seed)
     positions = np.arange(n) if n <= max_docs else np.sort(rng.permutation(n)[:max_docs])
     name = model_name(teacher)
-    words = teacher_word_vectors(vocabulary, name, device, progress)
+    models = SentenceModels()  # the teacher is needed while fitting only: no process-wide cache keeps it
+    words = teacher_word_vectors(vocabulary, name, device, progress, models)
     # longest first, so each chunk's batches pad little (model.encode sorts within the texts it is given)
     order = sorted(range(len(positions)), key=lambda j: -len(texts[positions[j]]))
     emb = np.zeros((len(positions), words.shape[1]), dtype=np.float32)
     with progress_bar(desc="teacher: embedding texts", total=len(order), unit="text", enabled=progress) as shown:
         for start in range(0, len(order), PROGRESS_STEP):
             chunk = order[start : start + PROGRESS_STEP]
-            emb[chunk] = embed([texts[positions[j]] for j in chunk], device, False, model=name, max_tokens=max_tokens)
+            emb[chunk] = embed([texts[positions[j]] for j in chunk], device, False, model=name, max_tokens=max_tokens,
+                               models=models)  # fmt: skip
             shown.update(len(chunk))
     return TeacherSignal(positions, torch.from_numpy(emb), words, time.perf_counter() - t0)
 
 
-def teacher_word_vectors(vocabulary: Sequence[str], name: str, device: str, progress: bool = False) -> np.ndarray:
+def teacher_word_vectors(
+    vocabulary: Sequence[str], name: str, device: str, progress: bool = False, models: SentenceModels | None = None
+) -> np.ndarray:
     """Unit-length vectors of the vocabulary's words: from the teacher's cached token table where it has one
-    (``token_vectors``), else each word through the teacher."""
-    model = _model(resolve_device(device), name)
+    (``token_vectors``), else each word through the teacher (loaded in ``models``, else for this call)."""
+    models = SentenceModels() if models is None else models
+    model = models.get(resolve_device(device), name)
     table = token_table(model, name, progress)
     if table is None:
-        return embed(list(vocabulary), device, False, model=name)
+        return embed(list(vocabulary), device, False, model=name, models=models)
     return word_vectors(vocabulary, model.tokenizer, table)
 
 

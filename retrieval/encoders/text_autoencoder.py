@@ -37,7 +37,7 @@ from ..nn.sparse_input import dense_first, sparse_first
 from ..progress import bar as progress_bar
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, seeded, stopping_note
-from ..nn.training import seed_everything, train
+from ..nn.training import seeded_fit, train
 from .base import BinaryCapable, CodeWidth, HiddenLayers, binary_note
 from .compact import FORMATS, compact, expand, round_trip
 from .params import check_binarise, check_bits, invalid
@@ -147,11 +147,11 @@ class TextAutoencoder(CodeWidth, HiddenLayers, BinaryCapable, TextEncoder):
     def _fit_counts(self, counts: sp.csr_matrix) -> None:
         self._train(counts, None)
 
+    @seeded_fit
     def _train(self, counts: sp.csr_matrix, signal: TeacherSignal | None) -> None:
         check_bits(self.bits, type(self).__name__)
         if self.weights not in FORMATS:
             raise invalid("weights", type(self).__name__, f"one of {list(FORMATS)}", self.weights)
-        seed_everything(self.seed)
         device = resolve_device(self.device)
         self.idf_ = fit_idf(counts)
         self.word_vectors_ = None if signal is None else signal.word_vectors

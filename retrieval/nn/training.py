@@ -2,20 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..progress import bar as progress_bar
 from .early_stopping import EarlyStopping
 
+Method = TypeVar("Method", bound=Callable[..., Any])
 
-def seed_everything(seed: int) -> None:
-    """Fix torch's and numpy's generators so a training run is reproducible."""
-    torch.manual_seed(seed)
-    np.random.seed(seed)
+
+@contextlib.contextmanager
+def host_rng_kept(gpus: Sequence[int] = ()) -> Iterator[None]:
+    """Give back Python's, NumPy's and torch's global generators (the CPU's and those of the GPUs listed) as they
+    were when the block began, whatever drew from them inside: ours, or a library's (importing scikit-learn or
+    sentence-transformers draws from ``random``)."""
+    python, numpy = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=list(gpus)):
+            yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
+
+
+@contextlib.contextmanager
+def private_rng(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run the block with torch's generators (the CPU's, and ``device``'s when it is a GPU) seeded to ``seed``,
+    inside :func:`host_rng_kept`: the host program's random streams are where they were afterwards.
+
+    Module initialisation, dropout and noise draw from torch's global generators, so a fit seeds them for
+    reproducible weights. NumPy's draws during a fit come from local ``np.random.default_rng(seed)`` generators."""
+    dev = torch.device(device)
+    gpus = [torch.cuda.current_device() if dev.index is None else dev.index] if dev.type == "cuda" else []
+    with host_rng_kept(gpus):
+        torch.default_generator.manual_seed(seed)
+        for index in gpus:  # not torch.manual_seed: it would also seed every other GPU, which is not kept
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
+
+
+def seeded_fit(method: Method) -> Method:
+    """Decorate an encoder's training method: it runs inside :func:`private_rng` with the encoder's ``seed`` and
+    ``device``, so a fit is reproducible for its seed and changes no global random state."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with private_rng(self.seed, resolve_device(self.device)):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 def adamw(params, *, lr: float, weight_decay: float) -> torch.optim.AdamW:
