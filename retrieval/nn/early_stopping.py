@@ -42,7 +42,7 @@ def seeded(loss: Callable[[], float], seed: int) -> Callable[[], float]:
 
     def run() -> float:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)  # the CPU's only: a GPU's stream is not forked here
             return loss()
 
     return run
