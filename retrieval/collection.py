@@ -325,15 +325,16 @@ class Collection(Searching):
         """Remove the items with ``item_ids`` (a list of ids: a single string is an ``InvalidParameterError``,
         never read as one id per character); return the ids that were there (unknown ids are skipped).
 
-        The store forgets them first, then the index is rewritten: a crash in between leaves codes the store
-        does not list, dropped on the next open, so a deleted item never comes back from ``search``."""
+        The index file is rewritten inside the store's transaction, which commits last (a failed commit puts the file
+        back): a failed delete changes nothing. A crash between its rename and the commit leaves the items listed
+        without a code (never in ``search``; ``verify`` names them; deleting them again completes it)."""
         item_ids = id_list(item_ids)
         with self._writing():
             found = self._keys_of(item_ids)
             if found:
-                self.store.delete(list(set(found.values())))
-                self.index.remove(np.unique(np.fromiter(found.values(), dtype=np.int64)))
-                self._save_index()
+                self.index.remove(keys := np.unique(np.fromiter(found.values(), dtype=np.int64)))
+                with directory.index_undo(self.path), self.store.deleting(keys.tolist()):
+                    self._save_index()
             return [i for i in dict.fromkeys(item_ids) if i in found]
 
     # --- outliers -------------------------------------------------------------------------------

@@ -179,8 +179,8 @@ def record_encoder(path: Path) -> None:
 def save_index(path: Path, index: Any) -> Stamp:
     """Write the index file and its digest so that a crash at any point leaves a file whose digest is recorded.
 
-    The index is written beside its place, its digest recorded with the previous one's, then renamed into
-    place: before the rename the old file matches the previous digest, after it the new one matches. A failure
+    The index is written beside its place, its digest recorded with the digest of the file in place, then renamed
+    into place: before the rename the old file matches the previous digest, after it the new one matches. A failure
     (a full disk, an I/O error; FAISS's own ``RuntimeError`` included) is a ``StorageError`` saying why, with no
     temporary file left behind.
     """
@@ -190,7 +190,12 @@ def save_index(path: Path, index: Any) -> Stamp:
     try:
         index.save(staged)
         digests = _digests(path)
-        digests[INDEX_FILE] = [file_digest(staged), *digests.get(INDEX_FILE, [])[:1]]
+        recorded = digests.get(INDEX_FILE, [])
+        # The file in place matches the first recorded digest, or the second when the last write failed after
+        # recording its own (its rename failed, or its commit did and index_undo put the old file back).
+        if len(recorded) > 1 and (path / INDEX_FILE).exists() and (now := file_digest(path / INDEX_FILE)) in recorded:
+            recorded = [now]
+        digests[INDEX_FILE] = [file_digest(staged), *recorded[:1]]
         atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
         os.replace(staged, path / INDEX_FILE)
     except (OSError, IndexFileError) as exc:

@@ -328,14 +328,17 @@ class MetadataStore:
             q = select(ItemRow.item_id, ItemRow.outlier_score).where(ItemRow.outlier_score.is_not(None))
             return dict(conn.execute(q).all())
 
-    def delete(self, keys: Sequence[int]) -> None:
-        """Forget the items with ``keys`` (and their thumbnails), in one transaction; their keys stay used."""
+    @contextlib.contextmanager
+    def deleting(self, keys: Sequence[int]) -> Iterator[None]:
+        """Forget the items with ``keys`` (and their thumbnails) in one transaction, committed when the block ends (a
+        failure in it rolls the transaction back: nothing forgotten); their keys stay used."""
         keep_counter = self.next_key()
         with self._transaction() as conn:
             _set_next_key(conn, keep_counter)
             for chunk in batched(map(int, keys), _IN_CHUNK):
                 conn.execute(delete(ItemRow).where(ItemRow.key.in_(chunk)))
                 conn.execute(delete(ThumbnailRow).where(ThumbnailRow.key.in_(chunk)))
+            yield
 
     def thumbnails(self, keys: Iterable[int]) -> dict[int, bytes]:
         """Stored thumbnail bytes by key (image items only)."""

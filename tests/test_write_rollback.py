@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 from pathlib import Path
 
 import faiss
@@ -78,11 +79,15 @@ def inject(fault: str, col, monkeypatch):
         return full_store(col)
     elif fault == "store-error":
         monkeypatch.setattr(MetadataStore, "upsert", _raise(RuntimeError("the database went away")))
-        monkeypatch.setattr(MetadataStore, "delete", _raise(RuntimeError("the database went away")))
+        monkeypatch.setattr(MetadataStore, "deleting", _raise(RuntimeError("the database went away")))
+    elif fault == "commit-eio":  # the store's commit fails after the index file was renamed into place
+        error = sqlite3.OperationalError("disk I/O error")
+        error.sqlite_errorcode = 10  # SQLITE_IOERR, as sqlite3 sets it
+        monkeypatch.setattr(col.store.engine.dialect, "do_commit", _raise(error))
     return monkeypatch.undo
 
 
-ADD_FAULTS = ["faiss-enospc", "index-oserror", "rename", "store-full", "store-error"]
+ADD_FAULTS = ["faiss-enospc", "index-oserror", "rename", "store-full", "store-error", "commit-eio"]
 
 
 @pytest.mark.parametrize("fault", ADD_FAULTS)
@@ -94,7 +99,8 @@ def test_a_failed_add_leaves_memory_and_files_as_they_were(text_collection, monk
         with pytest.raises((RetrievalError, RuntimeError)) as caught:
             col.add([update, *NEW])
         if fault != "store-error":
-            assert isinstance(caught.value, StorageError) and caught.value.disk_full, repr(caught.value)
+            assert isinstance(caught.value, StorageError), repr(caught.value)
+            assert caught.value.disk_full == (fault != "commit-eio"), repr(caught.value)
         undo()
         monkeypatch.undo()
         assert view(col) == before
@@ -106,24 +112,49 @@ def test_a_failed_add_leaves_memory_and_files_as_they_were(text_collection, monk
         assert view(fresh) == after and len(fresh) == before[0] + 1
 
 
-@pytest.mark.parametrize("fault", ["faiss-enospc", "rename", "store-error"])
-def test_a_failed_delete_leaves_memory_and_files_agreeing(text_collection, monkeypatch, fault):
+@pytest.mark.parametrize("fault", ["faiss-enospc", "rename", "store-error", "commit-eio"])
+def test_a_failed_delete_changes_nothing(text_collection, monkeypatch, fault):
+    """The index file is rewritten inside the store's transaction: whichever fails, the item stays, in memory and in
+    the files, ``verify`` is ok, and the delete run again completes it."""
     with retrieval.open(text_collection, device="cpu") as col:
+        before = view(col)
+        gone = before[1][0]
         inject(fault, col, monkeypatch)
-        gone = col.search(QUERY, k=1)[0].id
         with pytest.raises((RetrievalError, RuntimeError)):
             col.delete([gone])
         monkeypatch.undo()
-        mine = view(col)
-        assert len(col) == col.store.count()  # whether the store forgot it or not, memory says the same
-        forgotten = not col.store.keys_of([gone])
-        assert (gone not in mine[1]) == forgotten
-    found = verify(text_collection)
-    # The store forgets first (a crash then never brings a deleted item back); when the index file could not be
-    # rewritten after, it holds the forgotten code, which every open drops and verify names as fixable.
-    assert found.ok or (forgotten and len(found.problems) == 1 and len(found.unlisted_keys) == 1), found.problems
+        assert view(col) == before and col.store.keys_of([gone])
+        found = verify(text_collection)
+        assert found.ok, found.problems
+        with retrieval.open(text_collection, device="cpu") as fresh:
+            assert view(fresh) == before
+        assert col.delete([gone]) == [gone]
+        after = view(col)
+    assert gone not in after[1] and after[0] == before[0] - 1
+    assert verify(text_collection).ok
     with retrieval.open(text_collection, device="cpu") as fresh:
-        assert view(fresh) == mine
+        assert view(fresh) == after
+
+
+@pytest.mark.parametrize("first", ["rename", "commit-eio"])
+def test_failed_writes_in_a_row_keep_the_digest_of_the_file_in_place(text_collection, monkeypatch, first):
+    """A failed write records its index's digest before failing (its rename, or its commit, after which the old
+    file is put back): the next write must keep the digest of the file actually in place, else a second failure
+    leaves a collection that no longer opens (digest mismatch)."""
+    with retrieval.open(text_collection, device="cpu") as col:
+        before = view(col)
+        for fault in (first, "commit-eio", "commit-eio"):
+            inject(fault, col, monkeypatch)
+            with pytest.raises(StorageError):
+                col.add([NEW[0]])
+            monkeypatch.undo()
+            assert view(col) == before
+    found = verify(text_collection)
+    assert found.ok, found.problems
+    with retrieval.open(text_collection, device="cpu") as fresh:
+        assert view(fresh) == before
+        fresh.add([NEW[0]])
+    assert verify(text_collection).ok
 
 
 def test_a_full_sqlite_is_507_and_the_server_does_not_lie(text_collection, monkeypatch):
