@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: install demo test bench-text bench-image bench-scale clean docs
+.PHONY: install demo test test-all bench-text bench-image bench-scale clean docs
 
 install: $(STAMP)
 
@@ -22,7 +22,11 @@ demo: install
 	$(BIN)/aer query demo.aer "orbital launch of the shuttle" -k 5
 	$(BIN)/aer info demo.aer
 
+# The fast set: no PostgreSQL, Ray or browser, nothing marked slow (pyproject.toml's markers). test-all: everything.
 test: install
+	$(BIN)/python -m pytest -m "not slow and not postgres and not ray and not browser"
+
+test-all: install
 	$(BIN)/python -m pytest
 
 bench-image: install

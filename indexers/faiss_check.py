@@ -8,13 +8,20 @@ package writes (``faiss/impl/index_read.cpp``, faiss 1.15): ``IDMap2`` over ``Fl
 ``IDMap,BHash``. Every count (vectors, dimension, code size, lists, tables, vector lengths) is checked against
 the bytes that remain and against the others (``ntotal * code_size`` bytes of codes, ``ntotal`` ids) and the
 walk must end at the last byte. A real-valued index of another structure (``HNSW``, ``PCA``, fast-scan ...) is
-checked as far as its outer header, and an ``IDMap2`` one's trailing id list, and left to faiss after that.
+checked as far as its outer header, and an ``IDMap2`` one's trailing id list, and left to faiss after that
+(``strict=True`` refuses it instead: the tests walk every layout this package writes that way).
 A hash table's bit stream is decoded too (faiss reads its bucket sizes and ids without bounds).
+
+The layouts were read from faiss 1.15 (``KNOWN_FAISS``; ``pyproject.toml`` pins ``faiss-cpu`` to it). With
+another faiss loaded, a check refuses the file with an error naming both versions rather than pass a layout
+it may misread; the version is read from the loaded module, so the file-only path (``indexers.facts``, which
+never loads faiss) is not affected.
 """
 
 from __future__ import annotations
 
 import struct
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +29,7 @@ import numpy as np
 
 from .errors import IndexFileError
 
+KNOWN_FAISS = (1, 15)  # the faiss release (major, minor) whose index_read.cpp the walk follows
 MAX_DIM = 1 << 20  # floats per code / bits per binary code
 MAX_EMPTY_LISTS = 1 << 20  # inverted lists an untrained IVF index may declare (a trained one stores its centroids)
 _FLAT = {"IxFI", "IxF2", "IxFl"}
@@ -53,6 +61,24 @@ class _Unknown(Exception):
     """A layout the walk does not know: the rest of the blob cannot be walked."""
 
 
+def check_faiss_version(name: str, version: str | None = None) -> None:
+    """``IndexFileError`` naming ``name`` unless faiss ``version`` (default: the loaded faiss module's, if any) is
+    the release the walk follows (``KNOWN_FAISS``)."""
+    if version is None:
+        faiss = sys.modules.get("faiss")
+        version = getattr(faiss, "__version__", None)
+        if version is None:
+            return  # faiss is not loaded: nothing will read the file with it
+    release = tuple(int(part) if part.isdigit() else -1 for part in version.split(".")[:2])
+    if release != KNOWN_FAISS:
+        known = ".".join(map(str, KNOWN_FAISS))
+        raise IndexFileError(
+            f"{name}: not checked: faiss {version} is installed, and the index file checks know the layouts of "
+            f"faiss {known} only (install faiss-cpu>={known},<{KNOWN_FAISS[0]}.{KNOWN_FAISS[1] + 1}, as "
+            f"ae-retrieval's requirements say)"
+        )
+
+
 def check_faiss_file(path: str | Path, binary: bool) -> FaissFacts:
     """Check the FAISS index file at ``path`` (only its header pages are read: it is mapped, not loaded)."""
     try:
@@ -64,9 +90,11 @@ def check_faiss_file(path: str | Path, binary: bool) -> FaissFacts:
     return check_faiss(mapped, str(path), binary)
 
 
-def check_faiss(data: bytes | memoryview | np.ndarray, name: str, binary: bool) -> FaissFacts:
+def check_faiss(data: bytes | memoryview | np.ndarray, name: str, binary: bool, strict: bool = False) -> FaissFacts:
     """Check serialised index bytes (``binary``: a ``faiss.IndexBinary``); ``IndexFileError`` naming ``name``.
-    Returns what the walk read on the way."""
+    Returns what the walk read on the way. ``strict``: a real-valued structure the walk does not know is refused
+    too, not checked as far as its header."""
+    check_faiss_version(name)
     raw = np.ascontiguousarray(data, dtype=np.uint8).reshape(-1) if isinstance(data, np.ndarray) else data
     walk = _Walk(memoryview(raw).cast("B"), name, "FAISS binary index" if binary else "FAISS index")
     if binary:
@@ -79,7 +107,9 @@ def check_faiss(data: bytes | memoryview | np.ndarray, name: str, binary: bool) 
     try:
         d, ntotal = walk.float_index()
         walk.at_end()
-    except _Unknown:
+    except _Unknown as unknown:
+        if strict:
+            raise walk.fail(f"a {_printable(str(unknown))!r} index inside, a layout this check does not know") from None
         if head == "IxM2":
             walk.id_map_trailer()
         walk.pos = 4  # every float index starts with its dimension and vector count

@@ -16,6 +16,16 @@ from . import fakes  # noqa: F401  (registers the fake encoders)
 
 torch.set_num_threads(1)  # tiny models: threads only add overhead
 
+# A test that uses one of these fixtures gets its marker, so `make test` leaves it out (pyproject.toml: markers).
+FIXTURE_MARKERS = {"postgres_server_url": "postgres", "local_ray": "ray"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
 TOPICS = {
     "space": "orbit shuttle launch rocket nasa moon satellite astronaut payload mission booster lunar".split(),
     "autos": "engine car brake tire dealer gearbox clutch sedan mileage oil wheel transmission".split(),
@@ -35,6 +45,26 @@ FAST_AE = {
     "decoder": True,  # the tests of reconstruction scores need it; the default drops it (tests/test_compact.py)
     "progress": False,
 }
+
+
+def cli_args(options: dict[str, object]) -> list[str]:
+    """Encoder ``options`` as ``aer index`` flags: ``--hidden/--dim/--epochs`` where they have one, ``-q`` for no
+    progress, ``-o KEY=VALUE`` for the rest."""
+    args: list[str] = []
+    for key, value in options.items():
+        text = ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value).lower()
+        if key == "progress":
+            args += [] if value else ["-q"]
+        elif key in ("hidden", "dim", "epochs"):
+            args += [f"--{key}", text]
+        else:
+            args += ["-o", f"{key}={text}"]
+    return args
+
+
+# FAST_AE for the command line: the same network, budget and (no) teacher.
+FAST_AE_ARGS = cli_args(FAST_AE)
+
 # A deterministic encoder that needs no training (tests/fakes.py): for tests of collections, not of models.
 FAKE = {"encoder": "fake-text", "dim": 32}
 

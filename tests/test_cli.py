@@ -7,8 +7,9 @@ from click.testing import CliRunner
 
 from cli.main import main
 
+from .conftest import FAST_AE_ARGS
+
 FAST = ["--encoder", "fake-text", "--dim", "32", "--device", "cpu", "-q"]
-FAST_AE = ["--hidden", "64,32", "--dim", "8", "--epochs", "20", "--device", "cpu", "-q"]
 
 
 @pytest.fixture
@@ -86,14 +87,15 @@ def test_index_refuses_a_foreign_directory_before_training(runner, tmp_path, cor
 
 
 def test_encoder_options_by_key_value(runner, tmp_path, corpus_dir):
-    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "o.aer"), *FAST_AE,
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "o.aer"), *FAST_AE_ARGS,
                                "-o", "input_dropout=0.1", "-o", "code-activation=none",
                                "-o", "vocab_size=40"])  # fmt: skip
     assert out.exit_code == 0, out.output
     config = json.loads((tmp_path / "o.aer" / "encoder" / "config.json").read_text())["config"]
     assert config["input_dropout"] == 0.1 and config["code_activation"] == "none" and config["hidden"] == [64, 32]
+    assert config["teacher"] == "none" and config["epochs"] == 40  # FAST_AE_ARGS: no teacher to load
     assert config["vocab_size"] == 40  # an option that has its own flag may come by -o too (it crashed once)
-    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "q.aer"), *FAST_AE,
+    out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "q.aer"), *FAST_AE_ARGS,
                                "--vocab-size", "40", "-o", "vocab_size=50"])  # fmt: skip
     assert out.exit_code != 0 and "vocab_size given both" in out.output
     out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "p.aer"), "-o", "dropuot=0.1"])

@@ -80,8 +80,17 @@ def test_lattice_needs_2d_image_codes(tmp_path, corpus_dir):
     assert out.exit_code == 1 and "image autoencoder" in out.output
 
 
-@pytest.mark.parametrize("encoder", ["pca"])
-def test_pca_scores_are_residuals(tmp_path, image_dir, encoder):
-    retrieval.index_source(image_dir, tmp_path / "p.aer", encoder=encoder, dim=3)
-    scores = retrieval.open(tmp_path / "p.aer").outlier_scores("reconstruction")
-    assert scores and all(s >= 0 for s in scores.values())
+def test_pca_scores_are_residuals(tmp_path):
+    images = make_images(per_class=6)
+    items = [ImageItem(id=f"{lab}-{i}", pixels=img, label=lab) for i, (lab, img) in enumerate(images)]
+    fitted = items[:5]  # five red images: four components span them exactly
+    enc = retrieval.create_encoder("pca", dim=4).fit(np.stack([i.pixels for i in fitted]))
+    with retrieval.Collection.create(tmp_path / "p.aer", enc, device="cpu") as col:
+        col.add(items)
+        scores = col.outlier_scores("reconstruction")
+    assert set(scores) == {i.id for i in items}
+    assert max(scores[i.id] for i in fitted) < 1e-6  # in the span: nothing left over
+    others = {i.id: scores[i.id] for i in items[5:]}
+    assert min(others.values()) > 1e-3
+    # off the span, what is left over grows with the distance: another red image is closer than any other kind
+    assert others["red-5"] < min(v for k, v in others.items() if not k.startswith("red"))

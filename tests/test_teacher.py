@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -11,10 +13,11 @@ from retrieval import defaults
 from retrieval.defaults import FEWEST_STEPS, IMAGE_EPOCHS as DEFAULT_IMAGE_EPOCHS, TEXT_MIN_STEPS as MIN_STEPS
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.encoders import sentence as sentence_module
+from retrieval.encoders import teacher as teacher_module
 from retrieval.encoders.sentence import embed
 from retrieval.encoders.teacher import neighbourhood_loss
 from retrieval.nn.training import train
-from tests.conftest import make_images
+from tests.conftest import FAST_AE, make_images
 
 LEXICON = {
     "sport": "football goal team match player coach score league season stadium referee tournament",
@@ -22,7 +25,8 @@ LEXICON = {
     "space": "rocket orbit planet moon astronaut telescope galaxy launch star mars satellite nasa",
     "money": "bank loan interest market stock price investor budget tax profit debt inflation",
 }
-SMALL = {"hidden": (64, 32), "dim": 8, "epochs": 40, "batch_size": 16, "lr": 3e-3, "progress": False}
+# FAST_AE's network and budget, taught: the default teacher, its default step floor, no decoder kept
+SMALL = {k: v for k, v in FAST_AE.items() if k not in ("teacher", "min_steps", "decoder")}
 
 
 def english_docs(per_topic: int = 24, seed: int = 0) -> tuple[list[str], list[str]]:
@@ -55,6 +59,7 @@ def texts() -> list[str]:
     return english_docs()[0]
 
 
+@pytest.mark.slow
 def test_the_teacher_term_moves_codes_toward_the_teachers_neighbourhoods(texts):
     teacher = embed(texts)
     taught = create_encoder("ae", **SMALL).fit(texts)
@@ -63,6 +68,7 @@ def test_the_teacher_term_moves_codes_toward_the_teachers_neighbourhoods(texts):
     assert with_term > without + 0.05, (with_term, without)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("binarise", ["layer", "rotation"])
 def test_binary_codes_with_a_teacher(texts, binarise):
     enc = create_encoder("ae", **{**SMALL, "epochs": 60}, bits=16, binarise=binarise, teacher="minilm").fit(texts)
@@ -74,6 +80,7 @@ def test_binary_codes_with_a_teacher(texts, binarise):
     assert knn_overlap(np.unpackbits(codes, axis=1).astype(np.float32) * 2 - 1, embed(texts)) > 0.3
 
 
+@pytest.mark.slow
 def test_the_teacher_default_follows_how_bits_are_made(texts):
     """On full 20 Newsgroups the teacher term lowered a 64-bit code layer (P@100 0.438 -> 0.406): opt-in there;
     bits by rotation come from the real-valued code, which the teacher lifts, so they have it by default."""
@@ -98,10 +105,23 @@ def test_a_taught_encoder_saves_its_word_vectors_and_encodes_without_the_teacher
     assert loaded.training_info()["teacher"] == "minilm"
 
 
-def test_the_teacher_sees_a_seeded_sample_of_at_most_teacher_docs(texts):
+@pytest.mark.slow
+def test_the_teacher_sees_a_seeded_sample_of_at_most_teacher_docs(texts, monkeypatch):
+    embedded: list[str] = []
+
+    def slow_embed(batch, *args, **kwargs):  # the real teacher, a known 0.2 s slower per call
+        embedded.extend(batch)
+        time.sleep(0.2)
+        return embed(batch, *args, **kwargs)
+
+    monkeypatch.setattr(teacher_module, "embed", slow_embed)
+    t0 = time.perf_counter()
     info = create_encoder("ae", **SMALL, teacher_docs=40).fit(texts).training_info()
+    fit_s = time.perf_counter() - t0
     assert info["teacher_docs"] == f"40 of {len(texts)} fit texts (seeded uniform sample)"
-    assert info["teacher_s"] >= 0
+    assert len(embedded) == 40 and set(embedded) <= set(texts)
+    # the seconds spent embedding are counted: at least the calls' sleeps, at most the whole fit
+    assert 0.2 <= info["teacher_s"] <= fit_s + 0.05
 
 
 def test_no_teacher_trains_on_the_words_alone(texts):
@@ -125,6 +145,7 @@ def test_neighbourhood_loss_is_lowest_when_codes_rank_as_the_teacher_does():
     assert neighbourhood_loss(teacher, teacher) < neighbourhood_loss(other, teacher)
 
 
+@pytest.mark.slow
 def test_default_text_budget_is_30_epochs_with_a_step_floor(texts):
     fast = {k: v for k, v in SMALL.items() if k != "epochs"}
     enc = create_encoder("ae", **fast, teacher="none").fit(texts)
@@ -188,6 +209,7 @@ def test_mirror_ratio_tells_photographs_from_digits():
     assert mirror_ratio(np.stack([d.pixels for d in digits()])) > 1.5
 
 
+@pytest.mark.slow
 def test_image_training_mirrors_only_where_mirror_images_belong_to_the_set():
     from retrieval.bench.corpora import digits
 
