@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.defaults import NARROW_CHANNELS, WIDE_CHANNELS, WIDE_FROM, conv_channels
@@ -35,6 +36,7 @@ def test_crops_of_centred_shapes_are_far_from_the_set_and_crops_of_scenes_are_no
     assert mirror_ratio(shapes) > 1.25  # a mirrored L is no L
 
 
+@pytest.mark.slow
 def test_the_encoder_chooses_milder_crops_for_shapes_and_keeps_what_is_asked():
     opts = {"dim": 8, "channels": (4, 8), "epochs": 1, "batch_size": 64, "progress": False}
     shapes = create_encoder("conv-ae", **opts).fit(_shapes())

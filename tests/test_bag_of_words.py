@@ -152,6 +152,7 @@ def _fortunes() -> list[str]:
         return [json.loads(line)["text"] for line in islice(fh, SAMPLE)]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATA / "20news-bydate.tar.gz").exists(), reason="no 20 Newsgroups archive")
 @pytest.mark.parametrize("vocab_size", [2000, 10000])
 def test_real_newsgroups_counts_as_the_vectoriser(vocab_size):

@@ -65,6 +65,7 @@ def test_image_autoencoder_binary_codes(tmp_path):
     np.testing.assert_array_equal(load_encoder(tmp_path / "e", device="cpu").encode(images), codes)
 
 
+@pytest.mark.slow
 def test_cli_bits_option(tmp_path, corpus_dir):
     runner = CliRunner()
     out = runner.invoke(main, ["index", str(corpus_dir), "--collection", str(tmp_path / "c.aer"), "--bits", "16",
@@ -129,6 +130,7 @@ def test_two_stage_options_are_checked_before_training(tmp_path, corpus_dir):
         create_encoder("lsa", short_bits=16, bits=64)
 
 
+@pytest.mark.slow
 def test_cli_two_stage_collection(tmp_path, corpus_dir):
     runner = CliRunner()
     args = ["--bits", "16", "--short-bits", "8", "--radius", "1", "--hidden", "64,32", "--epochs", "60", "-q"]
@@ -140,6 +142,7 @@ def test_cli_two_stage_collection(tmp_path, corpus_dir):
     assert out.exit_code == 0 and len(json.loads(out.output)) == 3
 
 
+@pytest.mark.slow
 def test_embedding_autoencoder_binary_codes_group_topics(docs, tmp_path):
     texts = [t for _, _, t in docs]
     labels = np.array([lab for _, lab, _ in docs])

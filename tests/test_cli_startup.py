@@ -78,6 +78,7 @@ def test_info_prints_the_size_on_disk_beside_bytes_per_item(tfidf_collection):
     assert lines[at + 1].startswith("size_on_disk") and "kB (" in lines[at + 1] and "bytes)" in lines[at + 1]
 
 
+@pytest.mark.slow
 def test_threads_still_size_torch_when_it_loads_later(tfidf_collection):
     """``--threads`` runs before torch is imported: torch, loaded afterwards, must still get that many threads."""
     then = "import torch, faiss; print('THREADS', torch.get_num_threads(), faiss.omp_get_max_threads())\n"

@@ -100,6 +100,7 @@ def test_a_second_writer_gets_a_clear_error(collection, monkeypatch):
     assert consistent(collection) == 36
 
 
+@pytest.mark.slow
 def test_a_reader_keeps_working_while_another_process_writes(collection, tmp_path):
     docs = make_docs(per_topic=300, seed=5)
     big = write_corpus(tmp_path / "big", [(f"w-{i}", lab, text) for i, (_, lab, text) in enumerate(docs)])
@@ -114,6 +115,7 @@ def test_a_reader_keeps_working_while_another_process_writes(collection, tmp_pat
     assert consistent(collection) == 36 + 900
 
 
+@pytest.mark.slow
 def test_kill_9_at_any_moment_loses_nothing_and_rerun_completes(collection, tmp_path):
     """``aer add`` killed with SIGKILL at several moments: the collection always opens consistent, and
     re-running the same command completes it with every item exactly once."""
@@ -147,6 +149,7 @@ def test_kill_9_at_any_moment_loses_nothing_and_rerun_completes(collection, tmp_
     assert partial >= len(kill_points) // 2
 
 
+@pytest.mark.slow
 def test_a_collection_killed_while_being_created_leaves_nothing_half_made(tmp_path, corpus_dir):
     target = tmp_path / "new.aer"
     cmd = [*AER, "index", str(corpus_dir), "-c", str(target), "-q", "--hidden", "64,32", "--epochs", "3000"]
@@ -160,6 +163,7 @@ def test_a_collection_killed_while_being_created_leaves_nothing_half_made(tmp_pa
     assert consistent(target) == 36
 
 
+@pytest.mark.slow
 def test_two_writers_at_once_are_serialised(collection, tmp_path):
     corpora = []
     for w in ("a", "b"):

@@ -109,6 +109,7 @@ def test_small_image_sets_train_on_every_image() -> None:
     assert enc.training_info()["early stopping"].startswith(f"off: under {MIN_FIT_ITEMS}")
 
 
+@pytest.mark.slow
 def test_image_early_stopping_holds_out_a_slice() -> None:
     images = [img for _, img in make_images(per_class=80)]  # 240 images
     enc = ConvImageAutoencoder(dim=8, channels=(4, 8, 8), early_stop=True, min_steps=8, progress=False)

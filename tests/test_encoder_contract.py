@@ -28,7 +28,8 @@ CASES = {
     "lsa": ("lsa", {"dim": 4}),
     "tfidf": ("tfidf", {}),
     "minilm": pytest.param(("minilm", {"progress": False}), marks=needs_minilm),
-    "minilm-ae-bits": pytest.param(("minilm-ae", {"bits": 16, "epochs": 2, "progress": False}), marks=needs_minilm),
+    "minilm-ae-bits": pytest.param(("minilm-ae", {"bits": 16, "epochs": 2, "progress": False}),
+                                   marks=[needs_minilm, pytest.mark.slow]),  # fmt: skip
     "conv-ae": ("conv-ae", {**SMALL_IMAGE, "channels": (4, 8)}),
     "dense-ae-bits": ("dense-ae", {**SMALL_IMAGE, "hidden": (32,), "bits": 16}),
     "pca": ("pca", {"dim": 4}),

@@ -238,6 +238,7 @@ def test_missing_sentence_transformers_names_the_install(name, monkeypatch):
     assert isinstance(caught.value, ImportError) and isinstance(caught.value, RetrievalError)
 
 
+@pytest.mark.slow
 def test_an_explicit_epochs_is_exactly_that_many_and_the_default_trains_to_the_step_floor(docs):
     texts, _ = texts_labels(docs)
     fast = {"hidden": (16,), "dim": 4, "batch_size": 16, "progress": False}  # 36 docs: 3 steps an epoch

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -69,6 +70,7 @@ CUTS = st.none() | st.integers(0, 4000)
 # --- source readers ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FUZZ
 @given(files=st.dictionaries(NAMES, st.binary(max_size=300), min_size=1, max_size=6))
 def test_a_text_folder_of_arbitrary_bytes_reads_or_rejects_each_file(files):
@@ -243,6 +245,7 @@ def _fuzz_file(root: Path, rel: str, attempt: Callable[[Path], Any]) -> Callable
     return run
 
 
+@pytest.mark.slow
 def test_a_mutated_collection_json_opens_or_is_a_clear_error(built_text):
     valid = json.loads((built_text / MANIFEST).read_text())
     run = _fuzz_file(built_text, MANIFEST, lambda path: retrieval.open(path, device="cpu"))

@@ -58,6 +58,7 @@ def test_training_on_cuda_gives_working_codes():
     assert codes.shape == (len(texts), FAST_AE["dim"]) and np.isfinite(codes).all()
 
 
+@pytest.mark.slow  # a fresh interpreter loads torch and faiss
 def test_the_gpu_check_says_so_in_one_line_and_exits_0_without_a_gpu():
     if gpu_count() and torch.cuda.is_available():
         pytest.skip("this machine has a GPU: the check would run in full")

@@ -22,6 +22,7 @@ import weakref
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from retrieval.encoders import create_encoder
@@ -83,6 +84,7 @@ def rng_state() -> tuple:
     return random.getstate(), np.random.get_state()[1].tobytes(), torch.get_rng_state().numpy().tobytes()
 
 
+@pytest.mark.slow
 def test_importing_retrieval_sets_no_variable_moves_no_generator_and_sizes_no_pool():
     # AER_THREADS in the environment: the library reads it when asked to (set_threads), not at import
     found = run_host("import retrieval\nsteps['import'] = changes(before, snapshot())", AER_THREADS="1")
@@ -91,6 +93,7 @@ def test_importing_retrieval_sets_no_variable_moves_no_generator_and_sizes_no_po
     assert change["threads"][0] == change["threads"][1]
 
 
+@pytest.mark.slow
 def test_a_fit_in_a_fresh_process_sets_no_variable_and_moves_no_generator():
     body = (
         "import retrieval\n"
@@ -120,6 +123,7 @@ def hub_cache_with_minilm(root: Path) -> Path:
     return root / "hub"
 
 
+@pytest.mark.slow
 def test_the_sentence_model_loads_offline_and_a_taught_fit_lets_it_go(tmp_path):
     body = (
         "import gc, retrieval\n"
@@ -169,6 +173,7 @@ def test_a_fit_does_not_depend_on_the_callers_generators(docs):
     np.testing.assert_array_equal(create_encoder("ae", **FAST_AE).fit(texts).encode(texts), first)
 
 
+@pytest.mark.slow
 def test_a_sentence_model_lives_as_long_as_the_encoder_that_loaded_it():
     encoder = SentenceEncoder(device="cpu", progress=False).fit(["a rocket reached orbit"])
     model = weakref.ref(encoder.sentence_models.get(torch.device("cpu")))

@@ -75,6 +75,7 @@ def test_cifar_archive_loader(cifar_archive):
     assert len(test_images) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_CIFAR.exists(), reason="shared CIFAR-10 archive not present")
 def test_real_cifar_test_split():
     images, labels, names = load_cifar10(SHARED_CIFAR, "test")

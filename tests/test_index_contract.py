@@ -83,7 +83,10 @@ def true_scores(case: Case, queries: np.ndarray, codes: np.ndarray) -> np.ndarra
     return 1 - hamming_distances(queries, codes) / case.dim
 
 
-@pytest.fixture(params=CASES, ids=lambda c: c.id)
+SLOW_SPECS = {"IVF8,PQ8x4"}  # each test trains its product quantizer afresh, the slowest here: `make test-all`
+
+
+@pytest.fixture(params=[pytest.param(c, id=c.id, marks=[pytest.mark.slow] * (c.spec in SLOW_SPECS)) for c in CASES])
 def case(request) -> Case:
     return request.param
 

@@ -69,6 +69,7 @@ def test_eval_text_prints_a_table(tmp_path, text_source):
         assert name in out.output
 
 
+@pytest.mark.slow
 def test_eval_image_folder(tmp_path, image_source):
     retrieval.index_source(image_source, tmp_path / "i.aer", encoder="fake-image", dim=16)
     result = evaluate_labels(tmp_path / "i.aer", image_source, queries=40, seed=1)

@@ -81,6 +81,7 @@ def test_a_bad_database_url_is_a_clear_error():
         MetadataStore("nonsense:://")
 
 
+@pytest.mark.postgres  # starts a server of its own (tests/pg_server.py)
 def test_a_server_stopped_mid_add_loses_nothing_indexed_and_the_add_can_be_rerun(tmp_path, corpus_dir, docs):
     """The PostgreSQL server dies while `add` writes its metadata: a clear error; after a restart the collection
     holds exactly what it held before (codes and metadata agree), and the same add then succeeds."""

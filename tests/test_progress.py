@@ -25,6 +25,7 @@ class Terminal(io.StringIO):
         return True
 
 
+@pytest.mark.slow
 def test_aer_index_prints_one_line_per_stage_to_a_pipe(tmp_path, docs):
     corpus = write_corpus(tmp_path / "corpus", docs)
     args = ["--encoder", "ae", "--hidden", "16", "--dim", "4", "--epochs", "3", "-o", "teacher=none"]

@@ -21,6 +21,8 @@ import pytest
 from .conftest import FAST_AE, make_docs, make_images, write_corpus
 
 httpx = pytest.importorskip("httpx")
+pytestmark = pytest.mark.slow  # servers in subprocesses; the API in-process: test_trust_server, test_server_hygiene
+
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789"

@@ -16,6 +16,7 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium") or ""
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 PHONE = {"width": 390, "height": 844}
+pytestmark = pytest.mark.browser
 
 if CHROMIUM is None:
     pytest.skip("no chromium binary (apt-get install chromium; .ci/run installs it)", allow_module_level=True)

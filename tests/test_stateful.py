@@ -255,9 +255,10 @@ class CollectionModel(RuleBasedStateMachine):
 
 SETTINGS = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}
 CollectionModel.TestCase.settings = settings(max_examples=60, stateful_step_count=12, **SETTINGS)
-TestCollectionModel = CollectionModel.TestCase
+TestCollectionModel = pytest.mark.slow(CollectionModel.TestCase)
 
 
+@pytest.mark.slow
 def test_the_machine_runs_every_rule_and_fires_faults():
     """A short derandomised run of its own (independent of the test above): every rule runs, faults fire, and the
     invariants are checked after each step."""

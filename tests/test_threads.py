@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import main
@@ -49,11 +50,13 @@ def test_aer_threads_sizes_torch_faiss_and_the_tokenizers():
     assert _aer_then_probe("info", "no-such.aer", AER_THREADS="1") == [1, 1, "PASSIVE", "1"]
 
 
+@pytest.mark.slow
 def test_the_library_call_sizes_the_pools_that_load_later():
     code = "import retrieval.threads\nretrieval.threads.set_threads(1)\n" + PROBE
     assert json.loads(_run(code)) == [1, 1, None, "1"]  # the wait policy is the program's to set, not the library's
 
 
+@pytest.mark.slow
 def test_aer_makes_idle_openmp_workers_sleep_unless_told_otherwise():
     assert _aer_then_probe("info", "no-such.aer")[2] == "PASSIVE"
     assert _aer_then_probe("info", "no-such.aer", OMP_WAIT_POLICY="ACTIVE")[2] == "ACTIVE"

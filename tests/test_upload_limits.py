@@ -44,6 +44,7 @@ def client(tmp_path, image_dir):
         yield c
 
 
+@pytest.mark.slow
 def test_a_huge_png_is_refused_from_its_header_quickly(client, tmp_path):
     bomb = big_png(9990, 9990)
     assert len(bomb) < 500_000

@@ -71,6 +71,7 @@ def test_sparse_and_l2_penalties_shrink_the_code():
     assert (l2**2).mean() < 0.5 * (plain**2).mean()
 
 
+@pytest.mark.slow
 def test_contractive_penalty_is_the_jacobian_norm_and_training_lowers_it():
     lin = torch.nn.Linear(5, 3)
     torch.manual_seed(0)
