@@ -50,7 +50,7 @@ import retrieval  # noqa: E402
 from retrieval import Document, ImageItem  # noqa: E402
 from retrieval.errors import RetrievalError  # noqa: E402
 from retrieval.server.app import create_app  # noqa: E402
-from retrieval.verify import verify  # noqa: E402
+from retrieval.collection.verify import verify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "fault-injection-token-0123456789"

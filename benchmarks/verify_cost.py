@@ -4,7 +4,7 @@
 
 Builds (once) a collection of N items with 64-bit codes through the library: a tiny encoder registered
 here gives each text a code from its hash, so building measures the collection and not a model. Then times
-``retrieval.verify.verify`` (manifest, digests, encoder, index, store binding, key agreement) and the
+``retrieval.collection.verify.verify`` (manifest, digests, encoder, index, store binding, key agreement) and the
 digest check alone, and prints one JSON line.
 """
 
@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 import retrieval
-from retrieval import directory
+from retrieval.collection import directory
 from retrieval.encoders.base import Encoder
 from retrieval.encoders.registry import register
-from retrieval.verify import verify
+from retrieval.collection.verify import verify
 
 
 @register

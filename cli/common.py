@@ -19,8 +19,8 @@ from retrieval.errors import RetrievalError
 from retrieval.progress import close_all
 
 if TYPE_CHECKING:
-    from retrieval.hit import Hit
-    from retrieval.indexing import IndexReport
+    from retrieval.collection.hits import Hit
+    from retrieval.collection.ingest import IndexReport
 
 device_option = click.option(
     "--device", type=click.Choice(DEVICES), default="auto", show_default=True,

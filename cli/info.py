@@ -24,7 +24,7 @@ def info_cmd(collection: Path, as_json: bool, db: str | None) -> None:
     """Items, encoder, code size, bytes per item, size on disk and index type of COLLECTION (read from its
     files: its encoder and index are not loaded), and where the defaults and the rules behind its training
     choices live (retrieval/defaults.py)."""
-    from retrieval.summary import summarise
+    from retrieval.collection.summary import summarise
 
     info = summarise(collection, db=db)
     if as_json:

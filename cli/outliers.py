@@ -32,7 +32,7 @@ from .common import db_option, library_errors, print_hits
 @library_errors
 def outliers_cmd(collection: Path, k: int, score: str, neighbours: int, as_json: bool, db: str | None) -> None:
     """List COLLECTION's K least typical items under --score; the first line says which score it is."""
-    from retrieval.outlier_scores import describe_score, resolve_score, top_outliers
+    from retrieval.collection.outliers import describe_score, resolve_score, top_outliers
 
     with retrieval.open(collection, device="cpu", db=db) as col:
         hits = top_outliers(col, k, score=score, k=neighbours)

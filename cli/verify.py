@@ -15,7 +15,7 @@ from .common import db_option, library_errors
 @library_errors
 def verify_cmd(collection: Path, db: str | None) -> None:
     """Check COLLECTION: manifest, file digests, encoder, index, store binding, store and index keys."""
-    from retrieval.verify import verify
+    from retrieval.collection.verify import verify
 
     found = verify(collection, db)
     for check in found.passed:
@@ -32,7 +32,7 @@ def verify_cmd(collection: Path, db: str | None) -> None:
 @library_errors
 def repair_cmd(collection: Path, db: str | None) -> None:
     """Mend COLLECTION where it is safe (codes the store does not list are dropped); refuse the rest."""
-    from retrieval.verify import repair
+    from retrieval.collection.repair import repair
 
     done = repair(collection, db)
     click.echo("\n".join(done) if done else f"{collection}: nothing to repair")

@@ -21,18 +21,18 @@ __version__ = "0.1.0"
 
 # public name -> the submodule that defines it (imported when the name is first asked for)
 _LAZY = {
-    "AddReport": "collection", "Collection": "collection",
+    "AddReport": "collection.collection", "Collection": "collection.collection",
     "ENCODERS": "encoders", "Encoder": "encoders", "create_encoder": "encoders", "load_encoder": "encoders",
     "CollectionError": "errors", "DeviceError": "errors", "EncoderFileError": "errors", "IndexFileError": "errors",
     "InvalidParameterError": "errors", "ItemNotFoundError": "errors", "MissingDependency": "errors",
     "NotFittedError": "errors", "QueryError": "errors", "RetrievalError": "errors", "SourceError": "errors",
-    "Hit": "hit",
-    "IndexReport": "indexing", "add_source": "indexing", "index_source": "indexing",
+    "Hit": "collection.hits",
+    "IndexReport": "collection.ingest", "add_source": "collection.ingest", "index_source": "collection.ingest",
     "Document": "sources", "ImageItem": "sources", "Rejected": "sources",
 }  # fmt: skip
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
-    from .collection import AddReport, Collection
+    from .collection.collection import AddReport, Collection
     from .encoders import ENCODERS, Encoder, create_encoder, load_encoder
     from .errors import (
         CollectionError,
@@ -47,8 +47,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         RetrievalError,
         SourceError,
     )
-    from .hit import Hit
-    from .indexing import IndexReport, add_source, index_source
+    from .collection.hits import Hit
+    from .collection.ingest import IndexReport, add_source, index_source
     from .sources import Document, ImageItem, Rejected
 
 
@@ -62,7 +62,7 @@ def open(  # noqa: A001
     it was made with one; ``AER_DATABASE_URL`` otherwise; ``ray``: a Ray cluster address whose actors hold
     and search the index shards in parallel; ``for_queries``: mainly to search, so a text encoder's query side
     runs in NumPy and the full encoder loads only if needed: ``Collection.open``)."""
-    from .collection import Collection
+    from .collection.collection import Collection
 
     cluster = None
     if ray:

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the store (retrieval.collection)
-DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF quantiser are fitted on (retrieval.indexing)
+DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF quantiser are fitted on (collection.ingest)
 
 DEFAULT_QUERIES = 1000  # labelled items drawn as queries by ``aer eval`` (retrieval.label_eval)
 
-# Outlier scores (retrieval.outlier_scores describes each)
+# Outlier scores (retrieval.collection.outliers describes each)
 SCORES = ("reconstruction", "knn", "combined", "orientation")
 AUTO = "auto"  # the best score the collection has: orientation where its encoder has the head, else knn
 DEFAULT_SCORE = AUTO

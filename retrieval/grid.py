@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .collection import Collection
-from .hit import Hit
+from .collection.hits import Hit
 from .images import to_pixels
 
 

@@ -90,9 +90,9 @@ def test_threads_still_size_torch_when_it_loads_later(tfidf_collection):
 def test_the_package_exports_load_on_first_use():
     code = (
         "import sys, retrieval\n"
-        "assert 'torch' not in sys.modules and 'retrieval.collection' not in sys.modules\n"
+        "assert 'torch' not in sys.modules and 'retrieval.collection.collection' not in sys.modules\n"
         "from retrieval import Collection, Document\n"
-        "assert 'retrieval.collection' in sys.modules and retrieval.images.to_pixels\n"
+        "assert 'retrieval.collection.collection' in sys.modules and retrieval.images.to_pixels\n"
         "print(retrieval.__version__)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

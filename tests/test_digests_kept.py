@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from retrieval.directory import DB_FILE, DIGESTS_FILE, INDEX_FILE, MANIFEST
+from retrieval.collection.directory import DB_FILE, DIGESTS_FILE, INDEX_FILE, MANIFEST
 from retrieval.errors import CollectionError, RetrievalError
 from retrieval.sources import Document
-from retrieval.verify import repair, verify
+from retrieval.collection.repair import repair
+from retrieval.collection.verify import verify
 
 
 def flip_index_byte(collection) -> None:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from retrieval.directory import DB_FILE, LOCK_FILE
+from retrieval.collection.directory import DB_FILE, LOCK_FILE
 from retrieval.sources import Document
 
 from .conftest import FAST_AE, build_once, make_docs, write_corpus
@@ -91,7 +91,7 @@ def test_cli_add_and_delete(collection, tmp_path):
 def test_a_second_writer_gets_a_clear_error(collection, monkeypatch):
     from filelock import FileLock
 
-    import retrieval.directory as directory
+    import retrieval.collection.directory as directory
 
     monkeypatch.setattr(directory, "LOCK_TIMEOUT_S", 0.2)
     with FileLock(str(collection / LOCK_FILE)):  # another writer holds the lock

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 import retrieval
 from retrieval import Document
-from retrieval.verify import verify
+from retrieval.collection.verify import verify
 
 from .conftest import FAKE, make_docs
 

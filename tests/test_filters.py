@@ -12,7 +12,7 @@ import retrieval
 from cli.main import main
 from indexers import create_index
 from indexers.bits import pack_bits
-from retrieval.filters import Where, parse_where
+from retrieval.collection.filters import Where, parse_where
 
 from .conftest import FAKE, build_once
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import retrieval
-from retrieval.directory import ENCODER_DIR, MANIFEST
+from retrieval.collection.directory import ENCODER_DIR, MANIFEST
 from retrieval.encoders import load_encoder
 from retrieval.errors import RetrievalError, SourceError
 from retrieval.sources import Document, ImageItem, Rejected, iter_items

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 import retrieval
-import retrieval.verify
+import retrieval.collection.verify
 from cli.main import main
 from retrieval import CollectionError, Document, ItemNotFoundError
-from retrieval.directory import DB_FILE, DIGESTS_FILE, INDEX_FILE
+from retrieval.collection.directory import DB_FILE, DIGESTS_FILE, INDEX_FILE
 
 from .conftest import FAKE, write_corpus
 
@@ -185,7 +185,7 @@ def test_hand_edited_manifest_fields_of_the_wrong_type(text_collection, field, v
 
 @pytest.mark.parametrize("url", ["localhost/aer", "postgresql://user@host:notaport/db"])
 def test_bad_database_urls_are_messages(text_collection, url):
-    from retrieval.store import database_url
+    from retrieval.collection.store import database_url
 
     with pytest.raises(CollectionError, match="not a database URL"):
         database_url(url)
@@ -220,13 +220,13 @@ def test_verify_passes_a_sound_collection_and_names_each_kind_of_damage(text_col
         extra = np.arange(1000, 1004)
         col.index.add(extra, col.encode(["orbit"] * 4))
         col._save_index()
-    found = retrieval.verify.verify(text_collection)
+    found = retrieval.collection.verify.verify(text_collection)
     assert not found.ok and found.unlisted_keys.tolist() == extra.tolist()
     out = CliRunner().invoke(main, ["verify", str(text_collection)])
     assert out.exit_code == 1 and "4 codes in the index are not listed" in out.output
     out = CliRunner().invoke(main, ["repair", str(text_collection)])
     assert out.exit_code == 0 and "dropped 4 codes" in out.output, out.output
-    assert retrieval.verify.verify(text_collection).ok
+    assert retrieval.collection.verify.verify(text_collection).ok
     # damage it cannot mend
     weights = text_collection / "encoder" / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:-8] + bytes(b ^ 0xFF for b in weights.read_bytes()[-8:]))
@@ -254,10 +254,10 @@ def test_repair_rebuilds_a_lost_or_damaged_index_from_reachable_sources(tmp_path
         index.write_bytes(bytes(data))
     elif damage == "delete":
         index.unlink()
-    assert not retrieval.verify.verify(path).ok
+    assert not retrieval.collection.verify.verify(path).ok
     out = CliRunner().invoke(main, ["repair", str(path)])
     assert out.exit_code == 0 and "rebuilt the index from the sources: 36 items re-encoded" in out.output, out.output
-    assert retrieval.verify.verify(path).ok
+    assert retrieval.collection.verify.verify(path).ok
     with retrieval.open(path) as col:
         assert len(col) == 36
         assert [(h.id, round(h.score, 5)) for h in col.search("orbit shuttle launch rocket", k=10)] == before
@@ -276,8 +276,8 @@ def test_repair_refuses_a_rebuild_when_a_source_is_gone_and_changes_nothing(tmp_
 
 
 def test_container_of_each_source_kind():
-    from retrieval.rebuild import container_of
-    from retrieval.store import ItemRecord
+    from retrieval.collection.repair import container_of
+    from retrieval.collection.store import ItemRecord
 
     def rec(item_id: str, source: str) -> ItemRecord:
         return ItemRecord(key=0, id=item_id, source=source, label=None, snippet="")

@@ -12,7 +12,7 @@ import retrieval
 from cli.main import main
 from retrieval.errors import CollectionError
 from retrieval.nn.orientation import TURNS, random_turns, turn
-from retrieval.outlier_scores import AUTO, describe_score, outlier_scores, resolve_score, score_items, top_outliers
+from retrieval.collection.outliers import AUTO, describe_score, outlier_scores, resolve_score, score_items, top_outliers
 from retrieval.sources import ImageItem
 
 PLANTED = 3

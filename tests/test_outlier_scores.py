@@ -1,4 +1,4 @@
-"""Outlier scores from the code space (``retrieval.outlier_scores``) and ``aer outliers --score``."""
+"""Outlier scores from the code space (``retrieval.collection.outliers``) and ``aer outliers --score``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import retrieval
 from cli.main import main
 from indexers import hamming_distances
 from retrieval.errors import CollectionError, InvalidParameterError
-from retrieval.outlier_scores import (
+from retrieval.collection.outliers import (
     SCORES,
     check_score,
     knn_distances,

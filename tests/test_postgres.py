@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from retrieval.directory import DB_FILE
+from retrieval.collection.directory import DB_FILE
 from retrieval.sources import Document
-from retrieval.store import SCHEMA_VERSION, MetadataStore, sqlite_url
+from retrieval.collection.store import SCHEMA_VERSION, MetadataStore, sqlite_url
 
 from .conftest import FAKE
 
@@ -85,8 +85,8 @@ def test_a_bad_database_url_is_a_clear_error():
 def test_a_server_stopped_mid_add_loses_nothing_indexed_and_the_add_can_be_rerun(tmp_path, corpus_dir, docs):
     """The PostgreSQL server dies while `add` writes its metadata: a clear error; after a restart the collection
     holds exactly what it held before (codes and metadata agree), and the same add then succeeds."""
-    from retrieval.store import MetadataStore as Store
-    from retrieval.verify import verify
+    from retrieval.collection.store import MetadataStore as Store
+    from retrieval.collection.verify import verify
 
     from .pg_server import PostgresServer
 

@@ -20,7 +20,7 @@ import uvicorn  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from retrieval import directory  # noqa: E402
+from retrieval.collection import directory  # noqa: E402
 from retrieval.errors import CollectionError, InvalidParameterError  # noqa: E402
 from retrieval.server.app import create_app  # noqa: E402
 from retrieval.server.errors import redact  # noqa: E402

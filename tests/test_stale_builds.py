@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import retrieval
-from retrieval.directory import remove_stale_builds
+from retrieval.collection.directory import remove_stale_builds
 
 from .conftest import FAKE
 

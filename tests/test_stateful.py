@@ -33,7 +33,7 @@ from sqlalchemy.engine.default import DefaultDialect
 import retrieval
 from retrieval import Document
 from retrieval.errors import InvalidParameterError, StorageError
-from retrieval.verify import verify
+from retrieval.collection.verify import verify
 
 from .conftest import TOPICS
 

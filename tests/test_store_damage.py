@@ -10,9 +10,10 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from retrieval.directory import DB_FILE
+from retrieval.collection.directory import DB_FILE
 from retrieval.errors import CollectionError, RetrievalError
-from retrieval.verify import repair, verify
+from retrieval.collection.repair import repair
+from retrieval.collection.verify import verify
 
 
 def sql(collection, *statements: str) -> list:

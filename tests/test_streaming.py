@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-import retrieval.indexing as indexing
+import retrieval.collection.ingest as ingest
 from retrieval import Collection, Document, create_encoder, index_source
 from retrieval import open as open_collection
 from retrieval.errors import SourceError
@@ -14,7 +14,7 @@ from retrieval.errors import SourceError
 
 def test_the_encoder_is_fitted_on_a_sample_of_the_stated_size(tmp_path, corpus_jsonl, monkeypatch):
     fitted_on = []
-    real_create = indexing.create_encoder
+    real_create = ingest.create_encoder
 
     def spying_create(*args, **kwargs):
         encoder = real_create(*args, **kwargs)
@@ -22,7 +22,7 @@ def test_the_encoder_is_fitted_on_a_sample_of_the_stated_size(tmp_path, corpus_j
         encoder.fit = lambda items: (fitted_on.append(len(items)), real_fit(items))[1]
         return encoder
 
-    monkeypatch.setattr(indexing, "create_encoder", spying_create)
+    monkeypatch.setattr(ingest, "create_encoder", spying_create)
     report = index_source(corpus_jsonl, tmp_path / "c", encoder="lsa", dim=4, fit_sample=10)
     assert fitted_on == [10]
     assert report.added == 36  # every item indexed, not just the sample
@@ -31,14 +31,14 @@ def test_the_encoder_is_fitted_on_a_sample_of_the_stated_size(tmp_path, corpus_j
 
 
 def test_the_sample_is_seeded(tmp_path, corpus_jsonl):
-    first = indexing.scan(corpus_jsonl, 5, seed=3)
-    again = indexing.scan(corpus_jsonl, 5, seed=3)
-    other = indexing.scan(corpus_jsonl, 5, seed=4)
+    first = ingest.scan(corpus_jsonl, 5, seed=3)
+    again = ingest.scan(corpus_jsonl, 5, seed=3)
+    other = ingest.scan(corpus_jsonl, 5, seed=4)
     assert [d.id for d in first.sample] == [d.id for d in again.sample]
     assert [d.id for d in first.sample] != [d.id for d in other.sample]
     assert first.count == 36
-    whole = indexing.scan(corpus_jsonl, 100, seed=3)
-    assert [d.id for d in whole.sample] == [f"{d.id}" for d in indexing._readable(corpus_jsonl)]  # in order
+    whole = ingest.scan(corpus_jsonl, 100, seed=3)
+    assert [d.id for d in whole.sample] == [f"{d.id}" for d in ingest._readable(corpus_jsonl)]  # in order
 
 
 def test_add_reads_a_stream_lazily_and_keeps_each_committed_chunk(tmp_path, docs):

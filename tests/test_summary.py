@@ -1,4 +1,5 @@
-"""``retrieval.summary``: what ``aer info`` prints, read from the files, agrees with the opened collection."""
+"""``retrieval.collection.summary``: what ``aer info`` prints, read from the files, agrees with the opened
+collection."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import retrieval
 from indexers.facts import read_facts
 from retrieval.encoders import base
 from retrieval.errors import CollectionError
-from retrieval.store import ItemRow
-from retrieval.summary import ENCODER_FORMAT, ENCODER_VERSION, ITEMS_TABLE, summarise
+from retrieval.collection.store import ItemRow
+from retrieval.collection.summary import ENCODER_FORMAT, ENCODER_VERSION, ITEMS_TABLE, summarise
 
 from .conftest import build_once
 

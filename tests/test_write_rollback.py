@@ -16,8 +16,8 @@ from sqlalchemy import event
 import retrieval
 from retrieval.errors import RetrievalError, StorageError
 from retrieval.sources import Document
-from retrieval.store import MetadataStore
-from retrieval.verify import verify
+from retrieval.collection.store import MetadataStore
+from retrieval.collection.verify import verify
 
 QUERY = "orbit rocket launch"
 NEW = [Document(id=f"new-{n}", text=f"orbit rocket launch moon shuttle {n} " + "word " * 200) for n in range(60)]

@@ -4,7 +4,7 @@ For each class: a collection is built from that class's 5,000 training images on
 the product's conv-ae (reconstruction + NT-Xent contrastive term, its default budget: 5 epochs trained on to
 300 optimiser steps) with the orientation head (``orientation=1``: each training image given a random
 quarter-turn that the head must tell) and, as the simple baseline, with raw pixels. Every one of the 10,000
-test images is scored by ``retrieval.outlier_scores``: the autoencoder's reconstruction error, the distance of
+test images is scored by ``retrieval.collection.outliers``: the autoencoder's reconstruction error, the distance of
 its code to the 5th nearest stored code (``knn``, searched in the collection's own index), the two combined (the
 mean of the z-scores, normalised by the stored images' own scores), ``orientation`` (how badly the head tells
 the image's four turns apart), and the L2 distance to the 5th nearest normal image in pixel space (searched in
@@ -32,9 +32,7 @@ from sklearn.metrics import roc_auc_score
 from indexers import DEFAULT_FLOAT_SPEC, CodeIndex, create_index
 
 from ..collection import Collection
-from ..encoders import Encoder, create_encoder
-from ..errors import CollectionError
-from ..outlier_scores import (
+from ..collection.outliers import (
     DEFAULT_SCORE,
     SCORES,
     combine,
@@ -44,6 +42,8 @@ from ..outlier_scores import (
     score_codes,
     score_items,
 )
+from ..encoders import Encoder, create_encoder
+from ..errors import CollectionError
 from ..sources import ImageItem, load_cifar10
 from .pages import PAGE, RESULTS
 from .record import provenance, write_results

@@ -25,10 +25,10 @@ import numpy as np
 
 from ..baselines import KS, SUITE_BASELINES, ratios, score_baseline
 from ..collection import Collection, Item
+from ..collection.ingest import index_source
 from ..encoders import DEFAULT_ENCODER
 from ..errors import CollectionError, QueryError
 from ..evaluation import precision_by_label
-from ..indexing import index_source
 from ..label_eval import collection_leave_one_out
 from ..sources import contents
 from .corpora import PROTOCOLS, SEED, Corpus, check_files, load_corpora, select

@@ -21,10 +21,10 @@ import numpy as np
 from indexers import recall_at_k
 
 from ..collection import Collection
+from ..collection.ingest import index_source
 from ..encoders.sentence import embed, embedding_cache, no_embedding_cache
 from ..errors import CollectionError
 from ..evaluation import RankingScores
-from ..indexing import index_source
 from .data import SuiteData, load_suite
 from .methods import MODALITY, Method, choose
 from .pages import PAGE, RESULTS

@@ -1,6 +1,6 @@
 """A collection: a fitted encoder, an index of codes and a metadata store, searched as one.
 
-Where its files are and how they are written safely is ``retrieval.directory``; which index runs is
+Where its files are and how they are written safely is ``directory`` (in this package); which index runs is
 ``indexers.factory``; how a query becomes codes is the encoder's own business (``Encoder.encode_queries``). A
 collection opened ``for_queries`` encodes text queries with the encoder's NumPy query side
 (``encoders.text_query``: no torch, no scikit-learn) and loads the full encoder only when something needs it.
@@ -20,21 +20,21 @@ import numpy as np
 
 from indexers import CodeIndex, check_spec, create_index, default_spec, explain_choice
 
+from ..batching import batched
+from ..cluster import Cluster, EncodeFn
+from ..defaults import COMMIT_EVERY
+from ..device import check_device
+from ..encoders.base import Encoder
+from ..encoders.text_query import QueryEncoder, load_query_encoder
+from ..errors import CollectionError, EncoderFileError, InvalidParameterError, ItemNotFoundError
+from ..ids import id_list, normal_id
+from ..progress import Bar
+from ..progress import bar as progress_bar
+from ..sources import Document, ImageItem, Rejected, check_item, contents
 from . import directory
-from . import outlier_scores as scoring
-from .batching import batched
-from .cluster import Cluster, EncodeFn
-from .defaults import COMMIT_EVERY
-from .device import check_device
-from .encoders.base import Encoder
-from .encoders.text_query import QueryEncoder, load_query_encoder
-from .errors import CollectionError, EncoderFileError, InvalidParameterError, ItemNotFoundError
-from .hit import Hit
-from .ids import id_list, normal_id
-from .progress import Bar
-from .progress import bar as progress_bar
-from .searching import Searching
-from .sources import Document, ImageItem, Rejected, check_item, contents
+from . import outliers as scoring
+from .hits import Hit
+from .search import Searching
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
 
 Item = Document | ImageItem
@@ -345,7 +345,7 @@ class Collection(Searching):
         """Each item's outlier score by id, higher = less typical: ``knn`` (distance to the ``neighbours``-th
         nearest other stored code; every encoder), ``reconstruction`` (the autoencoder's error, kept at add
         time), ``combined`` (their z-scores' mean), ``orientation`` (image autoencoders trained with the
-        orientation head) or ``auto`` (orientation where there is one, else knn); see ``retrieval.outlier_scores``."""
+        orientation head) or ``auto`` (orientation where there is one, else knn); see ``outliers``."""
         return scoring.outlier_scores(self, score, neighbours)
 
     def outliers(
@@ -361,7 +361,7 @@ class Collection(Searching):
         return self.store.labels()
 
     def info(self) -> dict[str, Any]:
-        """What ``aer info`` prints (``retrieval.summary.summarise`` reads the same from the files alone)."""
+        """What ``aer info`` prints (``retrieval.collection.summary.summarise`` reads the same from the files alone)."""
         encoder = self.encoder
         return {
             "path": str(self.path),
@@ -382,7 +382,7 @@ class Collection(Searching):
 
 
 def _load_encoder(path: Path, device: str) -> Encoder:
-    from .encoders import load_encoder  # torch and every encoder: only where the full encoder is needed
+    from ..encoders import load_encoder  # torch and every encoder: only where the full encoder is needed
 
     try:
         return load_encoder(path / directory.ENCODER_DIR, device=device, progress=False)

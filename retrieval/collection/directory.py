@@ -6,7 +6,7 @@
       collection.json    the manifest: format, modality, index spec, metric, collection id, store
       encoder/           config.json + weights.safetensors (retrieval.encoders)
       index.faiss        the codes (indexers)
-      metadata.sqlite    the items' ids, labels, snippets (retrieval.store), unless the store is external
+      metadata.sqlite    the items' ids, labels, snippets (retrieval.collection.store), unless the store is external
       write.lock         held by the one process that writes
 """
 
@@ -26,8 +26,8 @@ from filelock import FileLock, Timeout
 
 from indexers.files import atomic_write
 
-from .errors import CollectionError, IndexFileError, StorageError
-from .manifest import read_manifest
+from ..errors import CollectionError, IndexFileError, StorageError
+from ..manifest import read_manifest
 
 if TYPE_CHECKING:
     from .store import MetadataStore

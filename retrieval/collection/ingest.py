@@ -18,15 +18,15 @@ import numpy as np
 
 from indexers import IndexChoice, RecallProbe, check_spec, choose_index
 
+from ..batching import batched
+from ..cluster import Cluster
+from ..defaults import COMMIT_EVERY, DEFAULT_FIT_SAMPLE
+from ..encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
+from ..errors import CollectionError, InvalidParameterError, SourceError
+from ..progress import bar as progress_bar
+from ..sources import ImageItem, Rejected, check_item, contents, iter_items, source_modality
 from . import directory
-from .batching import batched
-from .cluster import Cluster
 from .collection import Collection, Item
-from .defaults import COMMIT_EVERY, DEFAULT_FIT_SAMPLE
-from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
-from .errors import CollectionError, InvalidParameterError, SourceError
-from .progress import bar as progress_bar
-from .sources import ImageItem, Rejected, check_item, contents, iter_items, source_modality
 from .store import check_new_database
 
 PROBE_QUERIES = 200  # fit-sample items whose exact top-10 measures an approximate index's recall
@@ -168,7 +168,7 @@ def index_source(
     spec = _given_spec(model, index, radius)
     cluster = _cluster(ray)
     if cluster is not None:
-        from .cluster import default_shards  # Ray is optional
+        from ..cluster import default_shards  # Ray is optional
 
         shards = shards or default_shards()
     t0 = time.perf_counter()
@@ -240,7 +240,7 @@ def _nothing_read(source: Source, seen: _Scan) -> str:
 def _cluster(ray: str | None) -> Cluster | None:
     if not ray:
         return None
-    from .cluster import RayCluster  # Ray is optional
+    from ..cluster import RayCluster  # Ray is optional
 
     return RayCluster(ray)
 

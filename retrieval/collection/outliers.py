@@ -27,12 +27,12 @@ import numpy as np
 
 from indexers import CodeIndex
 
-from .defaults import AUTO, CHOICES, DEFAULT_K, DEFAULT_SCORE, SCORES
-from .encoders.base import Encoder
-from .errors import CollectionError, InvalidParameterError, UnavailableScoreError
-from .hit import Hit, hit_of
-from .searching import check_k
-from .sources import Document, ImageItem, contents
+from ..defaults import AUTO, CHOICES, DEFAULT_K, DEFAULT_SCORE, SCORES
+from ..encoders.base import Encoder
+from ..errors import CollectionError, InvalidParameterError, UnavailableScoreError
+from ..sources import Document, ImageItem, contents
+from .hits import Hit, hit_of
+from .search import check_k
 from .store import MetadataStore
 
 SEARCH_BATCH = 4096  # query rows per index search (bounds the memory of one search)

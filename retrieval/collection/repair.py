@@ -1,5 +1,6 @@
-"""Rebuilding a collection's index by re-encoding its items from their sources (``aer repair`` when the index
-file is lost or damaged, or items are listed without a code).
+"""Mending what ``verify`` finds, where that is safe (``aer repair``): a deleted digests file re-created, codes
+the store does not list dropped, and the index rebuilt by re-encoding the items from their sources when the index
+file is lost or damaged, or items are listed without a code.
 
 The store keeps each item's id, key and ``source`` (a file, ``archive::member``, ``file.jsonl:line``). The
 container an item came from is worked out from that: the folder a text or image file was read from (its source
@@ -18,11 +19,13 @@ import numpy as np
 
 from indexers import create_index
 
+from ..encoders import load_encoder
+from ..errors import RetrievalError
+from ..sources import Rejected, contents, iter_items
 from . import directory
-from .encoders import load_encoder
-from .errors import RetrievalError
-from .sources import Rejected, contents, iter_items
+from .collection import Collection
 from .store import ItemRecord
+from .verify import verify
 
 ENCODE_BATCH = 2048
 
@@ -39,6 +42,39 @@ def container_of(record: ItemRecord) -> Path | None:
         root = source[: len(source) - len(record.id)].rstrip("/")
         return Path(root) if root else None
     return None
+
+
+def repair(path: str | Path, db: str | None = None) -> list[str]:
+    """Do what is safe: re-create a deleted ``digests.json`` when every other check passes; drop codes the store
+    does not list; when the index is lost or damaged, or items are listed without a code, rebuild the index by
+    re-encoding every item from its source (``rebuild_index``), if every source is still reachable. Return what was
+    done; refuse damage it cannot mend, saying why."""
+    found = verify(path, db)
+    if found.ok:
+        return []
+    if any(p.startswith(f"{directory.DIGESTS_FILE}: missing") for p in found.problems):
+        if len(found.problems) > 1:  # digests of damaged files would bless them
+            raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)} ({directory.DIGESTS_FILE} "
+                                 "is re-created only once every other check passes)")  # fmt: skip
+        with directory.write_lock(found.path):
+            directory.record_digests(found.path, directory.read(found.path))
+        return [f"re-created {directory.DIGESTS_FILE} from the files as they are (every other check passed)"]
+    fixable = [p for p in found.problems if "not listed in the store" in p]
+    if len(fixable) == len(found.problems):
+        with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer drops them
+            col._save_index()
+        return [f"dropped {len(found.unlisted_keys):,} codes the store did not list"]
+    # Never re-encode with a changed encoder; a damaged store is the record itself (restore it from a backup).
+    if any(p.startswith((directory.ENCODER_DIR, "store:")) for p in found.problems):
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)}")
+    try:
+        done = rebuild_index(found.path, db)
+    except RetrievalError as exc:
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)} ({exc})") from exc
+    after = verify(found.path, db)
+    if not after.ok:
+        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(after.problems)}")
+    return [done]
 
 
 def rebuild_index(path: str | Path, db: str | None = None) -> str:

@@ -1,6 +1,7 @@
 """How a collection answers searches: encode the queries, search the index (among the items a filter lets
 through), join the hits' metadata from the store; and reads one stored item or its pixels. ``Collection`` takes
-these methods from :class:`Searching`."""
+these methods from :class:`Searching`: the read side of a collection (nothing here writes), kept apart from
+``collection.py``'s writes (add, update, delete and the write lock)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import numpy as np
 
 from indexers import CodeIndex
 
+from ..encoders.base import Encoder
+from ..encoders.text_query import QueryEncoder
+from ..errors import CollectionError, InvalidParameterError, ItemNotFoundError
+from ..ids import encodable, id_list, normal_id
 from . import directory
-from .encoders.base import Encoder
-from .encoders.text_query import QueryEncoder
-from .errors import CollectionError, InvalidParameterError, ItemNotFoundError
 from .filters import Where as ParsedWhere
 from .filters import parse_where
-from .hit import Hit, assemble_hits
-from .ids import encodable, id_list, normal_id
+from .hits import Hit, assemble_hits
 from .store import ItemRecord, MetadataStore
 
 Query = Any  # text for text collections; a path, PIL image or array for image collections
@@ -48,7 +49,7 @@ class Searching:
 
     def search_codes(self, codes: np.ndarray, k: int, where: Where = None) -> tuple[np.ndarray, np.ndarray]:
         """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist), among the items
-        ``where`` lets through (see ``retrieval.filters``)."""
+        ``where`` lets through (see ``retrieval.collection.filters``)."""
         allowed = self.matching_keys(where)
         if allowed is None:
             return self.index.search(codes, k)

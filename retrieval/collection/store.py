@@ -36,8 +36,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from .batching import batched
-from .errors import CollectionError, StorageError
+from ..batching import batched
+from ..errors import CollectionError, StorageError
 from .store_check import decoding, storage_errno
 
 SCHEMA_VERSION = 3

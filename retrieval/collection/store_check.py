@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from .errors import CollectionError
+from ..errors import CollectionError
 
 TEXT_COLUMNS = ("item_id", "source", "label", "snippet")
 MAX_NAMED = 5  # damaged rows named one by one; more are counted

@@ -16,12 +16,12 @@ from indexers.choice import explain_choice
 from indexers.errors import IndexFileError
 from indexers.facts import read_facts
 
+from ..errors import CollectionError, EncoderFileError
+from ..manifest import read_manifest
 from . import directory
-from .errors import CollectionError, EncoderFileError
-from .manifest import read_manifest
 
 ENCODER_FORMAT, ENCODER_VERSION = "ae-retrieval-encoder", 1  # retrieval.encoders.base.FORMAT / FORMAT_VERSION
-ITEMS_TABLE = "items"  # retrieval.store.ItemRow's table
+ITEMS_TABLE = "items"  # retrieval.collection.store.ItemRow's table
 SHAPE_OPTIONS = ("hidden", "channels")  # encoder options that say what its network is, shown beside the code width
 
 

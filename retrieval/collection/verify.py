@@ -1,4 +1,4 @@
-"""Checking a collection end to end (``aer verify``) and mending what can be mended safely (``aer repair``)."""
+"""Checking a collection end to end (``aer verify``); ``repair`` mends what can be mended safely."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import numpy as np
 
 from indexers import load_index
 
+from ..encoders import load_encoder
+from ..errors import RetrievalError
 from . import directory
-from .collection import Collection
-from .encoders import load_encoder
-from .errors import RetrievalError
-from .rebuild import rebuild_index
 from .store import MetadataStore
 from .store_check import MAX_NAMED, damaged_rows, integrity_problems
 
@@ -100,36 +98,3 @@ def _check_store(store: MetadataStore, found: Verification) -> None:
         found.problems.append(f"store: {len(damaged):,} damaged item rows: {'; '.join(damaged[:MAX_NAMED])}{more}")
     if not problems and not damaged:
         found.passed.append(f"store reads back: {how}, every item row")
-
-
-def repair(path: str | Path, db: str | None = None) -> list[str]:
-    """Do what is safe: re-create a deleted ``digests.json`` when every other check passes; drop codes the store
-    does not list; when the index is lost or damaged, or items are listed without a code, rebuild the index by
-    re-encoding every item from its source (``rebuild``), if every source is still reachable. Return what was
-    done; refuse damage it cannot mend, saying why."""
-    found = verify(path, db)
-    if found.ok:
-        return []
-    if any(p.startswith(f"{directory.DIGESTS_FILE}: missing") for p in found.problems):
-        if len(found.problems) > 1:  # digests of damaged files would bless them
-            raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)} ({directory.DIGESTS_FILE} "
-                                 "is re-created only once every other check passes)")  # fmt: skip
-        with directory.write_lock(found.path):
-            directory.record_digests(found.path, directory.read(found.path))
-        return [f"re-created {directory.DIGESTS_FILE} from the files as they are (every other check passed)"]
-    fixable = [p for p in found.problems if "not listed in the store" in p]
-    if len(fixable) == len(found.problems):
-        with Collection.open(found.path, device="cpu", db=db) as col, col._writing():  # the writer drops them
-            col._save_index()
-        return [f"dropped {len(found.unlisted_keys):,} codes the store did not list"]
-    # Never re-encode with a changed encoder; a damaged store is the record itself (restore it from a backup).
-    if any(p.startswith((directory.ENCODER_DIR, "store:")) for p in found.problems):
-        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)}")
-    try:
-        done = rebuild_index(found.path, db)
-    except RetrievalError as exc:
-        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(found.problems)} ({exc})") from exc
-    after = verify(found.path, db)
-    if not after.ok:
-        raise RetrievalError(f"{found.path}: cannot repair: {'; '.join(after.problems)}")
-    return [done]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import hmac
 import os
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from ..errors import InvalidParameterError
 
 TOKEN_ENV = "AER_API_TOKEN"
+# Declares the bearer scheme in the OpenAPI schema (``/docs`` gets its "Authorize" button); it refuses nothing
+# itself: ``TokenCheck`` answers every missing or wrong token, with its own messages.
+BEARER = HTTPBearer(auto_error=False, description="The server's write token (AER_API_TOKEN or --token-file).")
 
 
 def read_token(token_file: str | Path | None = None) -> str | None:
@@ -39,13 +44,12 @@ class TokenCheck:
         """Whether this server takes writes at all."""
         return self._token is not None
 
-    def __call__(self, request: Request) -> None:
+    def __call__(self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if self._token is None:
             raise HTTPException(
                 403, f"writes are disabled: this server was started without a token (set {TOKEN_ENV} or --token-file)"
             )
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        if credentials is None:  # no Authorization header, another scheme, or no token after "Bearer"
             raise HTTPException(403, "writes need the server's token: send 'Authorization: Bearer <token>'")
-        if not hmac.compare_digest(given.strip().encode("utf-8"), self._token):
+        if not hmac.compare_digest(credentials.credentials.strip().encode("utf-8"), self._token):
             raise HTTPException(403, "wrong token")

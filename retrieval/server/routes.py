@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ..collection import Collection
+from ..collection.hits import Hit
+from ..collection.outliers import DEFAULT_SCORE, resolve_score
 from ..errors import QueryError
-from ..hit import Hit
-from ..outlier_scores import DEFAULT_SCORE, resolve_score
 from .errors import redact
 from .item_paths import ItemId
 from .limits import MAX_K
@@ -27,9 +27,9 @@ from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")]
-# the names of retrieval.outlier_scores.CHOICES
+# the names of retrieval.collection.outliers.CHOICES
 SCORE = Annotated[Literal["auto", "reconstruction", "knn", "combined", "orientation"],
-                  Query(description="The outlier score (see retrieval.outlier_scores).")]  # fmt: skip
+                  Query(description="The outlier score (see retrieval.collection.outliers).")]  # fmt: skip
 LABEL = Query(None, description="Keep only hits with this label; repeat for any of several.")
 ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
 

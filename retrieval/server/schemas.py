@@ -76,6 +76,14 @@ class ItemOut(BaseModel):
     thumbnail: str | None = None
 
 
+class SampleOut(BaseModel):
+    """What the search page offers before a search: a few stored items, one per label first, and the labels."""
+
+    items: list[ItemOut]
+    labels: list[str] = Field(description="The collection's distinct labels, sorted (at most the first 100).")
+    labels_total: int = Field(description="How many distinct labels the collection has.")
+
+
 class HealthOut(BaseModel):
     status: str
     items: int

@@ -18,8 +18,8 @@ from pathlib import Path
 import fasteners
 from filelock import Timeout
 
-from .. import directory
 from ..collection import Collection
+from ..collection import directory
 from ..errors import CollectionError
 
 log = logging.getLogger("aer.serve")
