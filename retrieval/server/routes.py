@@ -18,11 +18,12 @@ from starlette.exceptions import HTTPException
 from ..collection import Collection
 from ..collection.hits import Hit
 from ..collection.outliers import DEFAULT_SCORE, resolve_score
+from ..collection.store import ItemRecord
 from ..errors import QueryError
 from .errors import redact
 from .item_paths import ItemId
 from .limits import MAX_K
-from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SearchBody, SearchOut, where_of
+from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SampleOut, SearchBody, SearchOut, where_of
 from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
@@ -32,6 +33,8 @@ SCORE = Annotated[Literal["auto", "reconstruction", "knn", "combined", "orientat
                   Query(description="The outlier score (see retrieval.collection.outliers).")]  # fmt: skip
 LABEL = Query(None, description="Keep only hits with this label; repeat for any of several.")
 ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
+MAX_SAMPLE = 50  # items /sample hands out at most
+MAX_LABELS = 100  # labels /sample lists at most
 
 SEARCH_BODY = TypeAdapter(SearchBody)
 IMAGE_FORM = TypeAdapter(ImageSearchForm)
@@ -72,6 +75,26 @@ def find(col: Collection, *, query: Any = None, like: str | None = None, k: int,
 
 def answer(hits: list[Hit], started: float) -> dict[str, Any]:
     return {"hits": [h.to_dict() for h in hits], "took_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+def sample_keys(labels: dict[int, str | None], n: int) -> list[int]:
+    """At most ``n`` keys of ``labels`` (key -> label): the lowest key of each label, in label order, then the
+    lowest keys not chosen yet (unlabelled items among them)."""
+    first: dict[str, int] = {}
+    order = sorted(labels)
+    for key in order:
+        if (label := labels[key]) and label not in first:
+            first[label] = key
+    chosen = [first[label] for label in sorted(first)][:n]
+    taken = set(chosen)
+    return chosen + [key for key in order if key not in taken][: n - len(chosen)]
+
+
+def item_out(record: ItemRecord, modality: str, request: Request) -> dict[str, Any]:
+    """One stored item as ``ItemOut`` (an image's thumbnail address under the app's root path)."""
+    thumb = f"{request.scope.get('root_path', '')}/items/{quote(record.id, safe='')}/thumbnail.png"
+    return {"id": record.id, "label": record.label, "source": record.source, "snippet": record.snippet,
+            "thumbnail": thumb if modality == "image" else None}  # fmt: skip
 
 
 def read_router(served: Served) -> APIRouter:
@@ -142,10 +165,18 @@ def read_router(served: Served) -> APIRouter:
     def item(item_id: ItemId, request: Request) -> dict[str, Any]:
         with served.reading() as col:
             record = col.item(item_id)
-            modality = col.modality
-        thumb = f"{request.scope.get('root_path', '')}/items/{quote(record.id, safe='')}/thumbnail.png"
-        return {"id": record.id, "label": record.label, "source": record.source, "snippet": record.snippet,
-                "thumbnail": thumb if modality == "image" else None}  # fmt: skip
+        return item_out(record, served.modality, request)
+
+    @router.get("/sample", response_model=SampleOut,
+                summary="A few stored items (one per label first) and the labels: the page's examples")  # fmt: skip
+    def sample(request: Request, n: Annotated[int, Query(ge=1, le=MAX_SAMPLE, description="How many.")] = 8) -> Any:
+        with served.reading() as col:
+            labels = col.labels()  # every item's label: one read of the store
+            keys = sample_keys(labels, n)
+            records = col.store.by_keys(keys)
+        names = sorted({label for label in labels.values() if label})
+        items = [item_out(records[key], served.modality, request) for key in keys if key in records]
+        return {"items": items, "labels": names[:MAX_LABELS], "labels_total": len(names)}
 
     @router.get("/outliers", response_model=OutliersOut, summary="The least typical items (outlier score)")
     def outliers(k: K = 20, score: SCORE = DEFAULT_SCORE) -> dict[str, Any]:
