@@ -10,7 +10,7 @@ queries (same newsgroup = relevant), or leave-one-out on fortunes.
 Corpora (``--corpora``, comma-separated):
 
 - ``20news-300``, ``20news-3000``, ``20news-11314``: a class-stratified seeded sample of the 20 Newsgroups train
-  split (``retrieval.bench.corpora.stratified``; 11,314 is the whole split);
+  split (``retrieval.eval.corpus.stratified``; 11,314 is the whole split);
 - ``fortunes``: the generalisation suite's fortunes set (``fortunes.jsonl`` less its grab-bag categories);
 - ``synthetic-100000``, ``synthetic-1000000``: texts made by recombining the 20 Newsgroups train posts' bodies
   and the fortunes: item ``i`` takes a seeded random source text, keeps each of its words with probability 0.9
@@ -54,8 +54,7 @@ TEACHER_DOCS = 2000  # the default's teacher sample (retrieval.defaults.TEACHER_
 
 def write_corpus(name: str, data: Path, folder: Path) -> tuple[Path, dict[str, Any]]:
     """The corpus ``name`` as JSONL in ``folder`` (written once) and how it is queried."""
-    from retrieval.bench.corpora import fortunes, stratified
-    from retrieval.bench.data import load_suite
+    from retrieval.eval.corpus import fortunes, load_suite, stratified
 
     path = folder / f"{name}.jsonl"
     meta_path = folder / f"{name}.meta.json"
@@ -68,7 +67,7 @@ def write_corpus(name: str, data: Path, folder: Path) -> tuple[Path, dict[str, A
         items = [suite.database[i] for i in keep]
         pick = np.sort(np.random.default_rng(SEED + 1).permutation(len(suite.queries))[:QUERIES])
         meta = {"protocol": "test-vs-train", "queries": [suite.queries[i] for i in pick],
-                "query_labels": [suite.labels[i] for i in pick]}  # fmt: skip
+                "query_labels": [suite.query_labels[i] for i in pick]}  # fmt: skip
         rows = ({"id": d.id, "text": d.text, "label": d.label} for d in items)
     elif name == "fortunes":
         items, _ = fortunes(data / "fortunes.jsonl")
@@ -90,8 +89,7 @@ def write_corpus(name: str, data: Path, folder: Path) -> tuple[Path, dict[str, A
 
 def synthetic(data: Path, n: int):
     """``n`` recombined texts (see the module docstring), as JSONL rows."""
-    from retrieval.bench.corpora import fortunes
-    from retrieval.bench.data import load_suite
+    from retrieval.eval.corpus import fortunes, load_suite
 
     posts = load_suite("text", data / "20news-bydate.tar.gz").database
     texts = [p.text.split("\n\n", 1)[-1] for p in posts] + [d.text for d in fortunes(data / "fortunes.jsonl")[0]]
@@ -151,8 +149,8 @@ def stages(target: Path) -> dict[str, float]:
 def quality(target: Path, corpus: Path, meta: dict[str, Any]) -> dict[str, float]:
     """P@10 / P@100 through the Python API (see the module docstring)."""
     import retrieval
-    from retrieval.evaluation import precision_by_label
-    from retrieval.label_eval import collection_leave_one_out, sample_queries
+    from retrieval.eval.labels import collection_leave_one_out, sample_queries
+    from retrieval.eval.metrics import precision_by_label
     from retrieval.sources import Document
 
     if meta["protocol"] == "cost only":

@@ -26,23 +26,8 @@ from indexers import create_index
 from indexers.bits import pack_bits
 from indexers.gpu import gpu_count
 from retrieval.encoders import create_encoder
+from retrieval.eval.metrics import same_top_k
 from retrieval.sources import iter_newsgroups, load_cifar10
-
-
-def same_top_k(cpu: tuple[np.ndarray, np.ndarray], gpu: tuple[np.ndarray, np.ndarray], atol: float) -> float:
-    """Share of query rows whose top-k agree, ties aside (scores equal in order; keys equal where not tied)."""
-    (cs, ck), (gs, gk) = cpu, gpu
-    agree = 0
-    for row in range(len(cs)):
-        if not np.allclose(cs[row], gs[row], atol=atol):
-            continue
-        tied = np.zeros(len(cs[row]), dtype=bool)
-        close = np.abs(np.diff(cs[row])) <= atol
-        tied[:-1] |= close
-        tied[1:] |= close
-        tied |= np.abs(cs[row] - cs[row][-1]) <= atol  # the last place's score may continue beyond k
-        agree += bool((ck[row][~tied] == gk[row][~tied]).all())
-    return agree / max(1, len(cs))
 
 
 def timed(fn):  # noqa: ANN001, ANN201 - any callable, its result

@@ -29,7 +29,7 @@ def eval_cmd(collection: Path, source: Path, queries: int, seed: int, as_json: b
     """Leave-one-out P@10 and P@100 of COLLECTION on SOURCE's labels (a folder's subfolder names, a JSONL
     'label'), against baselines fitted on the same items (text: LSA-50, TF-IDF, BM25; images: pixels, PCA-64).
     SOURCE is what COLLECTION was made from: every item of it must be in COLLECTION."""
-    from retrieval.label_eval import evaluate_labels
+    from retrieval.eval.labels import evaluate_labels
 
     with retrieval.open(collection, device="cpu", db=db) as col:
         result = evaluate_labels(col, source, queries=queries, seed=seed)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 COMMIT_EVERY = 20_000  # items encoded between writes of the index file and the store (retrieval.collection)
 DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF quantiser are fitted on (collection.ingest)
 
-DEFAULT_QUERIES = 1000  # labelled items drawn as queries by ``aer eval`` (retrieval.label_eval)
+DEFAULT_QUERIES = 1000  # labelled items drawn as queries by ``aer eval`` (retrieval.eval.labels)
 
 # Outlier scores (retrieval.collection.outliers describes each)
 SCORES = ("reconstruction", "knn", "combined", "orientation")

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from retrieval.bench.corpora import select, stratified
 from retrieval.errors import InvalidParameterError
+from retrieval.eval.corpus import select, stratified
 
 from .conftest import make_images, make_wide_docs, write_cifar_archive, write_newsgroups_archive
 

@@ -14,7 +14,7 @@ from retrieval.bag_of_words import BagOfWords
 from retrieval.encoders import ENCODERS, REGISTERED, TwoStageEncoder, create_encoder, load_encoder, register
 from retrieval.defaults import KRIZHEVSKY_2011
 from retrieval.errors import EncoderFileError, InvalidParameterError, MissingDependency, RetrievalError
-from retrieval.evaluation import RankingScores
+from retrieval.eval.metrics import RankingScores
 
 from . import fakes
 from .conftest import FAST_AE, make_images

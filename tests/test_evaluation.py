@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.evaluation import RankingScores, average_precision, precision_at
+from retrieval.eval.metrics import RankingScores, average_precision, precision_at
 
 
 def test_average_precision_of_a_known_ranking():
@@ -43,7 +43,7 @@ def test_unlabelled_items_are_never_relevant():
 
 
 def test_map_at_k_normalises_by_relevant_items_retrieved():
-    from retrieval.evaluation import average_precision_at
+    from retrieval.eval.metrics import average_precision_at
 
     rel = np.array([[1, 0, 1, 0], [0, 0, 0, 0]], dtype=bool)
     np.testing.assert_allclose(average_precision_at(rel, 3), [(1 + 2 / 3) / 2, 0.0])
@@ -53,7 +53,7 @@ def test_map_at_k_normalises_by_relevant_items_retrieved():
 
 
 def test_eleven_point_interpolated_precision():
-    from retrieval.evaluation import interpolated_precision
+    from retrieval.eval.metrics import interpolated_precision
 
     # 2 relevant at ranks 2 and 4 of 5: precision 1/2 at recall 0.5, 2/4 at recall 1
     rel = np.array([[0, 1, 0, 1, 0]], dtype=bool)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 from indexers import create_index
 from indexers.gpu import gpu_count
 from retrieval.encoders import create_encoder
+from retrieval.eval.metrics import same_top_k
 
 from .conftest import FAST_AE, make_docs
 
@@ -22,13 +22,6 @@ needs_gpu = pytest.mark.skipif(
     gpu_count() == 0 or not torch.cuda.is_available(),
     reason="no GPU: faiss has no GPU support here (faiss-cpu) or torch sees no CUDA device",
 )
-
-
-def _gpu_check_module():
-    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @needs_gpu
@@ -47,7 +40,7 @@ def test_a_gpu_copy_searches_like_the_cpu_index(spec, metric):
         index.add(np.arange(2000) * 3, codes)
         assert index.on_gpu is use_gpu
         results.append(index.search(queries, 10))
-    assert _gpu_check_module().same_top_k(results[0], results[1], atol=1e-4) == 1.0
+    assert same_top_k(results[0], results[1], atol=1e-4) == 1.0
 
 
 @needs_gpu
@@ -67,7 +60,6 @@ def test_the_gpu_check_says_so_in_one_line_and_exits_0_without_a_gpu():
 
 
 def test_top_k_agreement_counts_ties_as_agreeing():
-    same_top_k = _gpu_check_module().same_top_k
     scores = np.array([[0.9, 0.8, 0.8, 0.5]], dtype=np.float32)
     assert same_top_k((scores, np.array([[1, 2, 3, 4]])), (scores, np.array([[1, 3, 2, 4]])), atol=1e-6) == 1.0
     assert same_top_k((scores, np.array([[1, 2, 3, 4]])), (scores, np.array([[9, 2, 3, 4]])), atol=1e-6) == 0.0

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 import retrieval
 from cli.main import main
-from retrieval.baselines import fit_baseline, ranked_leaving_out, ratios, score_baseline
 from retrieval.errors import CollectionError, InvalidParameterError, SourceError
-from retrieval.evaluation import precision_by_label
-from retrieval.label_eval import evaluate_labels, sample_queries
+from retrieval.eval.baselines import fit_baseline, ranked_leaving_out, ratios, score_baseline
+from retrieval.eval.labels import evaluate_labels, sample_queries
+from retrieval.eval.metrics import precision_by_label
 
 from .conftest import make_images, make_wide_docs, write_corpus
 

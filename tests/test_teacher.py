@@ -199,7 +199,7 @@ def test_train_takes_whole_epochs_up_to_max_steps():
 
 
 def test_mirror_ratio_tells_photographs_from_digits():
-    from retrieval.bench.corpora import digits
+    from retrieval.eval.corpus import digits
     from retrieval.nn.augment import mirror_ratio
 
     rng = np.random.default_rng(0)
@@ -211,7 +211,7 @@ def test_mirror_ratio_tells_photographs_from_digits():
 
 @pytest.mark.slow
 def test_image_training_mirrors_only_where_mirror_images_belong_to_the_set():
-    from retrieval.bench.corpora import digits
+    from retrieval.eval.corpus import digits
 
     images = np.stack([d.pixels for d in digits()[:120]])
     fast = {"dim": 8, "channels": (4, 8, 8), "batch_size": 32, "epochs": 1, "progress": False}

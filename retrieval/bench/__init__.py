@@ -1,4 +1,5 @@
-"""Retrieval benchmarks: the seeds' comparisons, run through the product (``aer bench``).
+"""Retrieval benchmarks: the seeds' comparisons, run through the product (``aer bench``); their corpora and
+metrics are ``retrieval.eval``'s.
 
 Public names load on first use (PEP 562): ``retrieval.bench.methods`` alone is cheap to import."""
 
@@ -9,14 +10,13 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_names
 
 _LAZY = {
-    "run_anomaly": "anomaly", "SuiteData": "data", "load_suite": "data", "run_general": "general",
+    "run_anomaly": "anomaly", "run_general": "general",
     "METHODS": "methods", "QUICK_METHODS": "methods", "Method": "methods", "choose": "methods",
     "run_benchmark": "run",
 }  # fmt: skip
 
 if TYPE_CHECKING:
     from .anomaly import run_anomaly
-    from .data import SuiteData, load_suite
     from .general import run_general
     from .methods import METHODS, QUICK_METHODS, Method, choose
     from .run import run_benchmark
@@ -27,9 +27,7 @@ __all__ = [
     "METHODS",
     "QUICK_METHODS",
     "Method",
-    "SuiteData",
     "choose",
-    "load_suite",
     "run_anomaly",
     "run_benchmark",
     "run_general",

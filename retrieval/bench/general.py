@@ -5,9 +5,9 @@ Each default collection is built by ``index_source(items, path)`` with no encode
 ``aer index FOLDER -c DIR`` does) in a fresh child process, so its fit seconds, build seconds and peak memory are
 its own; ``out/<corpus>/default.aer`` built earlier with the same options and items is reused with the figures
 recorded when it was built. It is queried through ``Collection`` (test-split queries encoded and searched;
-leave-one-out queries by ``search_by_id``). The baselines (``retrieval.baselines``: LSA-32, LSA-50, TF-IDF and
+leave-one-out queries by ``search_by_id``). The baselines (``retrieval.eval.baselines``: LSA-32, LSA-50, TF-IDF and
 BM25 for texts, pixels and PCA-64 for images) are fitted in this process on the same database items and scored on
-the same queries. A quick run uses the small slices of ``corpora.QUICK_SIZES`` and the short training of
+the same queries. A quick run uses the small slices of ``eval.corpus.QUICK_SIZES`` and the short training of
 ``methods.QUICK_TRAINING``: a smoke test, not results.
 """
 
@@ -23,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from ..baselines import KS, SUITE_BASELINES, ratios, score_baseline
 from ..collection import Collection, Item
 from ..collection.ingest import index_source
 from ..encoders import DEFAULT_ENCODER
 from ..errors import CollectionError, QueryError
-from ..evaluation import precision_by_label
-from ..label_eval import collection_leave_one_out
+from ..eval.baselines import KS, SUITE_BASELINES, ratios, score_baseline
+from ..eval.corpus import PROTOCOLS, SEED, Corpus, check_files, load_corpora, select
+from ..eval.labels import collection_leave_one_out
+from ..eval.metrics import precision_by_label
 from ..sources import contents
-from .corpora import PROTOCOLS, SEED, Corpus, check_files, load_corpora, select
 from .methods import QUICK_TRAINING
 from .pages import PAGE, RESULTS
 from .record import provenance, write_results

@@ -12,14 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..collection import Collection  # noqa: E402
+from ..eval.corpus import Corpus  # noqa: E402
 from ..grid import draw_grid  # noqa: E402
-from .data import SuiteData  # noqa: E402
 
 GRID_QUERIES = 4  # image queries drawn per method, each of a different class
 GRID_HITS = 8
 MAP_POINTS = 4000  # queries drawn in a 2-D code map
 
-def write_pictures(out: Path, results: dict[str, Any], data: SuiteData) -> None:
+def write_pictures(out: Path, results: dict[str, Any], data: Corpus) -> None:
     """``pr_curves.png``, 2-D code maps, and for images a result grid per method."""
     plot_pr_curves(out / "pr_curves.png", results)
     for r in results["methods"]:
@@ -45,12 +45,12 @@ def plot_pr_curves(path: Path, results: dict[str, Any]) -> None:
     plt.close(fig)
 
 
-def plot_code_map(path: Path, collection: Path, data: SuiteData, name: str) -> None:
+def plot_code_map(path: Path, collection: Path, data: Corpus, name: str) -> None:
     """The 2006 paper's picture: the 2-D codes of the test queries, one colour per label."""
     pick = np.sort(np.random.default_rng(0).permutation(len(data.queries))[:MAP_POINTS])  # splits are sorted by label
     with Collection.open(collection, device="cpu") as col:
         codes = col.encode([data.queries[i] for i in pick])
-    labels = np.array(data.labels)[pick]
+    labels = np.array(data.query_labels)[pick]
     fig, ax = plt.subplots(figsize=(7, 7))
     cmap = plt.get_cmap("tab20")
     for i, label in enumerate(sorted(set(labels))):
@@ -63,10 +63,10 @@ def plot_code_map(path: Path, collection: Path, data: SuiteData, name: str) -> N
     plt.close(fig)
 
 
-def draw_result_grid(path: Path, collection: Path, data: SuiteData, name: str) -> None:
+def draw_result_grid(path: Path, collection: Path, data: Corpus, name: str) -> None:
     """The 2011 paper's picture: a few image queries (different classes) and their top hits."""
     picks, seen = [], set()
-    for i, label in enumerate(data.labels):
+    for i, label in enumerate(data.query_labels):
         if label not in seen:
             picks.append(i)
             seen.add(label)
@@ -77,4 +77,4 @@ def draw_result_grid(path: Path, collection: Path, data: SuiteData, name: str) -
         for i in picks:
             hits = col.search(data.queries[i], k=GRID_HITS)
             rows.append((data.queries[i], hits, col.pixels([h.id for h in hits])))
-    draw_grid(path, rows, columns=GRID_HITS, titles=[f"{name}\nquery: {data.labels[i]}" for i in picks])
+    draw_grid(path, rows, columns=GRID_HITS, titles=[f"{name}\nquery: {data.query_labels[i]}" for i in picks])

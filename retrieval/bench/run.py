@@ -24,8 +24,8 @@ from ..collection import Collection
 from ..collection.ingest import index_source
 from ..encoders.sentence import embed, embedding_cache, no_embedding_cache
 from ..errors import CollectionError
-from ..evaluation import RankingScores
-from .data import SuiteData, load_suite
+from ..eval.corpus import Corpus, load_suite
+from ..eval.metrics import RankingScores
 from .methods import MODALITY, Method, choose
 from .pages import PAGE, RESULTS
 from .record import provenance, write_results
@@ -87,7 +87,7 @@ def run_benchmark(
     return results
 
 
-def _embed_once(data: SuiteData, cache: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def _embed_once(data: Corpus, cache: Path, log: Callable[[str], None]) -> dict[str, Any]:
     """Embed database and queries with MiniLM once, into a cache every MiniLM method then reads."""
     texts = [d.text for d in data.database] + list(data.queries)
     with embedding_cache(cache):
@@ -131,7 +131,7 @@ def _build_child(encoder: str, options: dict[str, Any], items: list, path: str, 
     }
 
 
-def evaluate(path: Path, data: SuiteData, suite: str) -> dict[str, Any]:
+def evaluate(path: Path, data: Corpus, suite: str) -> dict[str, Any]:
     """Quality and cost of one collection on the suite's queries."""
     col = Collection.open(path, device="cpu")
     try:
@@ -141,7 +141,7 @@ def evaluate(path: Path, data: SuiteData, suite: str) -> dict[str, Any]:
             label_of_key[key] = label
         label_of_key[-1] = None  # key -1: no result
         db_labels = list(key_label.values())
-        queries, labels = data.queries, data.labels
+        queries, labels = data.queries, data.query_labels
         codes = col.encode(queries)
 
         full = len(queries) if suite == "text" else min(FULL_RANKING_QUERIES, len(queries))

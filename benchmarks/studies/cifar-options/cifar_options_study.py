@@ -21,7 +21,7 @@ import numpy as np
 
 from retrieval.encoders.image_autoencoder import ConvImageAutoencoder
 from retrieval.encoders.rotation import learn_rotation, rotated_bits
-from retrieval.evaluation import RankingScores
+from retrieval.eval.metrics import RankingScores
 from retrieval.sources import load_cifar10
 
 DEPTH = 1000

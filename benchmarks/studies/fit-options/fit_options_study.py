@@ -21,8 +21,8 @@ loss on 32 of each batch's texts, and the softmax over the batch's words only).
 import json, sys, time
 from pathlib import Path
 import numpy as np
-from retrieval.bench.corpora import load_corpora
 from retrieval.encoders import create_encoder
+from retrieval.eval.corpus import load_corpora
 
 def pk(codes_db, db_labels, codes_q, q_labels, leave_out=None, ks=(10, 100)):
     db = codes_db / np.maximum(np.linalg.norm(codes_db, axis=1, keepdims=True), 1e-12)
@@ -87,7 +87,7 @@ if os.environ.get("EXP_STATIC") is not None:
         return T.TeacherSignal(np.arange(n), torch.from_numpy(full.astype(np.float32)), wv, _t.perf_counter() - t0)
     T.teach = static_teach
     import retrieval.encoders.text_autoencoder as TA; TA.teach = T.teach
-import retrieval.bench.corpora as _cm
+import retrieval.eval.corpus as _cm
 _cm.SIZES["20news"] = (300, 1000, 3000, None)
 corpora = sys.argv[1].split(",")
 opts = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}

@@ -25,7 +25,7 @@ import numpy as np
 
 import retrieval
 from retrieval.encoders.sentence import embed, embedding_cache
-from retrieval.evaluation import average_precision, precision_at, relevance
+from retrieval.eval.metrics import average_precision, precision_at, relevance
 from retrieval.sources import iter_newsgroups
 from retrieval.threads import set_threads
 

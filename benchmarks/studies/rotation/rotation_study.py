@@ -25,7 +25,7 @@ import numpy as np
 
 import retrieval
 from retrieval.encoders.rotation import learn_rotation, rotated_bits
-from retrieval.evaluation import average_precision, average_precision_at, precision_at, relevance
+from retrieval.eval.metrics import average_precision, average_precision_at, precision_at, relevance
 from retrieval.sources import iter_newsgroups, load_cifar10
 from retrieval.threads import set_threads
 

@@ -140,3 +140,22 @@ class RankingScores:
             out[f"map@{self.map_at}"] = float(np.concatenate(self._ap_at).mean())
         out["queries"] = int(sum(len(a) for a in self._ap))
         return out
+
+
+def same_top_k(
+    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], atol: float
+) -> float:
+    """Share of query rows whose top-k ``(scores, keys)`` agree, ties aside: the scores equal in order (within
+    ``atol``), the keys equal wherever a score is not tied (two indexes, e.g. a CPU one and its GPU copy)."""
+    (fs, fk), (ss, sk) = first, second
+    agree = 0
+    for row in range(len(fs)):
+        if not np.allclose(fs[row], ss[row], atol=atol):
+            continue
+        tied = np.zeros(len(fs[row]), dtype=bool)
+        close = np.abs(np.diff(fs[row])) <= atol
+        tied[:-1] |= close
+        tied[1:] |= close
+        tied |= np.abs(fs[row] - fs[row][-1]) <= atol  # the last place's score may continue beyond k
+        agree += bool((fk[row][~tied] == sk[row][~tied]).all())
+    return agree / max(1, len(fs))

@@ -2,7 +2,7 @@
 
 ``evaluate_labels`` re-reads a labelled source the collection was made from, takes a seeded uniform sample of its
 labelled items as queries, ranks the collection for each (``Collection.search_by_id``: the item itself left out)
-and scores P@10 / P@100 (same label = relevant), then fits the baselines of ``retrieval.baselines`` on the same
+and scores P@10 / P@100 (same label = relevant), then fits the baselines of ``retrieval.eval.baselines`` on the same
 items and scores them on the same queries, leave-one-out.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from ..collection import Collection, Item
+from ..defaults import DEFAULT_QUERIES
+from ..errors import CollectionError, InvalidParameterError, SourceError
+from ..sources import ImageItem, Rejected, contents, iter_items, source_modality
 from .baselines import EVAL_BASELINES, KS, ratios, score_baseline
-from .collection import Collection, Item
-from .defaults import DEFAULT_QUERIES
-from .errors import CollectionError, InvalidParameterError, SourceError
-from .evaluation import precision_by_label
-from .sources import ImageItem, Rejected, contents, iter_items, source_modality
+from .metrics import precision_by_label
 
 RATIO_REFERENCES = {"text": ("lsa-50",), "image": ("pixels", "pca-64")}  # "best LSA" / "better of pixels and PCA"
 

@@ -1,6 +1,11 @@
-"""The corpora of the generalisation suite (``aer bench general``), read from one data folder.
+"""Labelled corpora, the one type every evaluation reads (``Corpus``): the items indexed, and queries with the
+labels that say what is relevant (same label = relevant).
 
-Archives are streamed by the readers of ``retrieval.bench.data`` and ``retrieval.sources`` (nothing is extracted):
+``load_suite``: a whole archive split in two, the train split the database and the test split the queries (the
+``text`` and ``image`` suites of ``aer bench``: 20 Newsgroups by-date, CIFAR-10).
+
+The corpora of the generalisation suite (``aer bench general``), read from one data folder by ``load_corpora``.
+Archives are streamed by ``load_suite`` and the readers of ``retrieval.sources`` (nothing is extracted):
 
 - ``20news-<n>`` / ``20news-full``: a seeded class-stratified sample of ``n`` train messages (or the whole train
   split) is the database; the queries are one seeded uniform sample of the test split, the same for every size.
@@ -23,9 +28,9 @@ import numpy as np
 from ..collection import Item
 from ..errors import InvalidParameterError, SourceError
 from ..images import to_pixels
-from ..label_eval import sample_queries
-from ..sources import Document, ImageItem, iter_items
-from .data import load_suite
+from ..sources import Document, ImageItem, is_cifar10, iter_cifar10, iter_items, iter_newsgroups, load_cifar10
+from ..sources.newsgroups import is_newsgroups_archive
+from .labels import sample_queries
 
 SEED = 0
 FILES = {"20news": "20news-bydate.tar.gz", "cifar": "cifar-10-binary.tar.gz", "fortunes": "fortunes.jsonl"}
@@ -33,6 +38,7 @@ MODALITY = {"20news": "text", "fortunes": "text", "cifar": "image", "digits": "i
 SIZES: dict[str, tuple[int | None, ...]] = {"20news": (1000, 3000, None), "cifar": (1000, 3000, 10_000, 50_000)}
 QUICK_SIZES: dict[str, tuple[int | None, ...]] = {"20news": (100, 300), "cifar": (300, 1000)}
 QUERIES, QUICK_QUERIES = 1000, 100
+SUITE_QUICK_SIZES = {"text": (1500, 300), "image": (3000, 300)}  # load_suite(quick=True): database items, queries
 QUICK_LOO_ITEMS = 600  # fortunes and digits in a quick run: a stratified sample of this many items
 FORTUNES_GRAB_BAGS = ("cookie", "fortunes", "miscellaneous", "platitudes", "zippy")  # mixed subjects: noisy labels
 FORTUNES_MIN_ITEMS = 50
@@ -44,7 +50,8 @@ PROTOCOLS = {
 
 @dataclass
 class Corpus:
-    """One row of the suite: the items indexed, and the queries with their labels."""
+    """The items indexed, and the queries with their labels: given (test-vs-train) or database positions
+    left out of their own rankings (leave-one-out)."""
 
     name: str
     family: str
@@ -55,6 +62,45 @@ class Corpus:
     queries: list[Any] = field(default_factory=list)  # test-vs-train: texts or (32, 32, 3) uint8 images
     leave_out: np.ndarray | None = None  # leave-one-out: database positions of the queries
     notes: dict[str, Any] = field(default_factory=dict)  # how the items were chosen
+
+
+def load_suite(suite: str, data: str | Path, quick: bool = False) -> Corpus:
+    """Read ``data`` for a ``text`` or ``image`` suite (20 Newsgroups by-date archive, CIFAR-10).
+
+    ``quick`` keeps a seeded random slice (``SUITE_QUICK_SIZES``) of each split.
+    """
+    data = Path(data)
+    if not data.exists():
+        raise SourceError(f"{data}: no such file or directory")
+    if suite == "text":
+        if not is_newsgroups_archive(data):
+            raise SourceError(f"{data}: not the 20 Newsgroups by-date archive (20news-bydate.tar.gz)")
+        database = [d for d in iter_newsgroups(data, "train") if isinstance(d, Document)]
+        tests = [d for d in iter_newsgroups(data, "test") if isinstance(d, Document)]
+        if quick:
+            sizes = SUITE_QUICK_SIZES[suite]
+            database, tests = _slice(database, sizes[0], 1), _slice(tests, sizes[1], 2)
+        return Corpus("20news", "20news", "text", "test-vs-train", database, [d.label for d in tests],
+                      queries=[d.text for d in tests])  # fmt: skip
+    if suite == "image":
+        if not is_cifar10(data):
+            raise SourceError(f"{data}: not the CIFAR-10 binary archive (cifar-10-binary.tar.gz) or its folder")
+        database = list(iter_cifar10(data, "train"))
+        images, labels, names = load_cifar10(data, "test")
+        order = np.arange(len(images))
+        if quick:
+            database = _slice(database, SUITE_QUICK_SIZES[suite][0], 1)
+            order = np.sort(np.random.default_rng(SEED + 2).permutation(len(images))[: SUITE_QUICK_SIZES[suite][1]])
+        return Corpus("cifar", "cifar", "image", "test-vs-train", database, [names[i] for i in labels[order]],
+                      queries=list(images[order]))  # fmt: skip
+    raise ValueError(f"The 'suite' parameter must be 'text' or 'image'. Got {suite!r} instead.")
+
+
+def _slice(items: list, n: int, salt: int) -> list:
+    if len(items) <= n:
+        return items
+    keep = np.sort(np.random.default_rng(SEED + salt).permutation(len(items))[:n])
+    return [items[i] for i in keep]
 
 
 def planned_names(quick: bool = False) -> list[str]:
@@ -102,7 +148,7 @@ def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> I
         if family in ("20news", "cifar"):
             suite = load_suite(MODALITY[family], data_dir / FILES[family])
             pick = _uniform(len(suite.queries), queries, SEED + 1)
-            query_labels = [suite.labels[i] for i in pick]
+            query_labels = [suite.query_labels[i] for i in pick]
             query_items = [suite.queries[i] for i in pick]
             train_labels = [d.label for d in suite.database]
             done: set[str] = set()

@@ -19,9 +19,9 @@ import numpy as np
 
 from indexers import create_index, default_spec
 
-from .encoders import Encoder, create_encoder
-from .errors import InvalidParameterError, RetrievalError
-from .evaluation import precision_by_label
+from ..encoders import Encoder, create_encoder
+from ..errors import InvalidParameterError, RetrievalError
+from .metrics import precision_by_label
 
 KS = (10, 100)
 CHUNK = 256  # queries ranked at a time
