@@ -58,7 +58,7 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
         query = image if image is not None else text
         hits = col.search_by_id(like_id, k=k, where=where) if like_id else col.search(query, k=k, where=where)
         if grid is not None:
-            from retrieval.grid import save_results_grid
+            from retrieval.pictures import save_results_grid
 
             save_results_grid(col, grid, hits, query=query, like_id=like_id)
     print_hits(hits, as_json)

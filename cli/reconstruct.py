@@ -25,7 +25,7 @@ def reconstruct_cmd(
     """Show what COLLECTION's image autoencoder makes of its items (--id), or of a lattice of codes."""
     if bool(item_ids) == bool(lattice):
         raise click.UsageError("give --id ID (one or more) or --lattice N")
-    from retrieval.decoder_views import draw_lattice, draw_reconstructions
+    from retrieval.pictures import draw_lattice, draw_reconstructions
 
     with retrieval.open(collection, device="cpu", db=db) as col:
         if lattice:

@@ -53,7 +53,7 @@ def run_benchmark(
     """Run ``suite`` (``text``, ``image`` or ``variants``) on ``data``; write ``results.json``, its page
     (``README.md``) and pictures into ``out``. ``methods``: comma-separated names from the suite's own and
     ``extra_methods`` (a study's); ``command``: what to record as the command run (default: this process's)."""
-    from .report import write_pictures  # matplotlib only when reporting
+    from ..pictures import write_pictures  # matplotlib only when reporting
 
     chosen = choose(suite, methods, quick, extra_methods)
     header = provenance(command)
