@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from .command import AerCommand
 from .common import commit_option, db_option, device_option, follow_links_option, library_errors, print_report
 
 
-@click.command("add")
+@click.command("add", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("source", type=click.Path(path_type=Path))
 @commit_option

@@ -9,12 +9,13 @@ import click
 
 from retrieval.bench.methods import METHODS
 
+from .command import AerCommand
 from .common import library_errors, parse_option
 
 METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suite, methods in METHODS.items())
 
 
-@click.command("bench")
+@click.command("bench", cls=AerCommand)
 @click.argument("suite", type=click.Choice([*sorted(METHODS), "anomaly", "general"]))
 @click.option(
     "--data",

@@ -1,4 +1,4 @@
-"""What the commands share: library errors as clean messages, the device option.
+"""What the commands share: library errors as clean messages, the options several commands take.
 
 The command modules import only light parts of the library at the top (``retrieval.defaults``, ``.errors``,
 ``.device``) and the rest inside the command functions, so ``aer --help`` does not load torch or faiss."""
@@ -18,28 +18,30 @@ from retrieval.device import DEVICES
 from retrieval.errors import RetrievalError
 from retrieval.progress import close_all
 
+from .command import RUNTIME, STORAGE, option
+
 if TYPE_CHECKING:
     from retrieval.collection.hits import Hit
     from retrieval.collection.ingest import IndexReport
 
-device_option = click.option(
-    "--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+device_option = option(
+    "--device", section=RUNTIME, type=click.Choice(DEVICES), default="auto", show_default=True,
     help="Where to run the encoder (auto = CUDA when torch sees a GPU).",
 )  # fmt: skip
 
 
-db_option = click.option(
-    "--db", default=None, metavar="URL",
+db_option = option(
+    "--db", section=STORAGE, default=None, metavar="URL",
     help="Metadata database of the collection, e.g. postgresql://user@host:5432/dbname (one database per "
     "collection; default: metadata.sqlite inside it; or set AER_DATABASE_URL).",
 )  # fmt: skip
 
-commit_option = click.option(
-    "--commit-every", type=click.IntRange(1), default=COMMIT_EVERY, show_default=True,
+commit_option = option(
+    "--commit-every", section=STORAGE, type=click.IntRange(1), default=COMMIT_EVERY, show_default=True,
     help="Items encoded between writes to disk (a crash loses at most this much work, never the collection).",
 )  # fmt: skip
 
-follow_links_option = click.option(
+follow_links_option = option(
     "--follow-links", is_flag=True,
     help="Follow symlinks in a source folder that point outside it (by default they are rejected, named).",
 )  # fmt: skip

@@ -8,10 +8,11 @@ import click
 
 import retrieval
 
+from .command import AerCommand
 from .common import db_option, library_errors
 
 
-@click.command("delete")
+@click.command("delete", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("ids", nargs=-1, required=True)
 @db_option

@@ -7,10 +7,11 @@ import json
 
 import click
 
+from .command import AerCommand
 from .common import library_errors
 
 
-@click.command("encoders")
+@click.command("encoders", cls=AerCommand)
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (NAME: its options; else the encoders).")
 @library_errors

@@ -11,10 +11,11 @@ import click
 import retrieval
 from retrieval.defaults import DEFAULT_QUERIES
 
+from .command import AerCommand
 from .common import db_option, library_errors
 
 
-@click.command("eval")
+@click.command("eval", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option(

@@ -10,12 +10,13 @@ import click
 
 from retrieval import defaults
 
+from .command import AerCommand
 from .common import db_option, library_errors
 
 DEFAULTS = f"{defaults.__name__.replace('.', '/')}.py"  # every default, and the rules choosing values from the data
 
 
-@click.command("info")
+@click.command("info", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (size_on_disk in bytes).")
 @db_option

@@ -1,8 +1,9 @@
 """The ``aer`` command.
 
 ``aer`` owns its process, so it sets the OpenMP and OpenBLAS wait defaults (``retrieval.threads``) first, before
-any module imported below can load NumPy, torch or faiss, and sizes the thread pools from ``--threads`` or
-``AER_THREADS``. Importing ``retrieval`` alone does neither: a program using the library keeps its own settings.
+any module imported below can load NumPy, torch or faiss, and sizes the thread pools from ``--threads`` (given
+before the command's name, or after it: ``cli.command``) or ``AER_THREADS``. Importing ``retrieval`` alone does
+neither: a program using the library keeps its own settings.
 """
 
 # ruff: noqa: E402  (the imports after set_wait_defaults() must come after it)
@@ -21,6 +22,7 @@ from retrieval.threads import ENV, set_threads
 
 from .add import add_cmd
 from .bench import bench_cmd
+from .command import THREADS_HELP
 from .delete import delete_cmd
 from .encoders import encoders_cmd
 from .eval import eval_cmd
@@ -35,12 +37,7 @@ from .verify import repair_cmd, verify_cmd
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aer")
-@click.option(
-    "--threads",
-    type=click.IntRange(1),
-    default=None,
-    help="Threads for torch, BLAS, faiss and the tokenizers [default: AER_THREADS, else every CPU aer may use].",
-)
+@click.option("--threads", type=click.IntRange(1), default=None, help=THREADS_HELP)
 def main(threads: int | None) -> None:
     """ae-retrieval: index corpora as autoencoder codes and search them."""
     if threads is not None or os.environ.get(ENV):

@@ -10,12 +10,14 @@ import click
 import retrieval
 from retrieval.defaults import CHOICES, DEFAULT_K, DEFAULT_SCORE
 
+from .command import AerCommand
 from .common import db_option, library_errors, print_hits
 
 
-@click.command("outliers")
+@click.command("outliers", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
-@click.option("-k", type=click.IntRange(1), default=20, show_default=True, help="How many items.")
+@click.option("-k", "-n", "--limit", "k", type=click.IntRange(1), default=20, show_default=True,
+              help="How many items.")  # fmt: skip
 @click.option(
     "--score", type=click.Choice(CHOICES), default=DEFAULT_SCORE, show_default=True,
     help="reconstruction: the autoencoder's reconstruction error (autoencoders, PCA); knn: distance to the "

@@ -9,13 +9,15 @@ import click
 
 import retrieval
 
+from .command import CLUSTER, AerCommand, option
 from .common import db_option, device_option, library_errors, print_hits
 
 
-@click.command("query")
+@click.command("query", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.argument("text", required=False)
-@click.option("-k", type=click.IntRange(1), default=10, show_default=True, help="Number of results.")
+@click.option("-k", "-n", "--limit", "k", type=click.IntRange(1), default=10, show_default=True,
+              help="Number of results.")  # fmt: skip
 @click.option(
     "--image",
     "image",
@@ -34,14 +36,16 @@ from .common import db_option, device_option, library_errors, print_hits
     "--grid",
     type=click.Path(path_type=Path),
     default=None,
-    help="Image collections: save the query and its hits as a picture (PNG).",
+    help="Image collections: save the query and its hits as a picture (PNG); hits that share the query's label "
+    "(a --like item's, or the --image file's folder name when that is a label) are framed in green.",
 )
 @click.option("--label", "labels", multiple=True, help="Only items with this label (repeat for any of several).")
 @click.option("--id-prefix", default=None, help="Only items whose id starts with this.")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
-@click.option(
-    "--ray", "ray_address", default=None, metavar="ADDRESS", help="Search the index shards in Ray actors at ADDRESS."
-)
+@option(
+    "--ray", "ray_address", section=CLUSTER, default=None, metavar="ADDRESS",
+    help="Search the index shards in Ray actors at ADDRESS.",
+)  # fmt: skip
 @db_option
 @device_option
 @library_errors

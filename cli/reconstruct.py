@@ -8,10 +8,11 @@ import click
 
 import retrieval
 
+from .command import AerCommand
 from .common import db_option, library_errors
 
 
-@click.command("reconstruct")
+@click.command("reconstruct", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("--id", "item_ids", multiple=True, help="An image item to show beside its reconstruction (repeatable).")
 @click.option("--lattice", type=click.IntRange(2, 40), default=None, metavar="N",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import click
 
+from .command import AerCommand
 from .common import db_option, device_option, library_errors
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -15,7 +18,7 @@ MAX_CONNECTIONS = 256  # connections and requests at once; more are answered 503
 SHUTDOWN_S = 10  # Ctrl-C waits this long for requests in flight
 
 
-@click.command("serve")
+@click.command("serve", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every interface; anyone who can reach it can search).")  # fmt: skip
@@ -37,6 +40,7 @@ SHUTDOWN_S = 10  # Ctrl-C waits this long for requests in flight
 def serve_cmd(collection: Path, host: str, port: int, token_file: Path | None, allow_hosts: tuple[str, ...],
               body_timeout: float | None, log_level: str, db: str | None, device: str) -> None:  # fmt: skip
     """Serve COLLECTION: a JSON API (its OpenAPI page at /docs) and a search page at /."""
+    check_port(host, port)  # before loading the collection, and before announcing the address
     import uvicorn
 
     from retrieval.server import create_app, read_token
@@ -57,3 +61,19 @@ def serve_cmd(collection: Path, host: str, port: int, token_file: Path | None, a
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"),
                 http=HeaderTimeoutH11, timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_CONNECTIONS,
                 timeout_graceful_shutdown=SHUTDOWN_S)  # fmt: skip
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, with a clear message, an address the server could not listen on (the port taken, the host not
+    this machine's). Bound as uvicorn binds it (``SO_REUSEADDR``: a port whose last connections are closing is
+    free; one another server listens on is not), then released for uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(f"port {port} is in use on {host}: stop what listens there, or give "
+                                           "another --port") from None  # fmt: skip
+            raise click.ClickException(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None

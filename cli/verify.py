@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from .command import AerCommand
 from .common import db_option, library_errors
 
 
-@click.command("verify")
+@click.command("verify", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @db_option
 @library_errors
@@ -26,7 +27,7 @@ def verify_cmd(collection: Path, db: str | None) -> None:
         raise SystemExit(1)
 
 
-@click.command("repair")
+@click.command("repair", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
 @db_option
 @library_errors
