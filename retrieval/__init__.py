@@ -2,7 +2,10 @@
 
 >>> import retrieval
 >>> col = retrieval.open("news.aer")
+>>> col
+<Collection news.aer: text, 11,314 items, ae 32 floats>
 >>> col.search("orbital launch of the shuttle", k=10)
+>>> col.add(["a new launch window"])  # a plain string is a Document, its id "text-" + 16 hex digits of its SHA-1
 
 Importing the package is cheap: each public name (and each submodule, e.g. ``retrieval.images``) is imported
 on first use (PEP 562), so ``aer --help`` does not load torch or scikit-learn. It leaves its host process

@@ -114,4 +114,5 @@ def test_cli_image_query_with_grid(tmp_path, image_dir):
     with Image.open(grid) as picture:
         assert picture.width > picture.height > 50
     out = runner.invoke(main, ["query", str(tmp_path / "i.aer"), "some words"])
-    assert out.exit_code == 1 and "query image some words" in out.output and "Traceback" not in out.output
+    assert out.exit_code == 1 and "i.aer is an image collection" in out.output and "Traceback" not in out.output
+    assert "not text ('some words')" in out.output

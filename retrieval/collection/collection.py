@@ -31,7 +31,7 @@ from ..ids import id_list, normal_id
 from ..progress import Bar
 from ..progress import bar as progress_bar
 from ..sources import Document, ImageItem, Rejected, check_item, contents
-from . import directory
+from . import directory, inputs
 from . import outliers as scoring
 from .hits import Hit
 from .search import Searching
@@ -217,6 +217,8 @@ class Collection(Searching):
             raise CollectionError(f"{self.path}: could not rewrite {directory.MANIFEST} ({exc})") from exc
         self.manifest.update(entries)
 
+    __repr__ = inputs.describe  # <Collection news.aer: text, 300 items, ae 32 floats>
+
     def __enter__(self) -> Collection:
         return self
 
@@ -245,7 +247,7 @@ class Collection(Searching):
         on_codes: Callable[[np.ndarray, np.ndarray], None] | None = None,
         keep_scores: bool = True,
     ) -> AddReport:
-        """Encode and index ``items``; a known id is updated in place, not duplicated.
+        """Encode and index ``items`` (a string: a Document, id ``inputs.text_id``); a known id is updated, not doubled.
 
         Each item is checked first (``sources.check_item``): a bad one (id, text, pixels) is left out and named in
         the report's ``rejected``, the others go in; ids are stored in NFC form. ``items`` may be any iterable (a stream larger than memory too): it is consumed ``commit_every``
@@ -261,7 +263,7 @@ class Collection(Searching):
         rejected: list[Rejected] = []
         bar = progress_bar(desc="encoding", total=total, unit="item", enabled=progress, smoothing=0.05)
         with self._writing(), bar:
-            for chunk in batched(map(check_item, items), commit_every):
+            for chunk in batched(map(check_item, map(inputs.as_item, items)), commit_every):
                 rejected += [r for r in chunk if isinstance(r, Rejected)]
                 docs = list({d.id: d for d in chunk if not isinstance(d, Rejected)}.values())  # the last of each id
                 if not docs:
@@ -277,9 +279,7 @@ class Collection(Searching):
         self, docs: list[Item], batch_size: int, bar: Bar, on_codes: Callable | None
     ) -> tuple[int, dict[str, float], float]:
         """Encode, index and commit one chunk; return how many were new, their outlier scores, seconds encoding."""
-        for d in docs:
-            if (self.modality == "image") != isinstance(d, ImageItem):
-                raise CollectionError(f"{d.id}: cannot add a {type(d).__name__} to a {self.modality} collection")
+        inputs.check_modality(self.path, self.modality, docs)
         keys, added, next_key = self._keys_for(docs)
         scores: dict[str, float] = {}
         encode_s = 0.0

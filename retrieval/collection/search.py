@@ -18,6 +18,7 @@ from ..encoders.text_query import QueryEncoder
 from ..errors import CollectionError, InvalidParameterError, ItemNotFoundError
 from ..ids import encodable, id_list, normal_id
 from . import directory
+from .inputs import check_queries, is_a
 from .filters import Where as ParsedWhere
 from .filters import parse_where
 from .hits import Hit, assemble_hits
@@ -45,7 +46,7 @@ class Searching:
 
     def encode(self, queries: Sequence[Query]) -> np.ndarray:
         """Codes of ``queries``; raise ``QueryError`` naming a query that cannot be encoded."""
-        return self._queries.encode_queries(list(queries))
+        return self._queries.encode_queries(check_queries(self.path, self._queries.modality, queries))
 
     def search_codes(self, codes: np.ndarray, k: int, where: Where = None) -> tuple[np.ndarray, np.ndarray]:
         """Low level: top-``k`` ``(scores, keys)`` for each code row (key -1 where fewer exist), among the items
@@ -84,6 +85,7 @@ class Searching:
     def search_batch(self, queries: Sequence[Query], k: int = 10, *, where: Where = None) -> list[list[Hit]]:
         """``search`` for many queries at once (one encoder pass, one index search, one store read)."""
         check_k(k)
+        queries = check_queries(self.path, self._queries.modality, queries)  # "news.aer is a text collection: ..."
         scores, keys = self.search_codes(self.encode(queries), k, where)
         return self._hits(scores, keys)
 
@@ -113,7 +115,7 @@ class Searching:
         ids (a single string is an ``InvalidParameterError``)."""
         item_ids = id_list(item_ids)
         if self._queries.modality != "image":
-            raise CollectionError(f"{self.path}: a text collection has no pixels to show")
+            raise CollectionError(f"{is_a(self.path, 'text')}: it has no pixels to show")
         keys = self._keys_of(item_ids)
         missing = [i for i in item_ids if i not in keys]
         if missing:
