@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 
 demo: install
 	rm -rf demo.aer
-	$(BIN)/aer index samples/newsgroups --collection demo.aer
-	$(BIN)/aer query demo.aer "orbital launch of the shuttle" -k 5
+	$(BIN)/aer index demo.aer samples/newsgroups
+	$(BIN)/aer query demo.aer "orbital launch of the shuttle" -n 5
 	$(BIN)/aer info demo.aer
 
 # The fast set: no PostgreSQL, Ray or browser, nothing marked slow (pyproject.toml's markers). test-all: everything.
