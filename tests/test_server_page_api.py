@@ -56,31 +56,33 @@ def test_the_token_check_answers_as_before(client, headers, words):
 
 
 def test_the_token_opens_writes_and_a_server_without_one_refuses_them(text_collection):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     with serve(text_collection) as c:
-        answer = c.post("/items", json=[{"id": "n1", "text": "orbit moon"}], headers={"Authorization": f"Bearer {TOKEN}"})
+        answer = c.post("/items", json=[{"id": "n1", "text": "orbit moon"}], headers=auth)
         assert answer.status_code == 200 and answer.json()["added"] == 1
     with serve(text_collection, token=None) as c:
-        answer = c.post("/items", json=[{"id": "n2", "text": "orbit"}], headers={"Authorization": f"Bearer {TOKEN}"})
+        answer = c.post("/items", json=[{"id": "n2", "text": "orbit"}], headers=auth)
         assert answer.status_code == 403 and "writes are disabled" in answer.json()["message"]
 
 
-def test_sample_gives_one_item_per_label_first_and_the_labels(client, docs):
+def test_sample_gives_the_labels_in_turn_and_lists_them(client, docs):
     body = client.get("/sample", params={"n": 5}).json()
     labels = sorted({label for _, label, _ in docs})
     assert body["labels"] == labels and body["labels_total"] == len(labels)
     items = body["items"]
     assert len(items) == 5 and len({i["id"] for i in items}) == 5
-    assert [i["label"] for i in items[: len(labels)]] == labels  # one of each label, in label order
+    assert [i["label"] for i in items] == labels + labels[:2]  # one of each label, in label order, in turns
     known = {f"{label}/{item_id}.txt": text for item_id, label, text in docs}  # ids as the folder source names them
-    assert all(i["snippet"] and known[i["id"]].startswith(i["snippet"]) and i["thumbnail"] is None for i in items)
+    assert all(i["thumbnail"] is None and known[i["id"]].startswith(i["snippet"].rstrip("…")) for i in items)
+    assert all(i["snippet"] for i in items)
     assert len(client.get("/sample").json()["items"]) == 8  # the default
     for bad in (0, 51, "x"):
         assert client.get("/sample", params={"n": bad}).status_code == 422
 
 
-def test_sample_keys_prefers_one_key_per_label_then_the_lowest_left():
-    labels = {4: "b", 1: "a", 2: None, 3: "a", 0: "", 5: "c"}
+def test_sample_keys_takes_each_label_in_turn():
+    labels = {4: "b", 1: "a", 2: None, 3: "a", 0: "", 5: "c", 6: "a", 7: "b"}
     assert sample_keys(labels, 2) == [1, 4]
-    assert sample_keys(labels, 5) == [1, 4, 5, 0, 2]  # unlabelled (None or empty) keys fill up, lowest first
-    assert sample_keys(labels, 10) == [1, 4, 5, 0, 2, 3]
-    assert sample_keys({}, 3) == []
+    assert sample_keys(labels, 5) == [1, 4, 5, 0, 3]  # a round: a, b, c, the unlabelled (None or empty); then a
+    assert sample_keys(labels, 20) == [1, 4, 5, 0, 3, 7, 2, 6]
+    assert sample_keys({}, 3) == [] and sample_keys({3: None, 1: None}, 1) == [1]

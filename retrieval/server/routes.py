@@ -78,16 +78,18 @@ def answer(hits: list[Hit], started: float) -> dict[str, Any]:
 
 
 def sample_keys(labels: dict[int, str | None], n: int) -> list[int]:
-    """At most ``n`` keys of ``labels`` (key -> label): the lowest key of each label, in label order, then the
-    lowest keys not chosen yet (unlabelled items among them)."""
-    first: dict[str, int] = {}
-    order = sorted(labels)
-    for key in order:
-        if (label := labels[key]) and label not in first:
-            first[label] = key
-    chosen = [first[label] for label in sorted(first)][:n]
-    taken = set(chosen)
-    return chosen + [key for key in order if key not in taken][: n - len(chosen)]
+    """At most ``n`` keys of ``labels`` (key -> label), taken in rounds: each label's lowest key not taken yet,
+    labels in order, the unlabelled items (no label or an empty one) last in each round."""
+    groups: dict[str | None, list[int]] = {}
+    for key in sorted(labels):
+        groups.setdefault(labels[key] or None, []).append(key)
+    order = sorted(label for label in groups if label is not None) + ([None] if None in groups else [])
+    chosen: list[int] = []
+    for turn in range(max(map(len, groups.values()), default=0)):
+        chosen += [groups[label][turn] for label in order if turn < len(groups[label])]
+        if len(chosen) >= n:
+            break
+    return chosen[:n]
 
 
 def item_out(record: ItemRecord, modality: str, request: Request) -> dict[str, Any]:
