@@ -74,14 +74,24 @@ def print_report(report: IndexReport, collection: Path) -> None:
 
 
 def print_hits(hits: list[Hit], as_json: bool) -> None:
-    """Hits as a JSON list, or one ranked line each (with the snippet of text items)."""
+    """Hits as a JSON list, or one ranked line each (with the snippet of text items, the query's words in bold on
+    a terminal: click drops the styling when the output is not one)."""
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], indent=1))
         return
     for rank, h in enumerate(hits, start=1):
         click.echo(f"{rank:3d}  {h.score:8.4f}  {h.id}  [{h.label or '-'}]")
         if h.snippet:
-            click.echo(f"     {h.snippet[:100]}")
+            click.echo(f"     {emphasised(h.snippet, h.highlights)}")
+
+
+def emphasised(snippet: str, spans: tuple[tuple[int, int], ...]) -> str:
+    """``snippet`` with its ``spans`` (``(start, end)`` character ranges) styled bold."""
+    parts, at = [], 0
+    for start, end in spans:
+        parts += [snippet[at:start], click.style(snippet[start:end], bold=True)]
+        at = end
+    return "".join(parts) + snippet[at:]
 
 
 def library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

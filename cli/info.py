@@ -18,13 +18,13 @@ DEFAULTS = f"{defaults.__name__.replace('.', '/')}.py"  # every default, and the
 
 @click.command("info", cls=AerCommand)
 @click.argument("collection", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (size_on_disk in bytes).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (size_on_disk, store_size in bytes).")
 @db_option
 @library_errors
 def info_cmd(collection: Path, as_json: bool, db: str | None) -> None:
-    """Items, encoder, code size, bytes per item, size on disk and index type of COLLECTION (read from its
-    files: its encoder and index are not loaded), and where the defaults and the rules behind its training
-    choices live (retrieval/defaults.py)."""
+    """Items, encoder, code size, bytes per item, size on disk (and its metadata store's, and whether that keeps
+    whole texts) and index type of COLLECTION (read from its files: its encoder and index are not loaded), and
+    where the defaults and the rules behind its training choices live (retrieval/defaults.py)."""
     from retrieval.collection.summary import summarise
 
     info = summarise(collection, db=db)
@@ -32,6 +32,7 @@ def info_cmd(collection: Path, as_json: bool, db: str | None) -> None:
         click.echo(json.dumps(info))
         return
     info["size_on_disk"] = human_bytes(info["size_on_disk"])
+    info["store_size"] = "unknown" if info["store_size"] is None else human_bytes(info["store_size"])
     info["defaults"] = f"{DEFAULTS}, with the rules behind the training values{_options_hint(str(info['encoder']))}"
     width = max(map(len, info))
     for key, value in info.items():

@@ -210,13 +210,18 @@ class WordCounter:
         return ids
 
 
+def query_tokens(text: str) -> list[str]:
+    """The tokens the vectoriser takes from ``text``: lowercased runs of two or more word characters, in order."""
+    return _TOKEN.findall(text.lower())
+
+
 def few_counts(texts: Sequence[str], columns_of: dict[str, int], width: int) -> sp.csr_matrix:
     """The counts as the vectoriser makes them, for a few texts (a query): its regex over each lowercased text,
     a dict lookup a token. ``columns_of`` maps vocabulary words to columns (words the regex cannot yield are
     never looked up, so the plain vocabulary index will do); needs none of :class:`WordCounter`'s tables."""
     indptr, indices, data = [0], [], []
     for text in texts:
-        found = Counter(c for c in map(columns_of.get, _TOKEN.findall(text.lower())) if c is not None)
+        found = Counter(c for c in map(columns_of.get, query_tokens(text)) if c is not None)
         columns = sorted(found)
         indices += columns
         data += [found[c] for c in columns]

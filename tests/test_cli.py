@@ -31,7 +31,7 @@ def test_query_text_and_json(runner, built):
     assert out.output.count("medicine") >= 2
     out = runner.invoke(main, ["query", str(built), "doctor patient treatment", "-k", "3", "--json"])
     hits = json.loads(out.output)
-    assert len(hits) == 3 and set(hits[0]) == {"id", "score", "label", "source", "snippet"}
+    assert len(hits) == 3 and set(hits[0]) == {"id", "score", "label", "source", "snippet", "highlights"}
 
 
 def test_query_like_an_item(runner, built):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from indexers import CodeIndex, check_spec, create_index, default_spec, explain_choice
+from indexers import CodeIndex, check_spec, create_index, default_spec
 
 from ..batching import batched
 from ..cluster import Cluster, EncodeFn
@@ -34,8 +34,10 @@ from ..sources import Document, ImageItem, Rejected, check_item, contents
 from . import directory, inputs
 from . import outliers as scoring
 from .hits import Hit
+from .passages import stored_snippet
 from .search import Searching
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
+from .summary import collection_info
 
 Item = Document | ImageItem
 
@@ -97,12 +99,15 @@ class Collection(Searching):
         db: str | None = None,
         index_choice: dict[str, Any] | None = None,
         cluster: Cluster | None = None,
+        keep_text: bool = True,
     ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
 
         ``spec``: the index (``indexers`` spec grammar; default exact, ``TwoStage<short bits>`` for two-stage
         codes), trained on ``train_codes`` if it needs it; built in a hidden sibling renamed into place. ``db``:
-        a metadata database URL (never saved: pass it to ``open``, or set ``AER_DATABASE_URL``)."""
+        a metadata database URL (never saved: pass it to ``open``, or set ``AER_DATABASE_URL``). ``keep_text``: a text
+        collection stores each item's whole text (what ``item`` returns, and search snippets are chosen from), not
+        only its snippet."""
         path = Path(path)
         spec = check_spec(spec or default_spec(encoder.metric, encoder.short_bits), encoder.metric)
         use_gpu = device != "cpu"
@@ -118,6 +123,7 @@ class Collection(Searching):
                 "index_spec": spec, "metric": encoder.metric, "collection_id": uuid.uuid4().hex,
                 "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
                 directory.DIGESTS_KEPT: directory.DIGESTS_FILE,
+                **({"keep_text": bool(keep_text)} if encoder.modality == "text" else {}),
                 **({"index_choice": index_choice} if index_choice else {}),
             }  # fmt: skip
             store_at = db or sqlite_url(building / directory.DB_FILE)
@@ -296,8 +302,10 @@ class Collection(Searching):
                 on_codes(batch_keys, codes)
             bar.update(len(batch))
         thumbs = [d.pixels.tobytes() for d in docs] if self.modality == "image" else None
-        records = [ItemRecord(key=k, id=d.id, source=d.source, label=d.label, snippet=d.snippet,
-                              outlier_score=scores.get(d.id)) for k, d in zip(keys.tolist(), docs)]  # fmt: skip
+        whole = self._keeps_text()
+        records = [ItemRecord(key=k, id=d.id, source=d.source, label=d.label, snippet=stored_snippet(d),
+                              outlier_score=scores.get(d.id), text=d.text if whole else None)
+                   for k, d in zip(keys.tolist(), docs)]  # fmt: skip
         with directory.index_undo(self.path):  # a failed commit puts the index file back
             self._save_index()
             self.store.upsert(records, thumbs, next_key)
@@ -362,23 +370,7 @@ class Collection(Searching):
 
     def info(self) -> dict[str, Any]:
         """What ``aer info`` prints (``retrieval.collection.summary.summarise`` reads the same from the files alone)."""
-        encoder = self.encoder
-        return {
-            "path": str(self.path),
-            "items": len(self),
-            "modality": encoder.modality,
-            "encoder": encoder.describe(),
-            **({"bits": encoder.bits} if encoder.bits else {"dim": encoder.dim}),
-            **({"short_bits": encoder.short_bits} if encoder.short_bits else {}),
-            "metric": encoder.metric,
-            **({"training": training} if (training := encoder.training_info()) else {}),
-            "bytes_per_item": round(self.index.bytes_per_item(), 1),
-            "size_on_disk": directory.disk_size(self.path),
-            "store": self.manifest.get("store_hint", directory.DB_FILE),
-            "index_spec": self.index.spec,
-            "index": self.index.describe(),
-            **explain_choice(self.manifest.get("index_choice"), len(self)),
-        }
+        return collection_info(self)
 
 
 def _load_encoder(path: Path, device: str) -> Encoder:

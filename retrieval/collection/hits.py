@@ -8,6 +8,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+Spans = tuple[tuple[int, int], ...]  # (start, end) character ranges of a snippet
+
 
 class Hit(NamedTuple):
     """One item found by a search (or listed by ``outliers``); a higher ``score`` is always closer (more unusual).
@@ -15,7 +17,9 @@ class Hit(NamedTuple):
 
     What the score measures follows the collection's metric: the cosine similarity of the codes (``cosine``),
     the negated Euclidean distance (``l2``), ``1 - hamming / bits`` (binary codes); for ``outliers``, the
-    item's outlier score.
+    item's outlier score. ``snippet``: what to show of a text item (a search's: the passage of its text that best
+    matches the query, ``retrieval.collection.passages``); ``highlights``: the query's words in it, as
+    ``(start, end)`` character spans.
     """
 
     id: str
@@ -23,6 +27,7 @@ class Hit(NamedTuple):
     label: str | None
     source: str
     snippet: str
+    highlights: Spans = ()
 
     def to_dict(self) -> dict[str, Any]:
         return self._asdict()

@@ -127,6 +127,7 @@ def index_source(
     shards: int | None = None,
     ray: str | None = None,
     follow_links: bool = False,
+    keep_text: bool | None = None,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index ``source`` into ``collection``, streaming: memory stays flat however large the source.
@@ -147,10 +148,14 @@ def index_source(
     ``follow_links``: follow symlinks in a source folder that point outside it (by default they are rejected,
     like FIFOs, sockets and devices, which are never opened). Each rejected item is in the report's
     ``rejected`` with its reason; the others are indexed.
+
+    ``keep_text``: a new text collection stores each item's whole text (default), from which a search chooses
+    the passage it shows; ``False`` keeps only a snippet (the start of each text, past any mail headers).
     """
     collection = Path(collection)
     if directory.is_collection(collection):
-        given = {"encoder": encoder, "index": index, "radius": radius, "shards": shards, **encoder_options}
+        given = {"encoder": encoder, "index": index, "radius": radius, "shards": shards, "keep_text": keep_text,
+                 **encoder_options}  # fmt: skip
         if fixed := sorted(k for k, v in given.items() if v is not None):
             raise InvalidParameterError(
                 f"{collection}: the collection exists and keeps its encoder and index; "
@@ -184,7 +189,7 @@ def index_source(
     train_codes = None if choice.exact else _encode(model, found.sample)
     col = Collection.create(
         collection, model, spec=full_spec, train_codes=train_codes, device=device, db=db,
-        index_choice={**choice.as_dict(), "items": found.count}, cluster=cluster,
+        index_choice={**choice.as_dict(), "items": found.count}, cluster=cluster, keep_text=keep_text is not False,
     )  # fmt: skip
     probe = None if train_codes is None else RecallProbe(train_codes[:PROBE_QUERIES], k=10, metric=model.metric)
     # The second pass streams the source, unless the sample is all of it.

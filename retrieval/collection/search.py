@@ -22,6 +22,7 @@ from .inputs import check_queries, is_a
 from .filters import Where as ParsedWhere
 from .filters import parse_where
 from .hits import Hit, assemble_hits
+from .passages import SCAN_CHARS, with_passages
 from .store import ItemRecord, MetadataStore
 
 Query = Any  # text for text collections; a path, PIL image or array for image collections
@@ -39,6 +40,7 @@ class Searching:
     _queries: QueryEncoder
     index: CodeIndex
     store: MetadataStore
+    manifest: dict[str, Any]
 
     def __len__(self) -> int:
         """Items in this process's view of the index (another process's later writes show after a reopen)."""
@@ -87,7 +89,7 @@ class Searching:
         check_k(k)
         queries = check_queries(self.path, self._queries.modality, queries)  # "news.aer is a text collection: ..."
         scores, keys = self.search_codes(self.encode(queries), k, where)
-        return self._hits(scores, keys)
+        return self._hits(scores, keys, queries)
 
     def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None) -> list[Hit]:
         """The ``k`` items most like a stored item (the item itself left out), among those ``where`` lets through."""
@@ -100,15 +102,16 @@ class Searching:
         except KeyError:
             raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
         scores, keys = self.search_codes(code, k + 1, where)
-        return [h for h in self._hits(scores, keys)[0] if h.id not in (item_id, normal_id(item_id))][:k]
+        return [h for h in self._hits(scores, keys, [None])[0] if h.id not in (item_id, normal_id(item_id))][:k]
 
     def item(self, item_id: str) -> ItemRecord:
-        """What the store holds of one item (id, label, source, snippet); ``ItemNotFoundError`` if unknown."""
+        """What the store holds of one item (id, label, source, snippet, and its whole ``text`` where the collection
+        keeps texts); ``ItemNotFoundError`` if unknown."""
         key = self._keys_of([item_id]).get(item_id)
         record = None if key is None else self.store.by_keys([key]).get(key)
         if record is None:
             raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
-        return record
+        return record._replace(text=self.store.texts([key]).get(key)) if self._keeps_text() else record
 
     def pixels(self, item_ids: Sequence[str]) -> list[np.ndarray]:
         """The stored ``(32, 32, 3)`` pixels of image items (what a result grid draws); ``item_ids``: a list of
@@ -133,9 +136,21 @@ class Searching:
         found = self.store.keys_of(list({*forms, *forms.values()}))
         return {i: found[i] if i in found else found[n] for i, n in forms.items() if i in found or n in found}
 
-    def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[list[Hit]]:
+    def _hits(self, scores: np.ndarray, keys: np.ndarray, queries: Sequence[Query]) -> list[list[Hit]]:
+        """The hits of each query row; a text item's snippet is the passage of its text that best matches the
+        row's query (``passages``), its words marked."""
         found = keys[keys >= 0]
-        return assemble_hits(scores, keys, self._rows((np.unique(found) if len(keys) > 1 else found).tolist()))
+        found = (np.unique(found) if len(keys) > 1 else found).tolist()
+        rows = self._rows(found)
+        hits = assemble_hits(scores, keys, rows)
+        if self._queries.modality != "text":
+            return hits
+        texts = self.store.texts(found, SCAN_CHARS) if self._keeps_text() else {}
+        return with_passages(hits, queries, {rows[key][1]: text for key, text in texts.items() if key in rows})
+
+    def _keeps_text(self) -> bool:
+        """Whether the collection stores its items' whole texts (collections made before texts were stored do not)."""
+        return bool(self.manifest.get("keep_text"))
 
     def _rows(self, keys: list[int]) -> dict[int, tuple]:
         """The store's rows of ``keys``, through a cache kept while the index file is unchanged (every write

@@ -10,37 +10,22 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import (
-    BigInteger,
-    Float,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    inspect,
-    make_url,
-    select,
-    text,
-)  # fmt: skip
+from sqlalchemy import (BigInteger, Float, Integer, LargeBinary, String, Text, bindparam, cast, create_engine, delete,
+                        event, func, insert, inspect, select, text)  # fmt: skip
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ..batching import batched
 from ..errors import CollectionError, StorageError
+from .database import check_sqlite_file, database_url, safe_url, sqlite_file, sqlite_pragmas, sqlite_size
+from .database import sqlite_url as sqlite_url  # re-exported: where callers have long found it
 from .store_check import decoding, storage_errno
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
 Key = BigInteger().with_variant(Integer, "sqlite")
 NEXT_KEY = "next_key"  # the meta row that keeps the key counter
@@ -73,6 +58,14 @@ _BY_KEYS_SQL = "SELECT key, item_id, source, label, snippet FROM items WHERE key
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # by the DB-API driver's paramstyle
 
 
+class TextRow(Base):
+    """A text item's whole text (schema 4), where the collection keeps it: what passages are chosen from."""
+
+    __tablename__ = "texts"
+    key: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class ThumbnailRow(Base):
     """An image item's 32×32×3 uint8 pixels, so results can be shown without the source."""
 
@@ -97,27 +90,7 @@ class ItemRecord(NamedTuple):
     label: str | None
     snippet: str
     outlier_score: float | None = None  # reconstruction error under the collection's autoencoder
-
-
-def sqlite_url(path: str | Path) -> str:
-    return f"sqlite:///{Path(path).resolve()}"
-
-
-def database_url(url: str) -> str:
-    """``url`` with PostgreSQL's driver made explicit (psycopg 3); a bad URL is a clear error."""
-    try:
-        parsed = make_url(url)
-        parsed.port  # noqa: B018 - a non-numeric port fails here, not at connect time
-    except (ArgumentError, ValueError) as exc:
-        raise CollectionError(f"not a database URL: {url!r} (e.g. postgresql://user@host:5432/dbname)") from exc
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
-def safe_url(url: str) -> str:
-    """``url`` with any password masked, for messages and the manifest."""
-    return make_url(url).render_as_string(hide_password=True)
+    text: str | None = None  # the whole text, where kept (written by ``upsert``; read by ``texts``, not ``by_keys``)
 
 
 def _add_updated_at(conn: Connection) -> None:
@@ -131,8 +104,12 @@ def _add_outlier_score(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_items_outlier_score ON items (outlier_score)"))
 
 
+def _add_texts(conn: Connection) -> None:
+    TextRow.__table__.create(conn, checkfirst=True)  # items indexed before it have no text: their snippet stands
+
+
 # MIGRATIONS[v] upgrades a schema-v database to v + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at, 2: _add_outlier_score}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at, 2: _add_outlier_score, 3: _add_texts}
 
 
 class MetadataStore:
@@ -148,7 +125,7 @@ class MetadataStore:
         """
         self.url = database_url(url)
         if not create:
-            _check_sqlite_file(self.url, url)
+            check_sqlite_file(self.url)
         try:
             self.engine: Engine = create_engine(self.url)
         except (NoSuchModuleError, ImportError) as exc:
@@ -157,7 +134,7 @@ class MetadataStore:
                 "for PostgreSQL: pip install 'ae-retrieval[postgres]'"
             ) from exc
         if self.url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         try:
             self._prepare(collection_id, create)
         except OperationalError as exc:
@@ -296,21 +273,24 @@ class MetadataStore:
     def upsert(
         self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None, next_key: int | None = None
     ) -> None:
-        """Insert or replace ``records`` (matched by key), and their thumbnails, in one transaction; ``next_key``
-        (what ``next_key()`` returns from then on) is recorded in the same transaction."""
+        """Insert or replace ``records`` (matched by key), their texts (a record's ``text``, where not ``None``)
+        and their thumbnails, in one transaction; ``next_key`` (what ``next_key()`` returns from then on) is
+        recorded in the same transaction."""
         keys = [r.key for r in records]
         now = time.time()
         items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet,
                   "updated_at": now, "outlier_score": r.outlier_score} for r in records]  # fmt: skip
         thumbs = [{"key": r.key, "pixels": p} for r, p in zip(records, thumbnails or ())]
+        texts = [{"key": r.key, "text": r.text} for r in records if r.text is not None]
         # Delete then bulk-insert: one statement per chunk instead of a SELECT per row (as merge() does).
         with self._transaction() as conn:
-            for table, rows in ((ItemRow, items), (ThumbnailRow, thumbs)):
-                if not rows:
+            for table, rows in ((ItemRow, items), (TextRow, texts), (ThumbnailRow, thumbs)):
+                if not rows and table is not TextRow:  # an item updated without its text keeps none
                     continue
                 for chunk in batched(keys, _IN_CHUNK):
                     conn.execute(delete(table).where(table.key.in_(chunk)))
-                conn.execute(insert(table), rows)
+                if rows:
+                    conn.execute(insert(table), rows)
             if next_key is not None:
                 _set_next_key(conn, next_key)
 
@@ -330,15 +310,39 @@ class MetadataStore:
 
     @contextlib.contextmanager
     def deleting(self, keys: Sequence[int]) -> Iterator[None]:
-        """Forget the items with ``keys`` (and their thumbnails) in one transaction, committed when the block ends (a
-        failure in it rolls the transaction back: nothing forgotten); their keys stay used."""
+        """Forget the items with ``keys`` (their texts and thumbnails) in one transaction, committed when the block
+        ends (a failure in it rolls the transaction back: nothing forgotten); their keys stay used."""
         keep_counter = self.next_key()
         with self._transaction() as conn:
             _set_next_key(conn, keep_counter)
             for chunk in batched(map(int, keys), _IN_CHUNK):
-                conn.execute(delete(ItemRow).where(ItemRow.key.in_(chunk)))
-                conn.execute(delete(ThumbnailRow).where(ThumbnailRow.key.in_(chunk)))
+                for table in (ItemRow, TextRow, ThumbnailRow):
+                    conn.execute(delete(table).where(table.key.in_(chunk)))
             yield
+
+    def texts(self, keys: Iterable[int], limit: int | None = None) -> dict[int, str]:
+        """The stored texts of ``keys`` (keys without one left out), each cut to its first ``limit`` characters.
+        Text that does not decode (a damaged SQLite value) comes back with U+FFFD in place of the bad bytes."""
+        column = TextRow.text if limit is None else func.substr(TextRow.text, 1, int(limit))
+        if self.engine.dialect.name == "sqlite":  # bytes, decoded here: the driver would refuse the whole read
+            column = cast(column, LargeBinary)
+        out: dict[int, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in batched(map(int, keys), _IN_CHUNK):
+                for key, value in conn.execute(select(TextRow.key, column).where(TextRow.key.in_(chunk))):
+                    out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        return out
+
+    def size_on_disk(self) -> int | None:
+        """Bytes the database takes: SQLite's file (with its WAL), a PostgreSQL database's own size
+        (one collection per database); ``None`` where that cannot be read."""
+        file = sqlite_file(self.url)
+        if file is not None:
+            return sqlite_size(file)
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self.engine.connect() as conn:
+            return int(conn.scalar(text("SELECT pg_database_size(current_database())")))
 
     def thumbnails(self, keys: Iterable[int]) -> dict[int, bytes]:
         """Stored thumbnail bytes by key (image items only)."""
@@ -381,19 +385,3 @@ def check_new_database(url: str) -> None:
     if owner is not None or items:
         raise CollectionError(f"{safe_url(url)}: this database already holds the metadata of another collection")
 
-
-def _check_sqlite_file(url: str, given: str) -> None:
-    """An embedded store's file must exist and hold something: SQLite would make an empty one silently."""
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        file = Path(parsed.database)
-        if not file.is_file() or file.stat().st_size == 0:
-            state = "is missing" if not file.exists() else "is empty"
-            raise CollectionError(f"{file}: the collection's metadata store {state}; nothing was changed")
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()

@@ -4,13 +4,14 @@ The manifest, the encoder's ``config.json``, the index file's headers (``indexer
 the store's item count and the files' sizes. Neither the encoder's model nor the index is loaded, so it takes a
 fraction of a second whatever the collection's size, and never imports torch, faiss or scikit-learn. It checks
 what it reads (a damaged manifest or index header is an error) but not the files' digests: ``aer verify`` does.
+``collection_info`` gives the same keys from an open collection (``Collection.info``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexers.choice import explain_choice
 from indexers.errors import IndexFileError
@@ -19,6 +20,10 @@ from indexers.facts import read_facts
 from ..errors import CollectionError, EncoderFileError
 from ..manifest import read_manifest
 from . import directory
+from .database import sqlite_size
+
+if TYPE_CHECKING:
+    from .search import Searching
 
 ENCODER_FORMAT, ENCODER_VERSION = "ae-retrieval-encoder", 1  # retrieval.encoders.base.FORMAT / FORMAT_VERSION
 ITEMS_TABLE = "items"  # retrieval.collection.store.ItemRow's table
@@ -40,7 +45,7 @@ def summarise(path: str | Path, *, db: str | None = None) -> dict[str, Any]:
         index = read_facts(path / directory.INDEX_FILE, manifest["index_spec"], metric)
     except IndexFileError as exc:
         raise CollectionError(f"{path}: damaged collection: {exc}") from exc
-    items = count_items(path, manifest, db)
+    items, store_size = store_facts(path, manifest, db)
     if metric == "hamming":
         short = index.short_bits or 0
         width = {"bits": index.dim - short, **({"short_bits": short} if short else {})}
@@ -57,20 +62,49 @@ def summarise(path: str | Path, *, db: str | None = None) -> dict[str, Any]:
         **({"training": training} if isinstance(training, dict) and training else {}),
         "bytes_per_item": round(index.bytes_per_item, 1),
         "size_on_disk": directory.disk_size(path),
-        "store": manifest.get("store_hint", directory.DB_FILE),
+        **stored_text(manifest, store_size),
         "index_spec": index.spec,
         "index": index.description,
         **explain_choice(manifest.get("index_choice"), items),
     }
 
 
-def count_items(path: Path, manifest: dict[str, Any], db: str | None) -> int:
-    """The items the collection's store lists (the record of what it holds): the embedded SQLite file is read
-    directly, read-only; an external database through ``MetadataStore``."""
+def collection_info(col: Searching) -> dict[str, Any]:
+    """What ``Collection.info`` returns: ``summarise``'s keys, read from the open collection (its encoder loaded,
+    so ``encoder`` is the encoder's own ``describe()``)."""
+    encoder = col.encoder
+    return {
+        "path": str(col.path),
+        "items": len(col),
+        "modality": encoder.modality,
+        "encoder": encoder.describe(),
+        **({"bits": encoder.bits} if encoder.bits else {"dim": encoder.dim}),
+        **({"short_bits": encoder.short_bits} if encoder.short_bits else {}),
+        "metric": encoder.metric,
+        **({"training": training} if (training := encoder.training_info()) else {}),
+        "bytes_per_item": round(col.index.bytes_per_item(), 1),
+        "size_on_disk": directory.disk_size(col.path),
+        **stored_text(col.manifest, col.store.size_on_disk()),
+        "index_spec": col.index.spec,
+        "index": col.index.describe(),
+        **explain_choice(col.manifest.get("index_choice"), len(col)),
+    }
+
+
+def stored_text(manifest: dict[str, Any], store_size: int | None) -> dict[str, Any]:
+    """``store`` (where the metadata is), ``store_size`` (its bytes; ``None``: unknown) and, for a text collection,
+    ``keep_text`` (whether it stores each item's whole text, or only a snippet)."""
+    kept = {"keep_text": bool(manifest.get("keep_text"))} if manifest.get("modality") == "text" else {}
+    return {"store": manifest.get("store_hint", directory.DB_FILE), "store_size": store_size, **kept}
+
+
+def store_facts(path: Path, manifest: dict[str, Any], db: str | None) -> tuple[int, int | None]:
+    """The items the collection's store lists (the record of what it holds) and the bytes the store takes: the
+    embedded SQLite file is read directly, read-only; an external database through ``MetadataStore``."""
     if manifest.get("store") == "external":
         store = directory.open_store(path, manifest, db)
         try:
-            return store.count()
+            return store.count(), store.size_on_disk()
         finally:
             store.close()
     file = path / directory.DB_FILE
@@ -78,7 +112,7 @@ def count_items(path: Path, manifest: dict[str, Any], db: str | None) -> int:
         raise CollectionError(f"{file}: missing (the collection's metadata store)")
     try:
         with sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {ITEMS_TABLE}").fetchone()[0])
+            return int(conn.execute(f"SELECT count(*) FROM {ITEMS_TABLE}").fetchone()[0]), sqlite_size(file)
     except sqlite3.Error as exc:
         raise CollectionError(f"{file}: not a readable metadata database ({exc})") from exc
 

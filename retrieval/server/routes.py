@@ -93,10 +93,11 @@ def sample_keys(labels: dict[int, str | None], n: int) -> list[int]:
 
 
 def item_out(record: ItemRecord, modality: str, request: Request) -> dict[str, Any]:
-    """One stored item as ``ItemOut`` (an image's thumbnail address under the app's root path)."""
+    """One stored item as ``ItemOut`` (an image's thumbnail address under the app's root path; its whole text
+    where the record holds it)."""
     thumb = f"{request.scope.get('root_path', '')}/items/{quote(record.id, safe='')}/thumbnail.png"
     return {"id": record.id, "label": record.label, "source": record.source, "snippet": record.snippet,
-            "thumbnail": thumb if modality == "image" else None}  # fmt: skip
+            "thumbnail": thumb if modality == "image" else None, "text": record.text}  # fmt: skip
 
 
 def read_router(served: Served) -> APIRouter:
@@ -163,7 +164,7 @@ def read_router(served: Served) -> APIRouter:
         Image.fromarray(pixels).save(png, format="PNG")
         return Response(png.getvalue(), media_type="image/png", headers={"Cache-Control": "max-age=60"})
 
-    @router.get("/items/{item_id:path}", response_model=ItemOut, summary="One stored item")
+    @router.get("/items/{item_id:path}", response_model=ItemOut, summary="One stored item, with its whole text")
     def item(item_id: ItemId, request: Request) -> dict[str, Any]:
         with served.reading() as col:
             record = col.item(item_id)

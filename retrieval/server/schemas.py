@@ -13,8 +13,12 @@ class HitOut(BaseModel):
     id: str
     score: float
     label: str | None
-    snippet: str
+    snippet: str = Field(description="What to show of a text item: the passage that best matches the query.")
     source: str
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The query's words in the snippet: [start, end) offsets in Unicode code points (not UTF-16).",
+    )
 
 
 class SearchOut(BaseModel):
@@ -74,6 +78,8 @@ class ItemOut(BaseModel):
     source: str
     snippet: str
     thumbnail: str | None = None
+    text: str | None = Field(None, description="The whole stored text (GET /items/{id}; null where only a snippet "
+                                               "is kept, and in /sample).")  # fmt: skip
 
 
 class SampleOut(BaseModel):
