@@ -108,7 +108,7 @@ def files_state(path: Path, anchor: str | None) -> tuple[dict[str, list], dict[s
     if not (path / "collection.json").exists():
         return None
     with retrieval.open(path, device="cpu") as col:
-        return {r.id: [r.snippet, r.label] for r in col.store.by_keys(col.labels()).values()}, col_view(col, anchor)
+        return {r.id: [r.snippet, r.label] for r in col.store.by_keys(col.item_labels()).values()}, col_view(col, anchor)
 
 
 # --- scenarios -------------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def sample_queries(path: Path, n: int, seed: int) -> tuple[str, list[dict[str, A
     import retrieval
 
     with retrieval.open(path, device="cpu") as col:
-        keys = sorted(col.labels())
+        keys = sorted(col.item_labels())
         rng = random.Random(seed)
         records = list(col.store.by_keys(rng.sample(keys, min(len(keys), 500))).values())
         modality = col.modality

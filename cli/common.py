@@ -73,13 +73,13 @@ def print_report(report: IndexReport, collection: Path) -> None:
         raise SystemExit(1)
 
 
-def print_hits(hits: list[Hit], as_json: bool) -> None:
+def print_hits(hits: list[Hit], as_json: bool, first_rank: int = 1) -> None:
     """Hits as a JSON list, or one ranked line each (with the snippet of text items, the query's words in bold on
     a terminal: click drops the styling when the output is not one)."""
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], indent=1))
         return
-    for rank, h in enumerate(hits, start=1):
+    for rank, h in enumerate(hits, start=first_rank):
         click.echo(f"{rank:3d}  {h.score:8.4f}  {h.id}  [{h.label or '-'}]")
         if h.snippet:
             click.echo(f"     {emphasised(h.snippet, h.highlights)}")

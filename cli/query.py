@@ -8,6 +8,7 @@ from typing import TextIO
 import click
 
 import retrieval
+from retrieval.collection.filters import collecting_warnings
 
 from .command import CLUSTER, AerCommand, option
 from .common import db_option, device_option, library_errors, print_hits
@@ -18,6 +19,9 @@ from .common import db_option, device_option, library_errors, print_hits
 @click.argument("text", required=False)
 @click.option("-k", "-n", "--limit", "k", type=click.IntRange(1), default=10, show_default=True,
               help="Number of results.")  # fmt: skip
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
+              help="Skip this many of the best hits: the next page is --offset K (approximate indexes: see "
+              "docs/search.md).")  # fmt: skip
 @click.option(
     "--image",
     "image",
@@ -51,8 +55,10 @@ from .common import db_option, device_option, library_errors, print_hits
 @library_errors
 def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, query_file: TextIO | None,
               grid: Path | None, k: int, labels: tuple[str, ...], id_prefix: str | None, as_json: bool,
-              ray_address: str | None, db: str | None, device: str) -> None:  # fmt: skip
-    """Search COLLECTION for TEXT (or a --query-file), for an --image, or for items like --like ID."""
+              ray_address: str | None, db: str | None, device: str, offset: int) -> None:  # fmt: skip
+    """Search COLLECTION for TEXT (or a --query-file), for an --image, or for items like --like ID.
+
+    A filter label no item has is a warning on stderr naming the nearest labels; no hits is not an error (exit 0)."""
     if sum(x is not None for x in (text, image, like_id, query_file)) != 1:
         raise click.UsageError("give exactly one of TEXT, --query-file FILE, --image PATH or --like ID")
     if query_file is not None:
@@ -60,11 +66,19 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
     where = {**({"label": list(labels)} if labels else {}), **({"id_prefix": id_prefix} if id_prefix else {})}
     with retrieval.open(collection, device=device, db=db, ray=ray_address, for_queries=True) as col:
         query = image if image is not None else text
-        hits = col.search_by_id(like_id, k=k, where=where) if like_id else col.search(query, k=k, where=where)
+        with collecting_warnings() as warnings:
+            if like_id:
+                hits = col.search_by_id(like_id, k=k, where=where, offset=offset)
+            else:
+                hits = col.search(query, k=k, where=where, offset=offset)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         if grid is not None:
             from retrieval.pictures import save_results_grid
 
             save_results_grid(col, grid, hits, query=query, like_id=like_id)
-    print_hits(hits, as_json)
+    print_hits(hits, as_json, first_rank=offset + 1)
+    if not hits and not as_json:
+        click.echo("no hits" + (f" after the first {offset}" if offset else ""), err=True)
     if grid is not None and not as_json:
         click.echo(f"grid saved to {grid}")

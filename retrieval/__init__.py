@@ -29,6 +29,7 @@ _LAZY = {
     "CollectionError": "errors", "DeviceError": "errors", "EncoderFileError": "errors", "IndexFileError": "errors",
     "InvalidParameterError": "errors", "ItemNotFoundError": "errors", "MissingDependency": "errors",
     "NotFittedError": "errors", "QueryError": "errors", "RetrievalError": "errors", "SourceError": "errors",
+    "UnknownLabelWarning": "errors",
     "Hit": "collection.hits",
     "IndexReport": "collection.ingest", "add_source": "collection.ingest", "index_source": "collection.ingest",
     "Document": "sources", "ImageItem": "sources", "Rejected": "sources",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         QueryError,
         RetrievalError,
         SourceError,
+        UnknownLabelWarning,
     )
     from .collection.hits import Hit
     from .collection.ingest import IndexReport, add_source, index_source
@@ -79,5 +81,5 @@ __all__ = [
     "ENCODERS", "AddReport", "Collection", "CollectionError", "DeviceError", "Document", "Encoder",
     "EncoderFileError", "Hit", "ImageItem", "IndexFileError", "IndexReport", "InvalidParameterError",
     "ItemNotFoundError", "MissingDependency", "NotFittedError", "QueryError", "Rejected", "RetrievalError",
-    "SourceError", "add_source", "create_encoder", "index_source", "load_encoder", "open",
+    "SourceError", "UnknownLabelWarning", "add_source", "create_encoder", "index_source", "load_encoder", "open",
 ]  # fmt: skip

@@ -7,7 +7,7 @@ from indexers.errors import IndexFileError, InvalidParameterError, RetrievalErro
 __all__ = [
     "CollectionError", "DeviceError", "EncoderFileError", "IndexFileError", "InvalidParameterError",
     "ItemNotFoundError", "MissingDependency", "NotFittedError", "QueryError", "RetrievalError", "SourceError",
-    "StorageError", "UnavailableScoreError",
+    "StorageError", "UnavailableScoreError", "UnknownLabelWarning",
 ]  # fmt: skip
 
 
@@ -62,3 +62,7 @@ class DeviceError(RetrievalError):
 
 class MissingDependency(RetrievalError, ImportError):
     """An optional dependency is not installed; the message names the ``pip install`` to run."""
+
+
+class UnknownLabelWarning(UserWarning):
+    """A search filter names a label no item has (a typo, most often); the message names the nearest labels."""

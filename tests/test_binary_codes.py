@@ -112,7 +112,7 @@ def test_two_stage_collection_holds_short_and_long_codes(tmp_path, corpus_dir):
     col.index.radius = 8
     scores, keys = col.search_codes(codes, k=len(col))
     long_only = create_index("BFlat", 32, "hamming")
-    all_keys = np.array(sorted(col.labels()))
+    all_keys = np.array(sorted(col.item_labels()))
     long_only.add(all_keys, col.index.long.reconstruct_batch(all_keys))
     np.testing.assert_allclose(scores, long_only.search(codes[:, 1:], len(col))[0])
     assert col.search_by_id(hits[0].id, k=3)[0].id != hits[0].id

@@ -31,7 +31,7 @@ LSA = {"encoder": "lsa", "dim": 8}  # fits in milliseconds and loads in a fresh 
 def consistent(path: Path) -> int:
     """Open the collection, check every listed item is searchable and nothing else is; return its size."""
     with retrieval.open(path, device="cpu") as col:
-        listed = np.array(sorted(col.labels()), dtype=np.int64)
+        listed = np.array(sorted(col.item_labels()), dtype=np.int64)
         np.testing.assert_array_equal(np.sort(col.index.keys()), listed)
         if len(col):
             item = col.store.by_keys([int(listed[0])])[int(listed[0])]
@@ -143,7 +143,7 @@ def test_kill_9_at_any_moment_loses_nothing_and_rerun_completes(collection, tmp_
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         assert consistent(target) == 36 + 3000
         with retrieval.open(target, device="cpu") as col:
-            ids = [r.id for r in col.store.by_keys(col.labels()).values()]
+            ids = [r.id for r in col.store.by_keys(col.item_labels()).values()]
             assert len(ids) == len(set(ids)) == 3036
     print(f"killed {len(kill_points)} times, {partial} of them part-way through the items")
     assert partial >= len(kill_points) // 2

@@ -96,7 +96,7 @@ OPERATIONS: dict[str, tuple[Callable, Callable[[set[str]], set[str]]]] = {
 
 def _ids(path: Path) -> set[str]:
     with retrieval.open(path) as col:
-        return {r.id for r in col.store.by_keys(col.labels()).values()}
+        return {r.id for r in col.store.by_keys(col.item_labels()).values()}
 
 
 def _count_steps(operation: str, layer: str, collection: Path, probe: Path, monkeypatch) -> Injector:
@@ -114,7 +114,7 @@ def _check_sound(path: Path, before: set[str], after: set[str]) -> set[str]:
     found = verify(path)
     assert found.ok, found.problems
     with retrieval.open(path) as col:  # opening drops codes a crash left unlisted
-        listed = np.sort(np.fromiter(col.labels(), dtype=np.int64))
+        listed = np.sort(np.fromiter(col.item_labels(), dtype=np.int64))
         np.testing.assert_array_equal(np.sort(col.index.keys()), listed)
         ids = {r.id for r in col.store.by_keys(listed.tolist()).values()}
         for item_id in sorted(ids)[:5]:

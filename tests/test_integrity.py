@@ -53,7 +53,7 @@ def test_a_damaged_store_is_a_clear_error(text_collection):
 
 def test_keys_are_never_reused_after_a_delete(text_collection):
     with retrieval.open(text_collection) as col:
-        top_key = max(col.labels())
+        top_key = max(col.item_labels())
         top_id = col.store.by_keys([top_key])[top_key].id
         assert col.delete([top_id]) == [top_id]
         col.add([Document(id="new-1", text="orbit shuttle launch rocket")])

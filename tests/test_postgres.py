@@ -32,7 +32,7 @@ def test_collection_with_postgres_metadata(tmp_path, corpus_dir, postgres_url, m
     col.close()
     monkeypatch.setenv("AER_DATABASE_URL", postgres_url)
     with retrieval.open(path, device="cpu") as again:
-        assert len(again) == 35 and again.labels() and again.info()["store"].startswith("postgresql")
+        assert len(again) == 35 and again.item_labels() and again.info()["store"].startswith("postgresql")
     out = CliRunner().invoke(main, ["info", str(path), "--json"])
     assert out.exit_code == 0 and '"items": 35' in out.output
 

@@ -190,7 +190,7 @@ def test_the_openapi_page_needs_nothing_from_the_network(client):
 
 def test_search_get_and_post(client):
     got = client.get("/search", params={"q": "doctor patient treatment", "k": 5}).json()
-    assert set(got) == {"hits", "took_ms"} and len(got["hits"]) == 5
+    assert set(got) == {"hits", "took_ms", "warnings"} and len(got["hits"]) == 5 and got["warnings"] == []
     assert set(got["hits"][0]) == {"id", "score", "label", "snippet", "source", "highlights"}
     assert [h["label"] for h in got["hits"]].count("medicine") >= 4
     posted = client.post("/search", json={"q": "doctor patient treatment", "k": 5}).json()

@@ -269,3 +269,59 @@ def test_image_ids_wrap_after_a_slash_never_mid_word(browser, lives):
     assert any(lines == 2 for _, lines in ids)  # at phone width some ids do take two lines (else this shows nothing)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not page.problems
+
+
+def test_label_facets_set_a_filter_shown_as_a_removable_chip(browser, lives):
+    page = open_page(browser, lives["text"].url + "/?q=orbit+shuttle+launch+rocket&k=10")
+    page.wait_for_selector(".hit")
+    assert texts(page, "#facet-list .facet .facet-name") == ["autos", "medicine", "space"]
+    assert texts(page, "#facet-list .facet .count") == ["12", "12", "12"]  # items with each label
+    assert page.is_hidden("#filters") and "space" in texts(page, ".hit .label")
+    page.click('.facet[data-label="medicine"]')
+    wait_js(page, "location.search.includes('label=medicine')")
+    page.wait_for_selector('#filters .chip[data-label="medicine"]')
+    wait_js(page, "[...document.querySelectorAll('.hit .label')].every(n => n.textContent === 'medicine')")
+    assert len(hit_ids(page)) == 10 and page.input_value("#q") == "orbit shuttle launch rocket"
+    assert page.get_attribute('.facet[data-label="medicine"]', "aria-pressed") == "true"
+    page.fill("#q", "orbit rocket")  # a new query keeps the filter its chip shows
+    page.press("#q", "Enter")
+    wait_js(page, "location.search.includes('q=orbit+rocket&')")
+    assert "label=medicine" in page.url and page.is_visible('#filters .chip[data-label="medicine"]')
+    wait_js(page, "[...document.querySelectorAll('.hit .label')].every(n => n.textContent === 'medicine')")
+    page.click('#filters .chip[data-label="medicine"] .chip-clear')  # remove the filter
+    wait_js(page, "!location.search.includes('label=')")
+    page.wait_for_selector("#filters", state="hidden")
+    wait_js(page, "[...document.querySelectorAll('.hit .label')].some(n => n.textContent === 'space')")
+    assert page.get_attribute('.facet[data-label="medicine"]', "aria-pressed") == "false"
+    typo = open_page(browser, lives["text"].url + "/?q=orbit+launch&label=spac")  # a label no item has: said so
+    typo.wait_for_selector("#warnings:not([hidden])")
+    assert "nearest: 'space'" in typo.text_content("#warnings") and typo.is_visible('.chip[data-label="spac"]')
+    assert not hit_ids(typo) and not page.problems and not typo.problems
+
+
+def test_load_more_appends_the_next_page(browser, lives):
+    import httpx
+
+    query = "orbit shuttle launch rocket"
+    want = [h["id"] for h in httpx.get(lives["text"].url + "/search", params={"q": query, "k": 20}).json()["hits"]]
+    page = open_page(browser, lives["text"].url + "/?q=orbit+shuttle+launch+rocket&k=10")
+    page.wait_for_selector(".hit")
+    assert hit_ids(page) == want[:10] and page.is_visible("#more")
+    asked = searches(page)
+    page.click("#more")
+    wait_js(page, "document.querySelectorAll('.hit').length === 20")
+    assert "offset=10" in asked[-1] and "k=10" in asked[-1]
+    assert hit_ids(page) == want and len(set(hit_ids(page))) == 20  # the next page, after the first: disjoint
+    assert texts(page, ".hit .rank")[10] == "11."  # ranks go on
+    while page.is_visible("#more"):
+        n = len(hit_ids(page))
+        page.click("#more")
+        wait_js(page, f"document.querySelectorAll('.hit').length > {n} || document.querySelector('#more').hidden")
+    assert len(hit_ids(page)) == 36 == len(set(hit_ids(page)))  # every item once; no button after the last page
+    filtered = open_page(browser, lives["text"].url + "/?q=orbit+launch&k=5&label=space")
+    filtered.wait_for_selector(".hit")
+    for shown in (10, 12):
+        filtered.click("#more")
+        wait_js(filtered, f"document.querySelectorAll('.hit').length === {shown}")
+    assert set(texts(filtered, ".hit .label")) == {"space"} and filtered.is_hidden("#more")
+    assert not page.problems and not filtered.problems

@@ -158,7 +158,7 @@ class CollectionModel(RuleBasedStateMachine):
         RAN["fault fired"] += 1
         self.store_and_index_agree_with_the_model()
         with retrieval.open(self.root / "c.aer") as fresh:
-            assert sorted(r.id for r in fresh.store.by_keys(fresh.labels()).values()) == sorted(self.model)
+            assert sorted(r.id for r in fresh.store.by_keys(fresh.item_labels()).values()) == sorted(self.model)
             assert len(fresh) == len(self.model)
         found = verify(self.root / "c.aer")
         assert found.ok, found.problems
@@ -206,7 +206,7 @@ class CollectionModel(RuleBasedStateMachine):
         RAN["replace_newest"] += 1
         if fresh_reader:
             self.open_reader()
-        labels = self.col.labels()
+        labels = self.col.item_labels()
         newest = self.col.store.by_keys([max(labels)])[max(labels)].id
         assert self.col.delete([newest]) == [newest]
         del self.model[newest]
@@ -241,7 +241,7 @@ class CollectionModel(RuleBasedStateMachine):
     @invariant()
     def store_and_index_agree_with_the_model(self) -> None:
         RAN["invariant"] += 1
-        records = self.col.store.by_keys(self.col.labels())
+        records = self.col.store.by_keys(self.col.item_labels())
         assert sorted(r.id for r in records.values()) == sorted(self.model)
         np.testing.assert_array_equal(np.sort(self.col.index.keys()), np.sort(np.fromiter(records, np.int64)))
         assert len(self.col) == len(self.model)

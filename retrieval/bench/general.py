@@ -176,7 +176,7 @@ def evaluate_default(path: Path, corpus: Corpus) -> dict[str, Any]:
 def ranked_for_queries(col: Collection, queries: Sequence[Any], k: int) -> tuple[list[list[str | None]], int]:
     """The labels of the collection's top ``k`` for each query (encoded as ``Collection.search`` encodes it), and
     how many queries could not be encoded (a text none of whose words is in the vocabulary: an empty ranking)."""
-    label_of_key = col.labels()
+    label_of_key = col.item_labels()
 
     def labels(keys: np.ndarray) -> list[str | None]:
         return [label_of_key.get(int(key)) for key in keys if key >= 0]

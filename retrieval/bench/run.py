@@ -135,7 +135,7 @@ def evaluate(path: Path, data: Corpus, suite: str) -> dict[str, Any]:
     """Quality and cost of one collection on the suite's queries."""
     col = Collection.open(path, device="cpu")
     try:
-        key_label = col.labels()
+        key_label = col.item_labels()
         label_of_key = np.full(max(key_label) + 2, None, dtype=object)
         for key, label in key_label.items():
             label_of_key[key] = label

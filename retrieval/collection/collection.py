@@ -176,7 +176,7 @@ class Collection(Searching):
         commit leaves (the store is the record of what the collection holds)."""
         if len(self.index) == self.store.count():
             return
-        stored = np.fromiter(self.store.labels().keys(), dtype=np.int64)
+        stored = np.fromiter(self.store.item_labels().keys(), dtype=np.int64)
         extra = np.setdiff1d(self.index.keys(), stored)
         if len(extra):
             self.index.remove(extra)
@@ -363,10 +363,6 @@ class Collection(Searching):
         return scoring.top_outliers(self, k, score, neighbours)
 
     # --- describing ----------------------------------------------------------------------------
-
-    def labels(self) -> dict[int, str | None]:
-        """Every item's label by index key (evaluation uses it with ``search_codes``)."""
-        return self.store.labels()
 
     def info(self) -> dict[str, Any]:
         """What ``aer info`` prints (``retrieval.collection.summary.summarise`` reads the same from the files alone)."""

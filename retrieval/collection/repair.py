@@ -85,7 +85,7 @@ def rebuild_index(path: str | Path, db: str | None = None) -> str:
     encoder = load_encoder(path / directory.ENCODER_DIR, device="cpu", progress=False)
     store = directory.open_store(path, manifest, db)
     try:
-        records = list(store.by_keys(store.labels().keys()).values())
+        records = list(store.by_keys(store.item_labels().keys()).values())
     finally:
         store.close()
     if not records:

@@ -20,7 +20,7 @@ from ..ids import encodable, id_list, normal_id
 from . import directory
 from .inputs import check_queries, is_a
 from .filters import Where as ParsedWhere
-from .filters import parse_where
+from .filters import parse_where, report, unknown_label_notes
 from .hits import Hit, assemble_hits
 from .passages import SCAN_CHARS, with_passages
 from .store import ItemRecord, MetadataStore
@@ -60,40 +60,79 @@ class Searching:
 
     def matching_keys(self, where: Where) -> np.ndarray | None:
         """The index keys of the items ``where`` lets through; ``None`` when it lets every item through."""
+        found = self._filtered(where)
+        return None if found is None else found[0]
+
+    def filter_warnings(self, where: Where) -> list[str]:
+        """What a search with ``where`` warns of: a message for each of its labels that no item has, naming the
+        nearest labels (``[]`` when every label is known)."""
+        found = self._filtered(where)
+        return unknown_label_notes(found[1], self.labels()) if found is not None and found[1] else []
+
+    def _filtered(self, where: Where) -> tuple[np.ndarray, tuple[str, ...]] | None:
+        """The keys ``where`` lets through and its labels that no item has; ``None`` for no filter."""
         parsed = parse_where(where)
         if parsed is None:
             return None
         # Kept per filter while the index file is as it was: any write (here or in another process) rewrites
         # it, and the keys of items this process's index lacks are ignored by the search anyway.
         stamp = self._stamp()
-        cache: dict[ParsedWhere, tuple[directory.Stamp, np.ndarray]] = self.__dict__.setdefault("_filter_cache", {})
+        cache: dict[ParsedWhere, tuple[directory.Stamp, np.ndarray, tuple[str, ...]]]
+        cache = self.__dict__.setdefault("_filter_cache", {})
         cached = cache.get(parsed)
         if cached is not None and stamp is not None and cached[0] == stamp:
-            return cached[1]
+            return cached[1], cached[2]
         keys = self.store.keys_where(parsed.labels, parsed.id_prefix)
+        present = self.store.labels_present(parsed.labels) if parsed.labels else set()
+        unknown = tuple(label for label in parsed.labels or () if label not in present)
         if stamp is not None:
             if len(cache) >= FILTER_CACHE:
                 cache.clear()  # start over: safe beside other threads' reads, unlike evicting while they iterate
-            cache[parsed] = (stamp, keys)
-        return keys
+            cache[parsed] = (stamp, keys, unknown)
+        return keys, unknown
 
-    def search(self, query: Query, k: int = 10, *, where: Where = None) -> list[Hit]:
+    def labels(self) -> dict[str, int]:
+        """The collection's distinct labels with how many items have each, most items first, then by name (no
+        label and an empty one are not labels)."""
+        return self.store.label_counts()
+
+    def item_labels(self) -> dict[int, str | None]:
+        """Every item's label by index key (evaluation uses it with ``search_codes``)."""
+        return self.store.item_labels()
+
+    def search(self, query: Query, k: int = 10, *, where: Where = None, offset: int = 0) -> list[Hit]:
         """The ``k`` items closest to ``query`` in code space, best first. ``query`` is text for a text
         collection; for an image collection, an image path, a PIL image or an ``HxWx3`` uint8 array.
         ``where`` keeps only matching items, e.g. ``{"label": ["sci.space", "sci.med"], "id_prefix": "train/"}``;
-        the search is exact among them, so it returns ``k`` hits whenever ``k`` items match."""
-        return self.search_batch([query], k, where=where)[0]
+        the search is exact among them, so it returns ``k`` hits whenever ``k`` items match. A label no item has
+        gives an ``UnknownLabelWarning`` naming the nearest labels (``filters``).
 
-    def search_batch(self, queries: Sequence[Query], k: int = 10, *, where: Where = None) -> list[list[Hit]]:
+        ``offset``: skip that many of the best hits first (the next page of ``k``: ``offset=k``); the index is
+        asked for ``offset + k``. Pages are disjoint and in order on an exhaustive index (``Flat``, ``BFlat``)
+        and for a filtered search (exact among the matching items). On an approximate index (IVF, HNSW,
+        hashing, two-stage) a deeper search can find items a shallower one missed, so deep pages are approximate:
+        an item may repeat on the next page or be skipped."""
+        return self._search_batch([query], k, where, offset)[0]
+
+    def search_batch(
+        self, queries: Sequence[Query], k: int = 10, *, where: Where = None, offset: int = 0
+    ) -> list[list[Hit]]:
         """``search`` for many queries at once (one encoder pass, one index search, one store read)."""
-        check_k(k)
-        queries = check_queries(self.path, self._queries.modality, queries)  # "news.aer is a text collection: ..."
-        scores, keys = self.search_codes(self.encode(queries), k, where)
-        return self._hits(scores, keys, queries)
+        return self._search_batch(queries, k, where, offset)
 
-    def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None) -> list[Hit]:
-        """The ``k`` items most like a stored item (the item itself left out), among those ``where`` lets through."""
+    def _search_batch(self, queries: Sequence[Query], k: int, where: Where, offset: int) -> list[list[Hit]]:
         check_k(k)
+        check_offset(offset)
+        queries = check_queries(self.path, self._queries.modality, queries)  # "news.aer is a text collection: ..."
+        report(self.filter_warnings(where), stacklevel=3)  # the warning points at the caller of search(_batch)
+        scores, keys = self.search_codes(self.encode(queries), offset + k, where)
+        return self._hits(scores[:, offset:], keys[:, offset:], queries)
+
+    def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None, offset: int = 0) -> list[Hit]:
+        """The ``k`` items most like a stored item (the item itself left out), among those ``where`` lets through;
+        ``offset`` skips that many first, as in ``search``."""
+        check_k(k)
+        check_offset(offset)
         key = self._keys_of([item_id]).get(item_id)
         if key is None:
             raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
@@ -101,8 +140,10 @@ class Searching:
             code = self.index.reconstruct(key)[None, :]
         except KeyError:
             raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
-        scores, keys = self.search_codes(code, k + 1, where)
-        return [h for h in self._hits(scores, keys, [None])[0] if h.id not in (item_id, normal_id(item_id))][:k]
+        report(self.filter_warnings(where))
+        scores, keys = self.search_codes(code, offset + k + 1, where)
+        hits = [h for h in self._hits(scores, keys, [None])[0] if h.id not in (item_id, normal_id(item_id))]
+        return hits[offset : offset + k]
 
     def item(self, item_id: str) -> ItemRecord:
         """What the store holds of one item (id, label, source, snippet, and its whole ``text`` where the collection
@@ -181,3 +222,9 @@ def check_k(k: int) -> None:
     """Refuse a ``k`` that is not a positive int."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise InvalidParameterError(f"The 'k' parameter must be an int of at least 1. Got {k!r} instead.")
+
+
+def check_offset(offset: int) -> None:
+    """Refuse an ``offset`` that is not an int of at least 0."""
+    if not isinstance(offset, (int, np.integer)) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterError(f"The 'offset' parameter must be an int of at least 0. Got {offset!r} instead.")

@@ -265,10 +265,23 @@ class MetadataStore:
             rows = conn.execute(q).cursor.fetchall()  # the DB-API rows: a filter can match millions
         return np.array([row[0] for row in rows], dtype=np.int64)
 
-    def labels(self) -> dict[int, str | None]:
+    def item_labels(self) -> dict[int, str | None]:
         """Every item's label by key (for evaluation)."""
         with decoding(self.engine), Session(self.engine) as s:
             return dict(s.execute(select(ItemRow.key, ItemRow.label)).all())
+
+    def label_counts(self) -> dict[str, int]:
+        """How many items have each label (no label and an empty one are not labels), most items first, then by name."""
+        q = select(ItemRow.label, func.count()).where(ItemRow.label.is_not(None), ItemRow.label != "")
+        with decoding(self.engine), self.engine.connect() as conn:
+            rows = conn.execute(q.group_by(ItemRow.label)).all()
+        return dict(sorted(((label, int(n)) for label, n in rows), key=lambda row: (-row[1], row[0])))
+
+    def labels_present(self, labels: Sequence[str]) -> set[str]:
+        """Those of ``labels`` that at least one item has."""
+        q = select(ItemRow.label).where(ItemRow.label.in_(list(labels))).distinct()
+        with decoding(self.engine), self.engine.connect() as conn:
+            return set(conn.execute(q).scalars())
 
     def upsert(
         self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None, next_key: int | None = None
@@ -384,4 +397,3 @@ def check_new_database(url: str) -> None:
         engine.dispose()
     if owner is not None or items:
         raise CollectionError(f"{safe_url(url)}: this database already holds the metadata of another collection")
-

@@ -62,7 +62,7 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
         return found
     try:
         _check_store(store, found)
-        listed = np.fromiter(store.labels().keys(), dtype=np.int64)
+        listed = np.fromiter(store.item_labels().keys(), dtype=np.int64)
         found.passed.append(f"store is this collection's: {len(listed):,} items")
         keys = index.keys()
         found.unlisted_keys = np.setdiff1d(keys, listed)

@@ -16,6 +16,7 @@ MAX_UPLOAD_PIXELS = 25_000_000  # an uploaded image's width × height, checked f
 MAX_TEXT_BODY = 1024 * 1024  # any other body (JSON)
 MAX_ITEMS = 1000  # items in one POST /items
 MAX_K = 1000  # results of one search
+MAX_DEPTH = 10_000  # offset + k of one search: how deep a page may reach into the ranking
 DRAIN_CAP = 64 * 1024 * 1024  # an oversized body is read and dropped up to this much, so the client sees the 413
 BODY_TIMEOUT_S = 60.0  # the most a client may take to send a request's body, from the request's start
 BODY_IDLE_S = 15.0  # the longest wait for the body's next chunk (a stalled client is let go sooner)

@@ -16,18 +16,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ..collection import Collection
+from ..collection.filters import collecting_warnings
 from ..collection.hits import Hit
 from ..collection.outliers import DEFAULT_SCORE, resolve_score
 from ..collection.store import ItemRecord
 from ..errors import QueryError
 from .errors import redact
 from .item_paths import ItemId
-from .limits import MAX_K
-from .schemas import HealthOut, ImageSearchForm, ItemOut, OutliersOut, SampleOut, SearchBody, SearchOut, where_of
+from .limits import MAX_DEPTH, MAX_K
+from .schemas import (OFFSET_HELP, HealthOut, ImageSearchForm, ItemOut, LabelsOut, OutliersOut, SampleOut, SearchBody,
+                      SearchOut, check_depth, where_of)  # fmt: skip
 from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many results.")]
+OFFSET = Annotated[int, Query(ge=0, le=MAX_DEPTH, description=OFFSET_HELP)]
 # the names of retrieval.collection.outliers.CHOICES
 SCORE = Annotated[Literal["auto", "reconstruction", "knn", "combined", "orientation"],
                   Query(description="The outlier score (see retrieval.collection.outliers).")]  # fmt: skip
@@ -35,13 +38,14 @@ LABEL = Query(None, description="Keep only hits with this label; repeat for any 
 ID_PREFIX = Query(None, min_length=1, description="Keep only hits whose id starts with this.")
 MAX_SAMPLE = 50  # items /sample hands out at most
 MAX_LABELS = 100  # labels /sample lists at most
+MAX_LABELS_LISTED = 10_000  # labels /labels lists at most
 
 SEARCH_BODY = TypeAdapter(SearchBody)
 IMAGE_FORM = TypeAdapter(ImageSearchForm)
 _SEARCH_BODIES = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": SearchBody.model_json_schema()},
     "multipart/form-data": {"schema": {"type": "object", "required": [FIELD], "properties": {
-        FIELD: {"type": "string", "format": "binary"}, "k": {"type": "integer"},
+        FIELD: {"type": "string", "format": "binary"}, "k": {"type": "integer"}, "offset": {"type": "integer"},
         "label": {"type": "array", "items": {"type": "string"}}, "id_prefix": {"type": "string"}}}},
 }}}  # fmt: skip
 
@@ -60,7 +64,8 @@ def check_json(request: Request) -> None:
         raise HTTPException(415, f"send JSON (Content-Type: application/json) or a multipart upload, not {kind}")
 
 
-def find(col: Collection, *, query: Any = None, like: str | None = None, k: int, where: dict | None) -> list[Hit]:
+def find(col: Collection, *, query: Any = None, like: str | None = None, k: int, where: dict | None,
+         offset: int = 0) -> list[Hit]:  # fmt: skip
     """The hits of one search: by text or pixels (``query``) or by a stored item (``like``)."""
     if like is None and isinstance(query, str) and col.modality == "image":
         raise QueryError(
@@ -69,12 +74,21 @@ def find(col: Collection, *, query: Any = None, like: str | None = None, k: int,
     if like is None and not isinstance(query, str) and col.modality == "text":
         raise QueryError("a text collection is searched with text (q=...) or like=ID, not with an image")
     if like is not None:
-        return col.search_by_id(like, k=k, where=where)
-    return col.search(query, k=k, where=where)
+        return col.search_by_id(like, k=k, where=where, offset=offset)
+    return col.search(query, k=k, where=where, offset=offset)
 
 
-def answer(hits: list[Hit], started: float) -> dict[str, Any]:
-    return {"hits": [h.to_dict() for h in hits], "took_ms": round((time.perf_counter() - started) * 1000, 3)}
+def answer(hits: list[Hit], started: float, warnings: list[str] | None = None) -> dict[str, Any]:
+    took_ms = round((time.perf_counter() - started) * 1000, 3)
+    return {"hits": [h.to_dict() for h in hits], "took_ms": took_ms, "warnings": warnings or []}
+
+
+def depth_checked(k: int, offset: int) -> None:
+    """A query string's ``offset`` + ``k`` past ``MAX_DEPTH`` is a 422, as the bodies' are."""
+    try:
+        check_depth(k, offset)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def sample_keys(labels: dict[int, str | None], n: int) -> list[int]:
@@ -106,8 +120,8 @@ def read_router(served: Served) -> APIRouter:
 
     def search(**params: Any) -> dict[str, Any]:
         started = time.perf_counter()
-        with served.reading() as col:
-            return answer(find(col, **params), started)
+        with served.reading() as col, collecting_warnings() as warnings:  # unknown labels: in the answer
+            return answer(find(col, **params), started, warnings)
 
     @router.get("/healthz", response_model=HealthOut, summary="Liveness and item count")
     def healthz() -> dict[str, Any]:
@@ -127,10 +141,12 @@ def read_router(served: Served) -> APIRouter:
         like: Annotated[str | None, Query(min_length=1, description="A stored item id.")] = None,
         label: list[str] | None = LABEL,
         id_prefix: str | None = ID_PREFIX,
+        offset: OFFSET = 0,
     ) -> dict[str, Any]:
+        depth_checked(k, offset)
         if (q is None) == (like is None):
             raise HTTPException(422, "give exactly one of the query parameters 'q' (text) and 'like' (an item id)")
-        return search(query=q, like=like, k=k, where=where_of(label, id_prefix))
+        return search(query=q, like=like, k=k, where=where_of(label, id_prefix), offset=offset)
 
     @router.post("/search", response_model=SearchOut, openapi_extra=_SEARCH_BODIES,
                  summary="Search by JSON {q|like, k}, or by an uploaded image (multipart field 'image')")  # fmt: skip
@@ -139,19 +155,22 @@ def read_router(served: Served) -> APIRouter:
             if served.modality != "image":
                 raise QueryError('a text collection is searched with text (JSON {"q": ...}), not an upload')
             form = await read_form(request)
-            fields = {key: form.get(key) for key in ("k", "id_prefix") if form.get(key) not in (None, "")}
+            fields = {key: form.get(key) for key in ("k", "offset", "id_prefix") if form.get(key) not in (None, "")}
             params = parse_body(IMAGE_FORM, {**fields, "label": form.getlist("label") or None})
             pixels = await uploaded_pixels(form)
             where = where_of(params.label, params.id_prefix)
-            return await run_in_threadpool(search, query=pixels, k=params.k, where=where)
+            return await run_in_threadpool(search, query=pixels, k=params.k, where=where, offset=params.offset)
         check_json(request)
         body = parse_body(SEARCH_BODY, await request.body())
         where = where_of(body.label, body.id_prefix)
-        return await run_in_threadpool(search, query=body.q, like=body.like, k=body.k, where=where)
+        return await run_in_threadpool(search, query=body.q, like=body.like, k=body.k, where=where,
+                                       offset=body.offset)  # fmt: skip
 
     @router.get("/items/{item_id:path}/similar", response_model=SearchOut, summary="Items like a stored one")
-    def similar(item_id: ItemId, k: K = 10, label: list[str] | None = LABEL, id_prefix: str | None = ID_PREFIX) -> Any:
-        return search(like=item_id, k=k, where=where_of(label, id_prefix))
+    def similar(item_id: ItemId, k: K = 10, label: list[str] | None = LABEL, id_prefix: str | None = ID_PREFIX,
+                offset: OFFSET = 0) -> Any:  # fmt: skip
+        depth_checked(k, offset)
+        return search(like=item_id, k=k, where=where_of(label, id_prefix), offset=offset)
 
     @router.get("/items/{item_id:path}/thumbnail.png", summary="An image item's stored 32×32 pixels, as PNG",
                 response_class=Response, responses={200: {"content": {"image/png": {}}}})  # fmt: skip
@@ -174,12 +193,20 @@ def read_router(served: Served) -> APIRouter:
                 summary="A few stored items (one per label first) and the labels: the page's examples")  # fmt: skip
     def sample(request: Request, n: Annotated[int, Query(ge=1, le=MAX_SAMPLE, description="How many.")] = 8) -> Any:
         with served.reading() as col:
-            labels = col.labels()  # every item's label: one read of the store
+            labels = col.item_labels()  # every item's label: one read of the store
             keys = sample_keys(labels, n)
             records = col.store.by_keys(keys)
         names = sorted({label for label in labels.values() if label})
         items = [item_out(records[key], served.modality, request) for key in keys if key in records]
         return {"items": items, "labels": names[:MAX_LABELS], "labels_total": len(names)}
+
+    @router.get("/labels", response_model=LabelsOut, summary="The labels with their item counts, most items first")
+    def labels(limit: Annotated[int, Query(ge=1, le=MAX_LABELS_LISTED, description="List at most this many.")] = 100,
+               ) -> dict[str, Any]:  # fmt: skip
+        with served.reading() as col:
+            counts = col.labels()  # one GROUP BY in the store
+        listed = [{"label": label, "items": n} for label, n in list(counts.items())[:limit]]
+        return {"labels": listed, "total": len(counts)}
 
     @router.get("/outliers", response_model=OutliersOut, summary="The least typical items (outlier score)")
     def outliers(k: K = 20, score: SCORE = DEFAULT_SCORE) -> dict[str, Any]:

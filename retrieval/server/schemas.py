@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .limits import MAX_K
+from .limits import MAX_DEPTH, MAX_K
 
 
 class HitOut(BaseModel):
@@ -24,6 +24,33 @@ class HitOut(BaseModel):
 class SearchOut(BaseModel):
     hits: list[HitOut]
     took_ms: float
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the search warns of, e.g. a filter label no item has (naming the nearest labels).",
+    )
+
+
+OFFSET_HELP = (f"Skip this many of the best hits: the next page of k is offset=k (offset + k at most {MAX_DEPTH}). "
+               "Pages are disjoint and in order on an exhaustive index and for a filtered search; on an approximate "
+               "index deep pages are approximate (an item may repeat or be skipped between pages).")
+
+
+def check_depth(k: int, offset: int) -> None:
+    """Refuse a page that reaches deeper than ``MAX_DEPTH`` into the ranking."""
+    if offset + k > MAX_DEPTH:
+        raise ValueError(f"offset + k must be at most {MAX_DEPTH}. Got {offset} + {k} = {offset + k} instead.")
+
+
+class LabelOut(BaseModel):
+    label: str
+    items: int = Field(description="How many items have the label.")
+
+
+class LabelsOut(BaseModel):
+    """The collection's labels with their item counts, most items first."""
+
+    labels: list[LabelOut]
+    total: int = Field(description="How many distinct labels the collection has (``labels`` may list fewer).")
 
 
 class SearchBody(BaseModel):
@@ -34,6 +61,7 @@ class SearchBody(BaseModel):
     q: str | None = Field(None, min_length=1, description="Query text (text collections).")
     like: str | None = Field(None, min_length=1, description="Find items like this stored item id.")
     k: int = Field(10, ge=1, le=MAX_K, description="How many hits.")
+    offset: int = Field(0, ge=0, description=OFFSET_HELP)
     label: str | list[str] | None = Field(None, description="Keep only hits with this label (or one of these).")
     id_prefix: str | None = Field(None, min_length=1, description="Keep only hits whose id starts with this.")
 
@@ -41,6 +69,7 @@ class SearchBody(BaseModel):
     def _one_query(self) -> SearchBody:
         if (self.q is None) == (self.like is None):
             raise ValueError("give exactly one of 'q' (text) and 'like' (an item id)")
+        check_depth(self.k, self.offset)
         return self
 
 
@@ -109,8 +138,14 @@ class ImageSearchForm(BaseModel):
     """The text fields of an image search upload."""
 
     k: int = Field(10, ge=1, le=MAX_K)
+    offset: int = Field(0, ge=0)
     label: list[str] | None = None
     id_prefix: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _depth(self) -> ImageSearchForm:
+        check_depth(self.k, self.offset)
+        return self
 
 
 class OutliersOut(SearchOut):

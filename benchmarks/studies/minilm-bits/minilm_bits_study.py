@@ -63,7 +63,7 @@ def _student(path: str, test: list, q_labels: np.ndarray, db_labels: np.ndarray)
     """The collection's own codes of the test posts against its stored train codes, scored the same way."""
     names = {lab: i for i, lab in enumerate(sorted(set(db_labels)))}
     with retrieval.open(path, device="cpu") as col:
-        label_of = col.labels()
+        label_of = col.item_labels()
         lookup = np.full(max(label_of) + 1, -1, dtype=np.int64)
         for key, lab in label_of.items():
             lookup[key] = names.get(lab, -1)

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { modality: "text", sample: null, like: null, tries: null };
+const state = { modality: "text", sample: null, like: null, tries: null, labels: null, page: null };
 
 // What each outlier score measures (retrieval.collection.outliers), said the way the caption says it.
 const SCORE_CAPTIONS = {
@@ -181,7 +181,7 @@ function hitNode(hit, rank) {
   if (hit.snippet) li.append(el("p", "snippet", hit.snippet));
   const more = el("button", "more", "more like this");
   more.type = "button";
-  more.addEventListener("click", () => go({ like: hit.id }));
+  more.addEventListener("click", () => go(withLabels({ like: hit.id })));
   li.append(more);
   return li;
 }
@@ -255,6 +255,8 @@ async function run() {
   showLike(view === "outliers" ? null : like);
   $("score-pick").hidden = view !== "outliers";
   $("empty").hidden = true;
+  newSearch();
+  showRefine(view !== "outliers" && Boolean(q || like));
   status("searching…");
   try {
     if (view === "outliers") {
@@ -269,17 +271,12 @@ async function run() {
     } else if (like) {
       const image = state.modality === "image" ? itemPath(like) + "/thumbnail.png" : null;
       showQuery(["More like ", idNode(like, "")], "", image);
-      const [hits, item] = await Promise.all([
-        api(`${itemPath(like)}/similar?k=${encodeURIComponent(k())}`),
-        api(itemPath(like)).catch(() => null),
-      ]);
+      const similar = (offset, size) => api(`${itemPath(like)}/similar?${pageQuery(params, offset, size)}`);
+      const [, item] = await Promise.all([firstPage(similar, "hit"), api(itemPath(like)).catch(() => null)]);
       if (item) $("query-text").textContent = item.snippet || "";
-      showHits(hits, "hit");
     } else if (q) {
       showQuery(null);
-      const search = new URLSearchParams({ q, k: k() });
-      for (const label of params.getAll("label")) search.append("label", label);
-      showHits(await api("search?" + search.toString()), "hit");
+      await firstPage((offset, size) => api("search?" + pageQuery(params, offset, size, { q })), "hit");
     } else {
       showQuery(null);
       renderHits([]);
@@ -298,13 +295,19 @@ async function searchImage(file) {
   $("q").value = "";
   showLike(null);
   $("empty").hidden = true;
+  newSearch();
+  showRefine(false);
   showQuery(`Images like ${file.name}`, "", URL.createObjectURL(file));
   status("searching…");
-  const form = new FormData();
-  form.append("image", file);
-  form.append("k", k());
+  const upload = (offset, size) => {
+    const form = new FormData();
+    form.append("image", file);
+    form.append("k", size);
+    if (offset) form.append("offset", offset);
+    return api("search", { method: "POST", body: form });
+  };
   try {
-    showHits(await api("search", { method: "POST", body: form }), "hit");
+    await firstPage(upload, "hit");
   } catch (err) {
     renderHits([]);
     status(err.message, true);
@@ -360,7 +363,7 @@ function onKey(e) {
     if (moveFocus(target, e.key === "ArrowDown" ? 1 : -1)) e.preventDefault();
   } else if (e.key === "Enter" && onHit) {
     e.preventDefault();
-    go({ like: target.dataset.id });
+    go(withLabels({ like: target.dataset.id }));
   } else if (e.key === "Escape" && target.closest && target.closest(".hit")) {
     focusBox();
   }
@@ -370,10 +373,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("search-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("q").value.trim();
-    if (text) go(state.modality === "image" ? { like: text } : { q: text });
-    else if (state.like) go({ like: state.like });  // the same "more like this", with the k now chosen
+    if (text) go(withLabels(state.modality === "image" ? { like: text } : { q: text }));
+    else if (state.like) go(withLabels({ like: state.like }));  // the same "more like this", with the k now chosen
   });
   $("like-clear").addEventListener("click", () => { go({}); focusBox(); });
+  $("more").addEventListener("click", loadMore);
   $("score").addEventListener("change", () => go({ view: "outliers", score: $("score").value }));
   $("nav-outliers").addEventListener("click", (e) => { e.preventDefault(); go({ view: "outliers" }); });
   $("nav-search").addEventListener("click", (e) => { e.preventDefault(); go({}); });
@@ -381,6 +385,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.addEventListener("keydown", onKey);
   wireDrop();
   await loadInfo();
-  await loadSample();
+  await Promise.all([loadSample(), loadLabels()]);
   run();
 });
