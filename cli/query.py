@@ -9,6 +9,7 @@ import click
 
 import retrieval
 from retrieval.collection.filters import collecting_warnings
+from retrieval.defaults import SEARCH_MODE, SEARCH_MODES
 
 from .command import CLUSTER, AerCommand, option
 from .common import db_option, device_option, library_errors, print_hits
@@ -46,6 +47,9 @@ from .common import db_option, device_option, library_errors, print_hits
 @click.option("--label", "labels", multiple=True, help="Only items with this label (repeat for any of several).")
 @click.option("--id-prefix", default=None, help="Only items whose id starts with this.")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON list.")
+@click.option("--mode", type=click.Choice(SEARCH_MODES), default=None,
+              help="Text collections: codes (the nearest codes), keyword (BM25 over the words) or hybrid (the two "
+              f"fused); default: {SEARCH_MODE} where the collection keeps a keyword index, else codes.")  # fmt: skip
 @option(
     "--ray", "ray_address", section=CLUSTER, default=None, metavar="ADDRESS",
     help="Search the index shards in Ray actors at ADDRESS.",
@@ -55,12 +59,14 @@ from .common import db_option, device_option, library_errors, print_hits
 @library_errors
 def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, query_file: TextIO | None,
               grid: Path | None, k: int, labels: tuple[str, ...], id_prefix: str | None, as_json: bool,
-              ray_address: str | None, db: str | None, device: str, offset: int) -> None:  # fmt: skip
+              ray_address: str | None, db: str | None, device: str, mode: str | None, offset: int) -> None:  # fmt: skip
     """Search COLLECTION for TEXT (or a --query-file), for an --image, or for items like --like ID.
 
     A filter label no item has is a warning on stderr naming the nearest labels; no hits is not an error (exit 0)."""
     if sum(x is not None for x in (text, image, like_id, query_file)) != 1:
         raise click.UsageError("give exactly one of TEXT, --query-file FILE, --image PATH or --like ID")
+    if like_id is not None and mode not in (None, "codes"):
+        raise click.UsageError(f"--like searches by the item's code; --mode {mode} takes a TEXT query")
     if query_file is not None:
         text = query_file.read()
     where = {**({"label": list(labels)} if labels else {}), **({"id_prefix": id_prefix} if id_prefix else {})}
@@ -70,7 +76,7 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
             if like_id:
                 hits = col.search_by_id(like_id, k=k, where=where, offset=offset)
             else:
-                hits = col.search(query, k=k, where=where, offset=offset)
+                hits = col.search(query, k=k, where=where, mode=mode, offset=offset)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         if grid is not None:

@@ -26,6 +26,14 @@ DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF qua
 
 DEFAULT_QUERIES = 1000  # labelled items drawn as queries by ``aer eval`` (retrieval.eval.labels)
 
+# Search modes (retrieval.collection.hybrid): the nearest codes, BM25 over the words, or the two fused by reciprocal
+# rank fusion. The default for text collections that keep a keyword index; others search their codes.
+# benchmarks/results/hybrid measures the three on every text corpus of `aer bench general`.
+SEARCH_MODES = ("codes", "keyword", "hybrid")
+SEARCH_MODE = "hybrid"
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009; LanceDB's default)
+HYBRID_DEPTH = 100  # each ranking fused is at least this deep (and twice the hits asked for)
+
 # Outlier scores (retrieval.collection.outliers describes each)
 SCORES = ("reconstruction", "knn", "combined", "orientation")
 AUTO = "auto"  # the best score the collection has: orientation where its encoder has the head, else knn

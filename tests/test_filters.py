@@ -117,10 +117,12 @@ def fake_collection(tmp_path_factory, docs):
 
 def test_collection_filters_by_label_list_and_id_prefix(fake_collection):
     with retrieval.open(fake_collection) as col:
-        everything = col.search("orbit rocket", k=len(col))
-        space = col.search("orbit rocket", k=50, where={"label": "space"})
+        # the codes' ranking filtered is the unfiltered one restricted (hybrid fuses ranks among the matching items)
+        everything = col.search("orbit rocket", k=len(col), mode="codes")
+        space = col.search("orbit rocket", k=50, where={"label": "space"}, mode="codes")
         assert len(space) == 12 and {h.label for h in space} == {"space"}  # all 12 space items, not k - dropped
         assert [h.id for h in space] == [h.id for h in everything if h.label == "space"]
+        assert {h.id for h in col.search("orbit rocket", k=50, where={"label": "space"})} == {h.id for h in space}
         two = col.search("orbit rocket", k=5, where={"label": ["autos", "medicine"]})
         assert len(two) == 5 and {h.label for h in two} <= {"autos", "medicine"}
         prefixed = col.search("orbit rocket", k=3, where={"id_prefix": "medicine/medicine-0"})  # ids: relative paths

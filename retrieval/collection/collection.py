@@ -31,7 +31,7 @@ from ..ids import id_list, normal_id
 from ..progress import Bar
 from ..progress import bar as progress_bar
 from ..sources import Document, ImageItem, Rejected, check_item, contents
-from . import directory, inputs
+from . import directory, inputs, keywords
 from . import outliers as scoring
 from .hits import Hit
 from .passages import stored_snippet
@@ -124,6 +124,7 @@ class Collection(Searching):
                 "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
                 directory.DIGESTS_KEPT: directory.DIGESTS_FILE,
                 **({"keep_text": bool(keep_text)} if encoder.modality == "text" else {}),
+                **keywords.create(building, encoder.modality),  # an empty keyword index for a text collection
                 **({"index_choice": index_choice} if index_choice else {}),
             }  # fmt: skip
             store_at = db or sqlite_url(building / directory.DB_FILE)
@@ -308,6 +309,7 @@ class Collection(Searching):
                    for k, d in zip(keys.tolist(), docs)]  # fmt: skip
         with directory.index_undo(self.path):  # a failed commit puts the index file back
             self._save_index()
+            keywords.write(self, keys, docs)
             self.store.upsert(records, thumbs, next_key)
         return added, scores, encode_s
 
@@ -343,6 +345,7 @@ class Collection(Searching):
                 self.index.remove(keys := np.unique(np.fromiter(found.values(), dtype=np.int64)))
                 with directory.index_undo(self.path), self.store.deleting(keys.tolist()):
                     self._save_index()
+                    keywords.write(self, keys)
             return [i for i in dict.fromkeys(item_ids) if i in found]
 
     # --- outliers -------------------------------------------------------------------------------

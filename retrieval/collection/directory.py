@@ -6,6 +6,7 @@
       collection.json    the manifest: format, modality, index spec, metric, collection id, store
       encoder/           config.json + weights.safetensors (retrieval.encoders)
       index.faiss        the codes (indexers)
+      keywords.npz       text collections: each item's word counts, for keyword search (retrieval.collection.keywords)
       metadata.sqlite    the items' ids, labels, snippets (retrieval.collection.store), unless the store is external
       write.lock         held by the one process that writes
 """
@@ -37,6 +38,9 @@ FORMAT_VERSION = 1
 MANIFEST = "collection.json"
 ENCODER_DIR = "encoder"
 INDEX_FILE = "index.faiss"
+KEYWORDS_FILE = "keywords.npz"
+KEYWORDS_KEPT = "keywords"  # manifest field (its value: KEYWORDS_FILE): this collection keeps a keyword index, so
+# a missing keywords.npz is damage, while a collection without the field was made before keyword search
 DB_FILE = "metadata.sqlite"
 LOCK_FILE = "write.lock"
 DIGESTS_FILE = "digests.json"  # blake2b of the index (this version and the one before) and of the encoder files
@@ -80,6 +84,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "modality": ((str,), True), "metric": ((str,), False), "index_spec": ((str,), False),
     "collection_id": ((str,), False), "store": ((str,), False), "store_hint": ((str,), False),
     "index_choice": ((dict,), False), "shards": ((int,), False), DIGESTS_KEPT: ((str,), False),
+    KEYWORDS_KEPT: ((str,), False),
 }  # fmt: skip
 _CHOICES = {"modality": ("text", "image"), "metric": ("cosine", "l2", "hamming"), "store": ("sqlite", "external")}
 
@@ -184,38 +189,54 @@ def save_index(path: Path, index: Any) -> Stamp:
     (a full disk, an I/O error; FAISS's own ``RuntimeError`` included) is a ``StorageError`` saying why, with no
     temporary file left behind.
     """
-    staged = path / (INDEX_FILE + ".new")
+    save_recorded(path, INDEX_FILE, index.save, "the index")
+    return stamp(path)
+
+
+def save_recorded(path: Path, name: str, save: Any, what: str) -> None:
+    """Write the collection's file ``name`` with ``save(staged_path)`` as ``save_index`` writes the index (its
+    digest recorded before the rename; a failure is a ``StorageError`` naming ``what``, nothing left behind)."""
+    staged = path / (name + ".new")
     if not (path / DIGESTS_FILE).exists() and _keeps_digests(path):  # never a partial digests.json in its place
         raise CollectionError(f"{path}: damaged collection: {_MISSING}")
     try:
-        index.save(staged)
+        save(staged)
         digests = _digests(path)
-        recorded = digests.get(INDEX_FILE, [])
+        recorded = digests.get(name, [])
         # The file in place matches the first recorded digest, or the second when the last write failed after
         # recording its own (its rename failed, or its commit did and index_undo put the old file back).
-        if len(recorded) > 1 and (path / INDEX_FILE).exists() and (now := file_digest(path / INDEX_FILE)) in recorded:
+        if len(recorded) > 1 and (path / name).exists() and (now := file_digest(path / name)) in recorded:
             recorded = [now]
-        digests[INDEX_FILE] = [file_digest(staged), *recorded[:1]]
+        digests[name] = [file_digest(staged), *recorded[:1]]
         atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
-        os.replace(staged, path / INDEX_FILE)
+        os.replace(staged, path / name)
     except (OSError, IndexFileError) as exc:
         with contextlib.suppress(OSError):
             staged.unlink()
         code = getattr(exc, "errno", None)
         reason = os.strerror(code) if code else str(exc)
-        raise StorageError(f"{path}: cannot write the index ({reason})", code) from exc
-    return stamp(path)
+        raise StorageError(f"{path}: cannot write {what} ({reason})", code) from exc
 
 
 @contextlib.contextmanager
 def index_undo(path: Path) -> Iterator[None]:
-    """Keep the index file as it is now (a hard link beside it) while the block runs: a failure in the block
-    (the store's commit after the index was rewritten) puts it back, so a failed write changes no file."""
-    kept = path / (INDEX_FILE + ".prev")
+    """Keep the index file (and the keyword index, where there is one) as it is now (a hard link beside it) while
+    the block runs: a failure in the block (the store's commit after the index was rewritten) puts it back, so a
+    failed write changes no file."""
+    with contextlib.ExitStack() as stack:
+        for name in (INDEX_FILE, KEYWORDS_FILE):
+            if name == INDEX_FILE or (path / name).exists():
+                stack.enter_context(_file_undo(path / name))
+        yield
+
+
+@contextlib.contextmanager
+def _file_undo(file: Path) -> Iterator[None]:
+    kept = file.with_name(file.name + ".prev")
     with contextlib.suppress(OSError):
         kept.unlink()  # left by a crash
     try:
-        os.link(path / INDEX_FILE, kept)
+        os.link(file, kept)
     except OSError:  # no hard links here: the store stays the record (codes it lacks are dropped on open)
         yield
         return
@@ -223,7 +244,7 @@ def index_undo(path: Path) -> Iterator[None]:
         yield
     except BaseException:
         with contextlib.suppress(OSError):
-            os.replace(kept, path / INDEX_FILE)  # the digest list keeps the previous file's digest
+            os.replace(kept, file)  # the digest list keeps the previous file's digest
         raise
     finally:
         with contextlib.suppress(OSError):
@@ -242,7 +263,8 @@ def _keeps_digests(path: Path) -> bool:
 def record_digests(path: Path, manifest: dict[str, Any]) -> None:
     """Record the digests of the encoder's files and of the index as they are now, and mark the manifest as
     keeping them (``repair``, once every other check has passed)."""
-    digests = {name: [file_digest(path / name)] for name in (*ENCODER_FILES, INDEX_FILE)}
+    kept = (*ENCODER_FILES, INDEX_FILE, *((KEYWORDS_FILE,) if (path / KEYWORDS_FILE).exists() else ()))
+    digests = {name: [file_digest(path / name)] for name in kept}
     atomic_write(path / DIGESTS_FILE, lambda tmp: Path(tmp).write_text(json.dumps(digests, indent=1)))
     write(path, {**manifest, DIGESTS_KEPT: DIGESTS_FILE})
 
@@ -277,9 +299,10 @@ def disk_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-def stamp(path: Path) -> Stamp:
-    """What identifies the index file as written: another writer's save changes it."""
-    st = (path / INDEX_FILE).stat()
+def stamp(path: Path, name: str = INDEX_FILE) -> Stamp:
+    """What identifies the index file (or the collection's file ``name``) as written: another writer's save
+    changes it."""
+    st = (path / name).stat()
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 

@@ -1,6 +1,7 @@
 """Mending what ``verify`` finds, where that is safe (``aer repair``): a deleted digests file re-created, codes
-the store does not list dropped, and the index rebuilt by re-encoding the items from their sources when the index
-file is lost or damaged, or items are listed without a code.
+the store does not list dropped, and the index (with the keyword index, where the collection keeps one) rebuilt
+by re-encoding the items from their sources when the index or keyword file is lost or damaged, or items are
+listed without a code.
 
 The store keeps each item's id, key and ``source`` (a file, ``archive::member``, ``file.jsonl:line``). The
 container an item came from is worked out from that: the folder a text or image file was read from (its source
@@ -24,6 +25,7 @@ from ..errors import RetrievalError
 from ..sources import Rejected, contents, iter_items
 from . import directory
 from .collection import Collection
+from .keywords import KeywordIndex
 from .store import ItemRecord
 from .verify import verify
 
@@ -109,7 +111,11 @@ def rebuild_index(path: str | Path, db: str | None = None) -> str:
     index.add(keys, codes)
     with directory.write_lock(path):
         directory.save_index(path, index)
-    return f"rebuilt the index from the sources: {len(records):,} items re-encoded"
+        if manifest.get(directory.KEYWORDS_KEPT):  # its words too, from the same texts
+            words = KeywordIndex.empty().with_texts(keys, [found[r.id].text for r in records])
+            directory.save_recorded(path, directory.KEYWORDS_FILE, words.save, "the keyword index")
+    also = ", the keyword index with them" if manifest.get(directory.KEYWORDS_KEPT) else ""
+    return f"rebuilt the index from the sources: {len(records):,} items re-encoded{also}"
 
 
 def _reread(records: list[ItemRecord]) -> dict[str, object]:

@@ -17,7 +17,7 @@ from ..encoders.base import Encoder
 from ..encoders.text_query import QueryEncoder
 from ..errors import CollectionError, InvalidParameterError, ItemNotFoundError
 from ..ids import encodable, id_list, normal_id
-from . import directory
+from . import directory, hybrid
 from .inputs import check_queries, is_a
 from .filters import Where as ParsedWhere
 from .filters import parse_where, report, unknown_label_notes
@@ -100,32 +100,47 @@ class Searching:
         """Every item's label by index key (evaluation uses it with ``search_codes``)."""
         return self.store.item_labels()
 
-    def search(self, query: Query, k: int = 10, *, where: Where = None, offset: int = 0) -> list[Hit]:
-        """The ``k`` items closest to ``query`` in code space, best first. ``query`` is text for a text
-        collection; for an image collection, an image path, a PIL image or an ``HxWx3`` uint8 array.
-        ``where`` keeps only matching items, e.g. ``{"label": ["sci.space", "sci.med"], "id_prefix": "train/"}``;
-        the search is exact among them, so it returns ``k`` hits whenever ``k`` items match. A label no item has
-        gives an ``UnknownLabelWarning`` naming the nearest labels (``filters``).
+    def search(
+        self, query: Query, k: int = 10, *, where: Where = None, mode: str | None = None, offset: int = 0
+    ) -> list[Hit]:
+        """The ``k`` items closest to ``query``, best first. ``query`` is text for a text collection; for an image
+        collection, an image path, a PIL image or an ``HxWx3`` uint8 array. ``where`` keeps only matching items,
+        e.g. ``{"label": ["sci.space", "sci.med"], "id_prefix": "train/"}``; the search is exact among them. A
+        label no item has gives an ``UnknownLabelWarning`` naming the nearest labels (``filters``).
 
         ``offset``: skip that many of the best hits first (the next page of ``k``: ``offset=k``); the index is
         asked for ``offset + k``. Pages are disjoint and in order on an exhaustive index (``Flat``, ``BFlat``)
         and for a filtered search (exact among the matching items). On an approximate index (IVF, HNSW,
         hashing, two-stage) a deeper search can find items a shallower one missed, so deep pages are approximate:
-        an item may repeat on the next page or be skipped."""
-        return self._search_batch([query], k, where, offset)[0]
+        an item may repeat on the next page or be skipped. ``hybrid`` takes its rankings deeper as ``offset``
+        grows, so its later pages can reorder too.
+
+        ``mode`` (text collections): ``codes``, the nearest codes (``k`` hits whenever ``k`` items match);
+        ``keyword``, BM25 over the items' words (only items holding a query word; the score is BM25's);
+        ``hybrid``, both rankings fused by reciprocal rank fusion (the score is the fused one; see
+        ``retrieval.collection.hybrid``). Default: ``retrieval.defaults.SEARCH_MODE`` where the collection keeps
+        a keyword index, else ``codes``."""
+        return self._search_batch([query], k, where, mode, offset)[0]
 
     def search_batch(
-        self, queries: Sequence[Query], k: int = 10, *, where: Where = None, offset: int = 0
+        self, queries: Sequence[Query], k: int = 10, *, where: Where = None, mode: str | None = None, offset: int = 0
     ) -> list[list[Hit]]:
         """``search`` for many queries at once (one encoder pass, one index search, one store read)."""
-        return self._search_batch(queries, k, where, offset)
+        return self._search_batch(queries, k, where, mode, offset)
 
-    def _search_batch(self, queries: Sequence[Query], k: int, where: Where, offset: int) -> list[list[Hit]]:
+    def _search_batch(
+        self, queries: Sequence[Query], k: int, where: Where, mode: str | None, offset: int
+    ) -> list[list[Hit]]:
         check_k(k)
         check_offset(offset)
         queries = check_queries(self.path, self._queries.modality, queries)  # "news.aer is a text collection: ..."
+        mode = hybrid.resolve_mode(self, mode)
         report(self.filter_warnings(where), stacklevel=3)  # the warning points at the caller of search(_batch)
-        scores, keys = self.search_codes(self.encode(queries), offset + k, where)
+        depth = offset + k
+        if mode == "codes":
+            scores, keys = self.search_codes(self.encode(queries), depth, where)
+        else:
+            scores, keys = hybrid.search(self, list(queries), depth, where, mode)
         return self._hits(scores[:, offset:], keys[:, offset:], queries)
 
     def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None, offset: int = 0) -> list[Hit]:

@@ -12,6 +12,7 @@ from indexers import load_index
 from ..encoders import load_encoder
 from ..errors import RetrievalError
 from . import directory
+from .keywords import KeywordIndex
 from .store import MetadataStore
 from .store_check import MAX_NAMED, damaged_rows, integrity_problems
 
@@ -49,6 +50,12 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
     found.problems += damaged
     if not damaged:
         found.passed.append("digests" if (path / directory.DIGESTS_FILE).exists() else "digests (none kept: older)")
+    if manifest.get(directory.KEYWORDS_KEPT) and (path / directory.KEYWORDS_FILE).exists():  # missing: said above
+        try:
+            words = KeywordIndex.load(path / directory.KEYWORDS_FILE)
+            found.passed.append(f"keyword index loads: {len(words):,} items, {len(words.vocabulary):,} words")
+        except RetrievalError as exc:
+            found.problems.append(str(exc))
     try:
         encoder = load_encoder(path / directory.ENCODER_DIR, device="cpu", progress=False)
         found.passed.append(f"encoder loads: {encoder.describe()}")

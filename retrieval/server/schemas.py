@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..defaults import SEARCH_MODE
 from .limits import MAX_DEPTH, MAX_K
 
 
@@ -53,6 +54,11 @@ class LabelsOut(BaseModel):
     total: int = Field(description="How many distinct labels the collection has (``labels`` may list fewer).")
 
 
+SearchMode = Literal["codes", "keyword", "hybrid"]  # retrieval.defaults.SEARCH_MODES
+MODE_HELP = (f"Text collections: codes (the nearest codes), keyword (BM25 over the words) or hybrid (the two fused by "
+             f"reciprocal rank fusion); default: {SEARCH_MODE} where the collection keeps a keyword index, else codes.")
+
+
 class SearchBody(BaseModel):
     """``{"q": TEXT, "k": K}`` or ``{"like": ID, "k": K}``, with optional filters."""
 
@@ -64,11 +70,14 @@ class SearchBody(BaseModel):
     offset: int = Field(0, ge=0, description=OFFSET_HELP)
     label: str | list[str] | None = Field(None, description="Keep only hits with this label (or one of these).")
     id_prefix: str | None = Field(None, min_length=1, description="Keep only hits whose id starts with this.")
+    mode: SearchMode | None = Field(None, description=MODE_HELP)
 
     @model_validator(mode="after")
     def _one_query(self) -> SearchBody:
         if (self.q is None) == (self.like is None):
             raise ValueError("give exactly one of 'q' (text) and 'like' (an item id)")
+        if self.like is not None and self.mode not in (None, "codes"):
+            raise ValueError(f"'like' searches by the item's code; mode {self.mode!r} takes a text query 'q'")
         check_depth(self.k, self.offset)
         return self
 
