@@ -146,12 +146,15 @@ def test_the_keyword_index_follows_add_update_and_delete(text_collection):
         assert keyword_ids(fresh, "zb9911") == [] and len(keywords.read(fresh)) == 35
 
 
-def test_a_reader_sees_another_writers_keywords(text_collection):
+def test_a_reader_keeps_its_snapshot_of_keywords_as_of_codes(text_collection):
+    """A collection answers from the codes it read; its keyword side holds the same items (reopen to see more)."""
     with retrieval.open(text_collection, device="cpu", for_queries=True) as reader:
         assert keyword_ids(reader, RARE) == []
         with retrieval.open(text_collection, device="cpu") as writer:
             writer.add([PART])
-        assert keyword_ids(reader, RARE) == [PART.id]  # the file changed: read again
+        assert reader.stale() and keyword_ids(reader, RARE) == []  # not in its codes: not in its keywords either
+    with retrieval.open(text_collection, device="cpu", for_queries=True) as reopened:
+        assert keyword_ids(reopened, RARE) == [PART.id]
 
 
 def _keywords_replace_fails(monkeypatch):

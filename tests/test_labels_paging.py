@@ -125,15 +125,15 @@ def test_the_api_lists_the_labels_with_counts(client):
 def test_offset_pages_are_disjoint_and_in_order_on_a_flat_index(built_text, where):
     with retrieval.open(built_text) as col:
         assert "Flat" in col.index.spec  # exhaustive: pages must agree with one deep search
-        whole = col.search(QUERY, k=40, where=where)
+        whole = col.search(QUERY, k=40, where=where, mode="codes")
         assert len(whole) == (36 if where is None else 24)
-        pages = [col.search(QUERY, k=7, where=where, offset=at) for at in range(0, len(whole), 7)]
+        pages = [col.search(QUERY, k=7, where=where, mode="codes", offset=at) for at in range(0, len(whole), 7)]
         assert all(len(page) == 7 for page in pages[:-1])
         flat = [h for page in pages for h in page]
         assert ids(flat) == ids(whole) and len(set(ids(flat))) == len(whole)
         assert [h.score for h in flat] == pytest.approx([h.score for h in whole])
-        assert col.search(QUERY, k=5, where=where, offset=len(whole)) == []  # past the end
-        assert ids(col.search(QUERY, k=5, where=where, offset=len(whole) - 2)) == ids(whole[-2:])
+        assert col.search(QUERY, k=5, where=where, mode="codes", offset=len(whole)) == []  # past the end
+        assert ids(col.search(QUERY, k=5, where=where, mode="codes", offset=len(whole) - 2)) == ids(whole[-2:])
         like = col.search_by_id("space/space-00.txt", k=35, where=where)
         paged = [h for at in range(0, 35, 6) for h in col.search_by_id("space/space-00.txt", k=6, where=where,
                                                                       offset=at)]  # fmt: skip
@@ -147,26 +147,26 @@ def test_a_bad_offset_is_refused(built_text, bad):
 
 
 def test_the_cli_pages_with_offset_and_ranks_go_on(built_text):
-    whole = json.loads(CliRunner().invoke(main, ["query", str(built_text), QUERY, "-k", "8",
+    whole = json.loads(CliRunner().invoke(main, ["query", str(built_text), QUERY, "-k", "8", "--mode", "codes",
                                                  "--json"]).stdout)  # fmt: skip
-    page = CliRunner().invoke(main, ["query", str(built_text), QUERY, "-k", "4", "--offset", "4",
+    page = CliRunner().invoke(main, ["query", str(built_text), QUERY, "-k", "4", "--offset", "4", "--mode", "codes",
                                      "--json"])  # fmt: skip
     assert page.exit_code == 0 and ids(json.loads(page.stdout)) == ids(whole[4:])
-    plain = CliRunner().invoke(main, ["query", str(built_text), QUERY, "-k", "4", "--offset", "4"])
+    plain = CliRunner().invoke(main, ["query", str(built_text), QUERY, "-k", "4", "--offset", "4", "--mode", "codes"])
     assert plain.stdout.splitlines()[0].split()[:3] == ["5", f"{whole[4]['score']:.4f}", whole[4]["id"]]
     assert CliRunner().invoke(main, ["query", str(built_text), QUERY, "--offset", "-1"]).exit_code == 2
 
 
 def test_the_api_pages_with_offset_and_caps_the_depth(client):
-    whole = client.get("/search", params={"q": QUERY, "k": 12}).json()["hits"]
-    pages = [client.get("/search", params={"q": QUERY, "k": 4, "offset": at}).json()["hits"]
+    whole = client.get("/search", params={"q": QUERY, "k": 12, "mode": "codes"}).json()["hits"]
+    pages = [client.get("/search", params={"q": QUERY, "k": 4, "offset": at, "mode": "codes"}).json()["hits"]
              for at in (0, 4, 8)]  # fmt: skip
     assert ids([h for page in pages for h in page]) == ids(whole)
-    posted = client.post("/search", json={"q": QUERY, "k": 4, "offset": 8}).json()["hits"]
+    posted = client.post("/search", json={"q": QUERY, "k": 4, "offset": 8, "mode": "codes"}).json()["hits"]
     assert ids(posted) == ids(whole[8:])
     similar = client.get("/items/space/space-00.txt/similar", params={"k": 3, "offset": 3}).json()["hits"]
     assert ids(similar) == ids(client.get("/items/space/space-00.txt/similar", params={"k": 6}).json()["hits"][3:])
-    assert client.get("/search", params={"q": QUERY, "offset": 36}).json()["hits"] == []
+    assert client.get("/search", params={"q": QUERY, "offset": 36, "mode": "codes"}).json()["hits"] == []
     for params in ({"offset": -1}, {"offset": MAX_DEPTH - 5, "k": 10}):
         got = client.get("/search", params={"q": QUERY, **params})
         assert got.status_code == 422, params

@@ -263,10 +263,15 @@ def test_the_machine_runs_every_rule_and_fires_faults():
     """A short derandomised run of its own (independent of the test above): every rule runs, faults fire, and the
     invariants are checked after each step."""
     RAN.clear()
-    run_state_machine_as_test(
-        CollectionModel, settings=settings(max_examples=20, stateful_step_count=12, derandomize=True, **SETTINGS)
-    )
     rules = {name for name, f in vars(CollectionModel).items() if hasattr(f, "hypothesis_stateful_rule")}
+    # A rule behind a precondition (delete_accented needs add_accented first) may go unchosen in one short run,
+    # depending on what hypothesis draws; longer runs follow until every rule has run, at most three.
+    for steps in (12, 24, 48):
+        run_state_machine_as_test(
+            CollectionModel, settings=settings(max_examples=20, stateful_step_count=steps, derandomize=True, **SETTINGS)
+        )
+        if rules <= set(RAN):
+            break
     print(f"stateful steps checked: {RAN['invariant']} ({dict(RAN)})")
     assert rules <= set(RAN), sorted(rules - set(RAN))
     assert RAN["fault fired"] >= 3

@@ -251,10 +251,13 @@ def read(col: Any) -> KeywordIndex:
     except FileNotFoundError:
         raise CollectionError(f"{col.path}: damaged collection: {directory.KEYWORDS_FILE}: missing (aer verify "
                               "tells more)") from None  # fmt: skip
+    # Kept per (file, codes in memory): a collection answers from the codes it read (a reader opened before
+    # another process's write keeps its snapshot), so the keyword side holds only the items those codes hold.
+    stamp = (stamp, col._index_stamp)
     cached = col.__dict__.get("_keywords")
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    index = KeywordIndex.load(col.path / directory.KEYWORDS_FILE)
+    index = KeywordIndex.load(col.path / directory.KEYWORDS_FILE).only(col.index.keys())
     col._keywords = (stamp, index)
     return index
 
@@ -270,4 +273,4 @@ def write(col: Any, keys: np.ndarray, items: Sequence[Any] | None = None) -> Non
     if len(updated) != len(col.index):
         updated = updated.only(col.index.keys())
     directory.save_recorded(col.path, directory.KEYWORDS_FILE, updated.save, "the keyword index")
-    col._keywords = (directory.stamp(col.path, directory.KEYWORDS_FILE), updated)
+    col._keywords = ((directory.stamp(col.path, directory.KEYWORDS_FILE), col._index_stamp), updated)
