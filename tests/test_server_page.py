@@ -88,6 +88,8 @@ def test_type_a_query_see_hits_then_more_like_this(browser, lives, tmp_path):
     labels = page.eval_on_selector_all(".hit .label", "nodes => nodes.map(n => n.textContent)")
     assert labels[:3] == ["space"] * 3
     assert "q=orbit" in page.url  # the search is in the address: it can be linked
+    marked = {m.lower() for m in texts(page, ".hit .snippet mark")}  # the query's words, highlighted
+    assert marked and marked <= {"orbit", "shuttle", "launch", "rocket"}, marked
     page.screenshot(path=str(tmp_path / "search.png"))
     page.click(".hit .more")  # "more like this" on the first hit
     wait_js(page, "document.querySelector('#query-title').textContent.startsWith('More like')")

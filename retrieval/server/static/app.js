@@ -19,6 +19,21 @@ function el(tag, className, text) {
   return node;
 }
 
+// The hit's passage with the query's words in <mark>: highlights are [start, end) spans counted in code points
+// (Python's string indices), so the text is split with Array.from rather than by UTF-16 units.
+function snippetNode(hit) {
+  const node = el("p", "snippet");
+  const chars = Array.from(hit.snippet);
+  let at = 0;
+  for (const [start, end] of hit.highlights || []) {
+    if (start < at || end <= start) continue;
+    node.append(chars.slice(at, start).join(""), el("mark", null, chars.slice(start, end).join("")));
+    at = end;
+  }
+  node.append(chars.slice(at).join(""));
+  return node;
+}
+
 // An item id that may wrap after each "/" rather than mid-word.
 function idNode(id, className = "id") {
   const node = el("span", className);
@@ -178,7 +193,7 @@ function hitNode(hit, rank) {
   if (hit.label) head.append(el("span", "label", hit.label));
   head.append(el("span", "score", hit.score.toFixed(3)));
   li.append(head, idNode(hit.id));
-  if (hit.snippet) li.append(el("p", "snippet", hit.snippet));
+  if (hit.snippet) li.append(snippetNode(hit));
   const more = el("button", "more", "more like this");
   more.type = "button";
   more.addEventListener("click", () => go(withLabels({ like: hit.id })));
