@@ -224,11 +224,17 @@ def test_a_collection_made_before_keyword_search(text_collection):
     with retrieval.open(text_collection, device="cpu") as col:
         assert col.search("orbit launch", k=3) == col.search("orbit launch", k=3, mode="codes")  # default: codes
         for mode in ("keyword", "hybrid"):
-            with pytest.raises(CollectionError, match="made before keyword search.*aer index SOURCE -c NEW"):
+            with pytest.raises(CollectionError, match="made before keyword search.*aer index NEW SOURCE"):
                 col.search("orbit", mode=mode)
+        assert col.info()["keyword_index"].startswith("none")
         col.add([PART])  # writes go on without one
         assert not (text_collection / directory.KEYWORDS_FILE).exists()
     assert verify(text_collection).ok
+
+
+def test_info_names_the_keyword_index(text_collection):
+    with retrieval.open(text_collection, device="cpu") as col:
+        assert col.info()["keyword_index"] == f"{directory.KEYWORDS_FILE} (modes: codes, keyword, hybrid)"
 
 
 def test_a_deleted_keyword_file_is_damage(text_collection):

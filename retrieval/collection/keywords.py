@@ -222,7 +222,7 @@ class KeywordIndex:
 # --- a collection's keyword index --------------------------------------------------------------------------------
 
 NOT_KEPT = ("{path}: no keyword index: it was made before keyword search existed, so it can be searched by its "
-            "codes only (mode='codes'); re-index its source into a new collection (aer index SOURCE -c NEW) for "
+            "codes only (mode='codes'); re-index its source into a new collection (aer index NEW SOURCE) for "
             "keyword and hybrid search")  # fmt: skip
 IMAGES = "{path}: an image collection has no words to search: keyword and hybrid search are for text collections"
 

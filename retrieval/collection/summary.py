@@ -93,8 +93,13 @@ def collection_info(col: Searching) -> dict[str, Any]:
 
 def stored_text(manifest: dict[str, Any], store_size: int | None) -> dict[str, Any]:
     """``store`` (where the metadata is), ``store_size`` (its bytes; ``None``: unknown) and, for a text collection,
-    ``keep_text`` (whether it stores each item's whole text, or only a snippet)."""
-    kept = {"keep_text": bool(manifest.get("keep_text"))} if manifest.get("modality") == "text" else {}
+    ``keep_text`` (whether it stores each item's whole text, or only a snippet) and ``keyword_index``."""
+    kept = {}
+    if manifest.get("modality") == "text":
+        keywords = manifest.get(directory.KEYWORDS_KEPT)
+        kept = {"keep_text": bool(manifest.get("keep_text")),
+                "keyword_index": f"{keywords} (modes: codes, keyword, hybrid)" if keywords
+                else "none (made before keyword search: codes only)"}  # fmt: skip
     return {"store": manifest.get("store_hint", directory.DB_FILE), "store_size": store_size, **kept}
 
 
