@@ -265,12 +265,10 @@ def read(col: Any) -> KeywordIndex:
 def write(col: Any, keys: np.ndarray, items: Sequence[Any] | None = None) -> None:
     """Inside a write (the lock held, in ``directory.index_undo``, after the codes changed): the keyword index
     with the items ``keys`` counted from ``items``' texts, or without them when ``items`` is ``None``, written.
-    Its keys are kept to the index's (a crashed write may have left others in the file)."""
+    Its keys stay within the index's: ``read`` keeps only those (a crashed write may have left others in the file)."""
     if not keeps(col):
         return
     current = read(col)
     updated = current.without(keys) if items is None else current.with_texts(keys, [d.text for d in items])
-    if len(updated) != len(col.index):
-        updated = updated.only(col.index.keys())
     directory.save_recorded(col.path, directory.KEYWORDS_FILE, updated.save, "the keyword index")
     col._keywords = ((directory.stamp(col.path, directory.KEYWORDS_FILE), col._index_stamp), updated)
