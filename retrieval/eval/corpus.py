@@ -12,6 +12,8 @@ Archives are streamed by ``load_suite`` and the readers of ``retrieval.sources``
 - ``fortunes``: ``fortunes.jsonl`` less its grab-bag categories and those under ``FORTUNES_MIN_ITEMS`` items,
   leave-one-out.
 - ``cifar-<n>``: a seeded class-stratified sample of ``n`` train images; queries as for 20 Newsgroups.
+- ``brown`` (named, not in the default plan): passages of the Brown Corpus by genre, read from where npm or NLTK
+  installed it (``retrieval.eval.prose``); queries are a seeded uniform sample of the passages of held-out texts.
 - ``digits``: scikit-learn's ``load_digits`` (8×8, values 0..16) scaled to 0..255 and brought to 32×32 RGB by
   ``retrieval.images.to_pixels``, leave-one-out.
 """
@@ -31,10 +33,12 @@ from ..images import to_pixels
 from ..sources import Document, ImageItem, is_cifar10, iter_cifar10, iter_items, iter_newsgroups, load_cifar10
 from ..sources.newsgroups import is_newsgroups_archive
 from .labels import sample_queries
+from .prose import brown_notes, brown_passages, find_brown, split_by_text
 
 SEED = 0
 FILES = {"20news": "20news-bydate.tar.gz", "cifar": "cifar-10-binary.tar.gz", "fortunes": "fortunes.jsonl"}
-MODALITY = {"20news": "text", "fortunes": "text", "cifar": "image", "digits": "image"}
+MODALITY = {"20news": "text", "fortunes": "text", "brown": "text", "cifar": "image", "digits": "image"}
+NAMED_ONLY = ("brown",)  # run when named (--corpora brown): read from an installed package, not the data folder
 SIZES: dict[str, tuple[int | None, ...]] = {"20news": (1000, 3000, None), "cifar": (1000, 3000, 10_000, 50_000)}
 QUICK_SIZES: dict[str, tuple[int | None, ...]] = {"20news": (100, 300), "cifar": (300, 1000)}
 QUERIES, QUICK_QUERIES = 1000, 100
@@ -115,6 +119,7 @@ def select(corpora: str | Sequence[str] | None, quick: bool = False) -> list[str
     planned = planned_names(quick)
     if corpora is None:
         return planned
+    planned = [*planned, *NAMED_ONLY]
     wanted = [c.strip() for c in (corpora.split(",") if isinstance(corpora, str) else corpora) if c.strip()]
     chosen = []
     for want in wanted:
@@ -136,6 +141,8 @@ def check_files(data_dir: Path, names: Sequence[str]) -> None:
         if family in FILES and not (data_dir / FILES[family]).exists():
             raise SourceError(f"{data_dir}: no {FILES[family]} (the {family} corpora need it; choose others with "
                               "--corpora)")  # fmt: skip
+        if family == "brown":
+            find_brown(data_dir)
 
 
 def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> Iterator[Corpus]:
@@ -170,6 +177,8 @@ def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> I
         elif family == "fortunes":
             items, notes = fortunes(data_dir / FILES["fortunes"])
             yield _leave_one_out("fortunes", items, notes, queries, quick)
+        elif family == "brown":
+            yield brown(data_dir, queries, quick)
         else:
             yield _leave_one_out("digits", digits(), {"subset": "all 1,797 images"}, queries, quick)
 
@@ -190,6 +199,21 @@ def fortunes(path: Path) -> tuple[list[Document], dict[str, Any]]:
         "subset": f"{len(kept):,} of {len(items):,} quotations",
     }
     return kept, notes
+
+
+def brown(data_dir: Path, queries: int, quick: bool = False) -> Corpus:
+    """The Brown Corpus's passages by genre (``retrieval.eval.prose``): the database texts' passages (quick: a
+    class-stratified sample of ``QUICK_LOO_ITEMS``), queried by a seeded uniform sample of the held-out texts'."""
+    folder = find_brown(data_dir)
+    database, tests = split_by_text(brown_passages(folder), seed=SEED)
+    notes = brown_notes(folder, database, tests)
+    if quick:
+        database = [database[i] for i in stratified([d.label for d in database], QUICK_LOO_ITEMS, SEED)]
+        notes["subset"] += f"; quick: a class-stratified sample of {len(database)} database passages"
+    pick = _uniform(len(tests), queries, SEED + 1)
+    notes["query_sample"] = f"seeded uniform sample of the held-out texts' passages (seed {SEED + 1})"
+    return Corpus("brown", "brown", "text", "test-vs-train", list(database), [tests[i].label or "" for i in pick],
+                  queries=[tests[i].text for i in pick], notes=notes)  # fmt: skip
 
 
 def digits() -> list[ImageItem]:
