@@ -32,6 +32,7 @@ from .outliers import outliers_cmd
 from .query import query_cmd
 from .reconstruct import reconstruct_cmd
 from .serve import serve_cmd
+from .snapshot import restore_cmd, snapshot_cmd
 from .verify import repair_cmd, verify_cmd
 
 
@@ -56,4 +57,6 @@ main.add_command(outliers_cmd)
 main.add_command(reconstruct_cmd)
 main.add_command(verify_cmd)
 main.add_command(repair_cmd)
+main.add_command(snapshot_cmd)
+main.add_command(restore_cmd)
 main.add_command(serve_cmd)

@@ -32,6 +32,7 @@ _LAZY = {
     "UnknownLabelWarning": "errors",
     "Hit": "collection.hits",
     "IndexReport": "collection.ingest", "add_source": "collection.ingest", "index_source": "collection.ingest",
+    "Snapshot": "collection.snapshot", "snapshot": "collection.snapshot", "restore": "collection.restore",
     "Document": "sources", "ImageItem": "sources", "Rejected": "sources",
 }  # fmt: skip
 
@@ -54,6 +55,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     )
     from .collection.hits import Hit
     from .collection.ingest import IndexReport, add_source, index_source
+    from .collection.restore import restore
+    from .collection.snapshot import Snapshot, snapshot
     from .sources import Document, ImageItem, Rejected
 
 
@@ -82,4 +85,5 @@ __all__ = [
     "EncoderFileError", "Hit", "ImageItem", "IndexFileError", "IndexReport", "InvalidParameterError",
     "ItemNotFoundError", "MissingDependency", "NotFittedError", "QueryError", "Rejected", "RetrievalError",
     "SourceError", "UnknownLabelWarning", "add_source", "create_encoder", "index_source", "load_encoder", "open",
+    "Snapshot", "restore", "snapshot",
 ]  # fmt: skip

@@ -36,6 +36,7 @@ from . import outliers as scoring
 from .hits import Hit
 from .passages import stored_snippet
 from .search import Searching
+from .snapshot import snapshot as _snapshot
 from .store import ItemRecord, MetadataStore, safe_url, sqlite_url
 from .summary import collection_info
 
@@ -225,6 +226,7 @@ class Collection(Searching):
         self.manifest.update(entries)
 
     __repr__ = inputs.describe  # <Collection news.aer: text, 300 items, ae 32 floats>
+    snapshot = _snapshot  # col.snapshot(file): the collection as one archive, as one committed state
 
     def __enter__(self) -> Collection:
         return self
