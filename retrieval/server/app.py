@@ -15,12 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from .. import __version__
 from ..errors import InvalidParameterError
 from . import errors
-from .auth import TokenCheck
+from .auth import check_pair, protect, read_dependencies
 from .item_paths import ItemPaths
 from .hosts import HostCheck, allowed_names
 from .limits import BODY_TIMEOUT_S, BodyLimit
 from .routes import read_router
-from .snapshots import snapshot_router
 from .state import REFRESH_S, Served
 from .writes import write_router
 
@@ -39,6 +38,7 @@ def create_app(
     *,
     db: str | None = None,
     token: str | None = None,
+    read_token: str | None = None,
     device: str = "auto",
     lock_wait_s: float | None = None,
     refresh_s: float = REFRESH_S,
@@ -48,7 +48,8 @@ def create_app(
     """The app serving the collection at ``collection_path`` (opened now: a bad path fails here).
 
     ``token``: writes (``POST /items``, ``DELETE /items/{id}``) need ``Authorization: Bearer <token>``;
-    without one they are refused (see ``read_token``). ``lock_wait_s``: how long a write waits for another
+    without one they are refused (see ``read_token``). ``read_token``: reads need it or ``token`` (the page's
+    files and ``/docs`` stay open; see ``auth``). ``lock_wait_s``: how long a write waits for another
     writer before a 503 (default: ``AER_LOCK_TIMEOUT``, else 3 s). ``refresh_s``: how often to look for
     other processes' writes (0: never). The watcher starts with the app's lifespan; an app mounted inside
     another one calls ``app.state.served.start()`` itself.
@@ -58,6 +59,7 @@ def create_app(
     against DNS rebinding. ``body_timeout_s``: how long a client may take to send a request's body (408 after).
     """
     hosts = allowed_names(allowed_hosts)  # a bad name fails here, before the collection is opened
+    check_pair(token, read_token)
     if not body_timeout_s > 0:
         raise InvalidParameterError(f"body_timeout_s must be a positive number of seconds, not {body_timeout_s!r}")
     served = Served(collection_path, db=db, device=device, lock_wait_s=lock_wait_s, refresh_s=refresh_s)
@@ -83,10 +85,10 @@ def create_app(
     errors.install(app, served)
     app.add_middleware(BodyLimit, timeout_s=body_timeout_s)
     app.add_middleware(ItemPaths)  # GET and DELETE /items/{id} for any id, '/' included
+    writes = protect(app, token, read_token)  # reads behind the read token, if any; writes behind the token
     app.add_middleware(HostCheck, allowed=hosts)  # added last: the outermost, before anything is answered
-    app.include_router(read_router(served))
-    app.include_router(write_router(served, TokenCheck(token)))
-    app.include_router(snapshot_router(served, TokenCheck(token)))  # POST /snapshot: refused until enable_snapshots
+    app.include_router(read_router(served), dependencies=read_dependencies(app))
+    app.include_router(write_router(served, writes))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 

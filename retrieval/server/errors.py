@@ -93,10 +93,11 @@ def install(app: FastAPI, served: Served) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        docs = request.scope.get("root_path", "") + "/docs"  # below the prefix a collection is served at
         if exc.status_code == 404 and message == "Not Found":  # no route: the framework's own words say little
-            message = f"nothing at {request.url.path} (the API is listed at /docs)"
+            message = f"nothing at {request.url.path} (the API is listed at {docs})"
         elif exc.status_code == 405 and message == "Method Not Allowed":
-            message = f"{request.method} is not allowed at {request.url.path} (the API is listed at /docs)"
+            message = f"{request.method} is not allowed at {request.url.path} (the API is listed at {docs})"
         response = error_response(exc.status_code, _CODES.get(exc.status_code, "error"), message)
         response.headers.update(exc.headers or {})
         return response

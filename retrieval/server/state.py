@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import fasteners
 from filelock import Timeout
@@ -70,6 +71,11 @@ class Served:
     def name(self) -> str:
         """The collection's directory name: what a client is told instead of the server's path."""
         return self.path.name or self.path.resolve().name
+
+    def brief(self) -> dict[str, Any]:
+        """The collection in a few words: ``modality``, ``items``, ``encoder`` (its ``describe()``)."""
+        with self.reading() as col:
+            return {"modality": self.modality, "items": len(col), "encoder": col.encoder.describe()}
 
     def gone(self) -> bool:
         """Whether the collection's manifest has disappeared from disk (its directory deleted or moved)."""

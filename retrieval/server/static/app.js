@@ -47,8 +47,36 @@ function idNode(id, className = "id") {
 
 const itemPath = (id) => "items/" + encodeURIComponent(id);
 
+// A server with a read token answers 401 without it: the page asks for it once, keeps it for this tab and sends
+// it as "Authorization: Bearer" with every request (thumbnails too, fetched as blobs: an <img> sends no header).
+const TOKEN_KEY = "aer-token";
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+function askToken() {
+  const given = window.prompt("This server needs a token to read (its read token, or its write token):");
+  if (!given || !given.trim()) return false;
+  sessionStorage.setItem(TOKEN_KEY, given.trim());
+  return true;
+}
+
+function send(path, options = {}) {
+  const headers = new Headers(options.headers || {});
+  if (token()) headers.set("Authorization", "Bearer " + token());
+  return fetch(path, { ...options, headers });
+}
+
+function showImage(img, url) {
+  if (!token() || url.startsWith("blob:")) { img.src = url; return; }
+  send(url).then((res) => (res.ok ? res.blob() : null)).then((blob) => {
+    if (blob) img.src = URL.createObjectURL(blob);
+  }).catch(() => {});
+}
+
 async function api(path, options) {
-  const res = await fetch(path, options);
+  const sent = token();
+  let res = await send(path, options);
+  // asked again only when no other request has been given a new token meanwhile
+  if (res.status === 401 && (token() !== sent || askToken())) res = await send(path, options);
   let body = null;
   try { body = await res.json(); } catch (_) { body = null; }
   if (!res.ok) throw new Error((body && body.message) || `HTTP ${res.status}`);
@@ -138,7 +166,7 @@ function exampleNode(item) {
   link.addEventListener("click", (e) => { e.preventDefault(); go({ like: item.id }); });
   if (state.modality === "image") {
     const img = el("img");
-    img.src = itemPath(item.id) + "/thumbnail.png";
+    showImage(img, itemPath(item.id) + "/thumbnail.png");
     img.alt = item.label ? `${item.label} (${item.id})` : item.id;
     link.append(img);
   }
@@ -183,7 +211,7 @@ function hitNode(hit, rank) {
   li.tabIndex = -1;  // the arrow keys focus it
   if (state.modality === "image") {
     const img = el("img");
-    img.src = itemPath(hit.id) + "/thumbnail.png";
+    showImage(img, itemPath(hit.id) + "/thumbnail.png");
     img.alt = hit.label ? `${hit.label} (${hit.id})` : hit.id;
     img.loading = "lazy";
     li.append(img);
@@ -224,7 +252,7 @@ function showQuery(title, text, imageUrl) {
   $("query-text").textContent = text || "";
   const img = $("query-image");
   img.hidden = !imageUrl;
-  if (imageUrl) img.src = imageUrl;
+  if (imageUrl) showImage(img, imageUrl);
 }
 
 // The item a "more like this" search started from, shown as a chip beside the (empty) query box.
