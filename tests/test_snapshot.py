@@ -247,6 +247,17 @@ def test_an_existing_collection_is_replaced_only_with_force(tmp_path, taken, tex
     assert restore(taken, tmp_path / "empty").items == 36  # an empty folder is no collection to protect
 
 
+def test_force_replaces_by_two_renames_where_directories_cannot_be_swapped(tmp_path, taken, text_collection,
+                                                                          monkeypatch):
+    from retrieval.collection import restore as restoring
+
+    monkeypatch.setattr(restoring, "_exchange", lambda first, second: False)
+    with retrieval.open(text_collection, device="cpu") as col:
+        col.delete(["space/space-00.txt"])
+    assert restore(taken, text_collection, force=True).items == 36
+    assert verify(text_collection).ok and leftovers(tmp_path, text_collection.name) == [text_collection.name]
+
+
 # --- the command line ------------------------------------------------------------------------------
 
 

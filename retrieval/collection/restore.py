@@ -47,6 +47,7 @@ def restore(file: str | Path, collection: str | Path, *, force: bool = False) ->
             building.mkdir(parents=True)
         meta = _extract(file, building)
         _check_restored(file, building)
+        _check_target(target, force)  # again: something may have been put there meanwhile
         replaced = _place(building, target)
         if replaced is not None:
             shutil.rmtree(replaced, ignore_errors=True)
