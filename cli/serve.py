@@ -36,6 +36,9 @@ SHUTDOWN_S = 10  # Ctrl-C waits this long for requests in flight
               "(a guard against DNS rebinding).")  # fmt: skip
 @click.option("--body-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Seconds a client may take to send a request's body, then 408 (default: 60).")  # fmt: skip
+@click.option("--snapshot-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="POST /snapshot (write token) writes the collection to a new file in DIR (made if missing); "
+              "without it the route is refused.")  # fmt: skip
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
               show_default=True, help="The server's log (info: one line per request).")  # fmt: skip
 @db_option
@@ -43,7 +46,7 @@ SHUTDOWN_S = 10  # Ctrl-C waits this long for requests in flight
 @library_errors
 def serve_cmd(collections: tuple[Path, ...], host: str, port: int, token_file: Path | None,
               read_token_file: Path | None, allow_hosts: tuple[str, ...], body_timeout: float | None,
-              log_level: str, db: str | None, device: str) -> None:  # fmt: skip
+              snapshot_dir: Path | None, log_level: str, db: str | None, device: str) -> None:  # fmt: skip
     """Serve each COLLECTION: a JSON API (its OpenAPI page at /docs) and a search page at /.
 
     Several collections: each under /c/NAME/ (NAME: its directory's stem, news for data/news.aer), listed by
@@ -60,6 +63,10 @@ def serve_cmd(collections: tuple[Path, ...], host: str, port: int, token_file: P
     timeouts = {} if body_timeout is None else {"body_timeout_s": body_timeout}  # else the app's, BODY_TIMEOUT_S
     app = create_server_app(collections, db=db, token=token, read_token=reads, device=device, allowed_hosts=hosts,
                             **timeouts)  # fmt: skip
+    if snapshot_dir is not None:
+        from retrieval.server.snapshots import enable_snapshots
+
+        click.echo(f"snapshots (POST /snapshot) go to {enable_snapshots(app, snapshot_dir)}", err=True)
     writes = "writes need the token" if token else "read-only: no token (AER_API_TOKEN or --token-file)"
     if reads:
         writes += "; reads need the read token or the write token"

@@ -20,6 +20,7 @@ from .item_paths import ItemPaths
 from .hosts import HostCheck, allowed_names
 from .limits import BODY_TIMEOUT_S, BodyLimit
 from .routes import read_router
+from .snapshots import snapshot_router
 from .state import REFRESH_S, Served
 from .writes import write_router
 
@@ -89,6 +90,7 @@ def create_app(
     app.add_middleware(HostCheck, allowed=hosts)  # added last: the outermost, before anything is answered
     app.include_router(read_router(served), dependencies=read_dependencies(app))
     app.include_router(write_router(served, writes))
+    app.include_router(snapshot_router(served, writes))  # POST /snapshot: refused until enable_snapshots
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
