@@ -308,6 +308,27 @@ def test_post_snapshot_needs_the_write_token_and_a_server_folder(tmp_path, text_
     assert answers(tmp_path / "back.aer") == answers(text_collection)
 
 
+def test_each_served_collection_takes_its_own_snapshot(tmp_path, text_collection):
+    pytest.importorskip("httpx")
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from retrieval.server import create_server_app
+    from retrieval.server.snapshots import enable_snapshots
+
+    other = Path(shutil.copytree(text_collection, tmp_path / "other.aer"))
+    with retrieval.open(other, device="cpu") as col:
+        col.delete(["space/space-00.txt"])
+    app = create_server_app([text_collection, other], token=TOKEN, device="cpu", refresh_s=0)
+    enable_snapshots(app, tmp_path / "snaps")
+    with TestClient(app, base_url="http://localhost") as client:
+        made = client.post("/c/other/snapshot", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert made.status_code == 200 and made.json()["items"] == 35 and made.json()["name"].startswith("other.aer-")
+        assert client.post("/c/c/snapshot").status_code == 403
+    assert "--snapshot-dir DIR" in CliRunner().invoke(main, ["serve", "--help"]).output
+
+
 def test_the_snapshot_folder_may_not_lie_inside_the_collection(text_collection):
     from retrieval.server.snapshots import snapshot_folder
 
