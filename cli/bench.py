@@ -53,6 +53,13 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
     "--text-option", "text_options", multiple=True, metavar="KEY=VALUE",
     help="general: the same for the text collections, e.g. --text-option teacher=none.",
 )  # fmt: skip
+@click.option(
+    "--protocol", type=click.Choice(["suite", "literature"]), default="suite", show_default=True,
+    help="text: `literature` runs the text-hashing papers' 20 Newsgroups protocol instead (headers, footers and "
+    "quotes stripped, their 10,000-word vocabulary filter, the test split halved; P@100 at 16/32/64/128 bits for "
+    "the default path, LSA and MiniLM beside the published figures); --text-option then adds one option set for "
+    "the default path at 64 bits to its tried table.",
+)  # fmt: skip
 @click.option("--quick", is_flag=True, help="A seeded slice of the data, short training: a smoke test, not results.")
 @library_errors
 def bench_cmd(
@@ -64,6 +71,7 @@ def bench_cmd(
     corpora: str | None,
     image_options: tuple[str, ...],
     text_options: tuple[str, ...],
+    protocol: str,
     quick: bool,
 ) -> None:
     """Run the SUITE benchmark: text (20 Newsgroups), image (CIFAR-10), variants (the autoencoder family on
@@ -75,7 +83,16 @@ def bench_cmd(
     from retrieval.bench.general import default_options
 
     command = given_command(click.get_current_context())
-    out = out or Path("runs") / suite
+    out = out or Path("runs") / ("literature" if protocol == "literature" else suite)
+    if protocol == "literature":
+        if suite != "text" or data is None or quick or any((data_dir, methods, corpora, image_options)):
+            raise click.UsageError("--protocol literature is for the text suite: it takes --data FILE (and "
+                                   "--text-option), not --data-dir, --methods, --corpora, --image-option or --quick")
+        from retrieval.bench.literature import run_literature
+
+        tries = [dict(map(parse_option, text_options))] if text_options else []
+        run_literature(data, out, tries=tries, command=command, log=click.echo)
+        return
     if suite == "general":
         if data_dir is None or data is not None or methods is not None:
             raise click.UsageError("the general suite takes --data-dir DIR (and --corpora), not --data or --methods")
