@@ -15,7 +15,7 @@ from retrieval.eval.corpus import select, stratified
 
 from .conftest import make_images, make_wide_docs, write_cifar_archive, write_newsgroups_archive
 
-TEXT_BASELINES = ["lsa-32", "lsa-50", "lsa-50-10k", "tfidf", "tfidf-10k", "bm25"]
+TEXT_BASELINES = ["lsa-32", "lsa-50", "lsa-50-10k", "tfidf", "tfidf-10k", "bm25", "minilm"]
 IMAGE_BASELINES = ["pixels", "pca-64"]
 PHYSICAL_MB = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -130,3 +130,81 @@ def test_corpus_selection_and_stratified_subsets():
     assert [sum(labels[i] == c for i in pick) for c in "abc"] == [12, 6, 2]
     assert (stratified(labels, 20, seed=3) == pick).all() and not (stratified(labels, 20, seed=4) == pick).all()
     assert len(stratified(labels, 7)) == 7 and len(stratified(labels, 500)) == 100
+
+
+@pytest.mark.slow
+def test_general_scores_text_as_searched_and_against_minilm(tmp_path, data_dir):
+    """Text corpora: the default in its default search mode and by its codes alone, a 64-bit build, MiniLM on the
+    same queries (its embeddings cached for the next run) and each build's P@k over MiniLM's."""
+    from retrieval.bench import run_general
+    from retrieval.bench.general import BINARY_BITS, EMBEDDINGS, ranked_keys
+    from retrieval.collection import Collection
+
+    out = tmp_path / "g"
+    results = run_general(data_dir, out, corpora="20news,fortunes", quick=True, log=lambda _: None)
+    rows = {r["corpus"]: r for r in results["corpora"]}
+    assert list(rows) == ["20news-full", "fortunes"] and results["teacher_bars"] == {"default": 0.95, "binary": 0.9}
+    for name, r in rows.items():
+        default, binary, minilm = r["default"], r["binary"], r["baselines"]["minilm"]
+        assert list(r["baselines"]) == TEXT_BASELINES
+        assert default["mode"] == binary["mode"] == "hybrid" and binary["code"] == f"{BINARY_BITS} bits"
+        assert default["code"].endswith("floats")
+        for score in (default, default["codes"], binary, binary["codes"], minilm):
+            assert 0.0 < score["p@10"] <= 1.0 and 0.0 < score["p@100"] <= 1.0, (name, score)
+        assert minilm["embeddings_cached"] is False and (out / name / EMBEDDINGS).exists()
+        ratio = r["teacher_ratio"]
+        assert set(ratio) == {"default", "default codes", "binary", "binary codes"}
+        assert ratio["default"]["p@10"] == pytest.approx(default["p@10"] / minilm["p@10"])
+        assert ratio["binary codes"]["p@100"] == pytest.approx(binary["codes"]["p@100"] / minilm["p@100"])
+        assert (out / name / f"default-{BINARY_BITS}bit.aer" / "bench-build.json").exists()
+    assert rows["fortunes"]["baselines"]["minilm"]["p@10"] > 0.5  # three topics apart
+    page = (out / "README.md").read_text()
+    assert "### Text, against MiniLM" in page and "| 20news-full |" in page and "codes only" in page
+    assert "reaches 0.95× MiniLM's P@10 on" in page and "64-bit build" in page
+    # the suite ranks as Collection.search does (default mode, no mode given), without making the hits
+    queries = [text for _, _, text in make_wide_docs(30)[25:35]]  # test posts of two topics
+    with Collection.open(out / "20news-full" / "default.aer", device="cpu") as col:
+        keys, failed = ranked_keys(col, queries, 5, "hybrid")
+        labels = col.item_labels()
+        found = [[labels[int(k)] for k in row if k >= 0] for row in keys]
+        assert failed == 0 and found == [[h.label for h in hits] for hits in col.search_batch(queries, 5)]
+    # a rerun reuses the built collections and MiniLM's embeddings, and measures the same
+    again = run_general(data_dir, out, corpora="fortunes", quick=True, log=lambda _: None)["corpora"][0]
+    assert again["baselines"]["minilm"]["embeddings_cached"] is True
+    assert again["baselines"]["minilm"]["p@10"] == rows["fortunes"]["baselines"]["minilm"]["p@10"]
+    assert again["binary"]["fit_s"] == rows["fortunes"]["binary"]["fit_s"]
+    assert again["default"]["p@10"] == rows["fortunes"]["default"]["p@10"]
+
+
+def test_general_page_says_which_corpora_reach_minilm_bars():
+    from retrieval.bench.general_report import markdown
+
+    def scored(p10, p100, **more):
+        return {"p@10": p10, "p@100": p100, **more}
+
+    def row(name, default, binary, minilm):
+        build = {"code": "32 floats", "mode": "hybrid", "encoder": "ae", "fit_s": 10, "build_s": 11, "peak_rss_mb": 9}
+        baselines = {"lsa-50": scored(0.3, 0.2), "minilm": scored(*minilm)}
+        r = {"corpus": name, "family": "f", "modality": "text", "protocol": "test-vs-train", "database_items": 100,
+             "queries": 10, "subset": "all", "query_sample": "all", "baselines": baselines,
+             "default": {**build, **scored(*default[0]), "codes": scored(*default[1])},
+             "binary": {**build, "code": "64 bits", **scored(*binary[0]), "codes": scored(*binary[1])},
+             "ratio": {"p@10": 1.5, "p@100": 1.5}, "baselines_above_default_p@10": []}  # fmt: skip
+        r["teacher_ratio"] = {f"{b}{' codes' if c else ''}": {m: (r[b]["codes"] if c else r[b])[m] / baselines[
+            "minilm"][m] for m in ("p@10", "p@100")} for b in ("default", "binary") for c in (False, True)}  # fmt: skip
+        return r
+
+    results = {"protocols": {"test-vs-train": "t", "leave-one-out": "l"}, "default_options": {}, "quick": False,
+               "seed": 0, "binary_bits": 64, "teacher_bars": {"default": 0.95, "binary": 0.9}, "corpora": [
+                   row("a", [(0.50, 0.4), (0.45, 0.4)], [(0.46, 0.3), (0.40, 0.3)], (0.5, 0.4)),
+                   row("b", [(0.47, 0.4), (0.45, 0.4)], [(0.44, 0.3), (0.40, 0.3)], (0.5, 0.4))]}  # fmt: skip
+    page = markdown(results)
+    assert "### Text, against MiniLM" in page and "| default | ÷ MiniLM | codes only | ÷ MiniLM | 64 bits |" in page
+    # corpus, MiniLM, the default and its ratio, its codes alone and theirs, 64 bits ...
+    assert "| a | 0.500 / 0.400 | 0.500 / 0.400 | 1.00× / 1.00× | 0.450 / 0.400 | 0.90× / 1.00× | 0.460 / " in page
+    bars = "in its default search mode, reaches"
+    assert f"- The default, {bars} 0.95× MiniLM's P@10 on a (1.00×); not on b (0.94×)." in page
+    assert f"- The 64-bit build, {bars} 0.90× MiniLM's P@10 on a (0.92×); not on b (0.88×)." in page
+    results["corpora"] = results["corpora"][:1]
+    assert f"- The default, {bars} 0.95× MiniLM's P@10 on every corpus: a (1.00×)." in markdown(results)
+    assert "| 32 floats, hybrid |" in page and "| MiniLM |" in page

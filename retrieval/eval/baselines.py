@@ -1,11 +1,13 @@
-"""The classic spaces the codes must beat, fitted on the same items: LSA, TF-IDF and BM25 for texts; pixels and
-PCA for images.
+"""The spaces the codes are measured against, fitted on the same items: LSA, TF-IDF and BM25 for texts (the classic
+spaces they must beat) and all-MiniLM-L6-v2 (the transformer they learn from); pixels and PCA for images.
 
 One implementation serves the generalisation suite (``aer bench general``) and ``aer eval``: ``score_baseline``
 fits baseline ``name`` on a database's contents and scores P@k either for queries from outside it (test split
 against train split) or leave-one-out, for database items themselves (each query's own item left out of its
 ranking). LSA, TF-IDF, pixels and PCA are the project's own encoders (what ``aer index --encoder lsa --dim 50``
-fits), searched exactly; BM25 is the ``bm25s`` library, with its own tokeniser and English stop-words.
+fits), searched exactly; so is MiniLM (``--encoder minilm``: the bundled model, offline, nothing to fit; inside
+``sentence.embedding_cache`` its embeddings are reused); BM25 is the ``bm25s`` library, with its own tokeniser and
+English stop-words.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ BASELINES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     "tfidf": ("text", "tfidf", {}),
     "tfidf-10k": ("text", "tfidf", {"vocab_size": 10_000}),
     "bm25": ("text", None, {}),
+    "minilm": ("text", "minilm", {}),
     "pixels": ("image", "pixels", {}),
     "pca-64": ("image", "pca", {"dim": 64}),
 }
 SUITE_BASELINES = {
-    "text": ("lsa-32", "lsa-50", "lsa-50-10k", "tfidf", "tfidf-10k", "bm25"),
+    "text": ("lsa-32", "lsa-50", "lsa-50-10k", "tfidf", "tfidf-10k", "bm25", "minilm"),
     "image": ("pixels", "pca-64"),
 }
 EVAL_BASELINES = {"text": ("lsa-50", "tfidf", "bm25"), "image": ("pixels", "pca-64")}
