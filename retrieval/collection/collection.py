@@ -189,8 +189,8 @@ class Collection(Searching):
         (index file, rename, store commit) reads the index back and drops codes the store lacks: ``len``,
         ``search`` and the files then agree as before it (one path for the library and the server)."""
         with directory.write_lock(self.path):
-            self._resync(reread=False)
             try:
+                self._resync(reread=False)  # inside: index shards lost on a cluster are held again from the file
                 yield
             except BaseException:
                 try:
