@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from retrieval.defaults import DEFAULT_ENCODER, DEFAULT_FIT_SAMPLE, ENCODER_CONFIGS, AeConfig, ConvAeConfig, LsaConfig
+from retrieval.defaults import (DEFAULT_ENCODER, DEFAULT_FIT_SAMPLE, ENCODER_CONFIGS, KEEP_FLOAT, AeConfig, ConvAeConfig,
+                                LsaConfig)  # fmt: skip
 
 from .command import CLUSTER, STORAGE, TRAINING, TUNING, AerCommand, option
 from .common import (
@@ -141,6 +142,12 @@ def _encoders(modality: str) -> str:
     help="New text collection: store each item's whole text (default; a search shows its passage that best "
     "matches the query), or only a snippet (the text's start, past any mail headers).",
 )  # fmt: skip
+@option(
+    "--keep-float/--no-keep-float", "keep_float", section=STORAGE, default=None,
+    help="New binary collection (--bits, bits by rotation): also keep each item's float code in the store, and "
+    "re-score the Hamming top candidates with it at search time (aer query --oversample) "
+    f"[{'yes' if KEEP_FLOAT else 'no'} for text].",
+)  # fmt: skip
 @commit_option
 @db_option
 @device_option
@@ -168,6 +175,7 @@ def index_cmd(
     seed: int | None,
     options: tuple[str, ...],
     keep: str | None,
+    keep_float: bool | None,
     commit_every: int,
     db: str | None,
     device: str,
@@ -209,6 +217,7 @@ def index_cmd(
         ray=ray_address,
         follow_links=follow_links,
         keep_text=None if keep is None else keep == "text",
+        keep_float=keep_float,
         **named,
         **extra,
     )

@@ -9,9 +9,9 @@ import click
 
 import retrieval
 from retrieval.collection.filters import collecting_warnings
-from retrieval.defaults import SEARCH_MODE, SEARCH_MODES
+from retrieval.defaults import OVERSAMPLE, SEARCH_MODE, SEARCH_MODES
 
-from .command import CLUSTER, AerCommand, option
+from .command import CLUSTER, TUNING, AerCommand, option
 from .common import db_option, device_option, library_errors, print_hits
 
 
@@ -51,6 +51,11 @@ from .common import db_option, device_option, library_errors, print_hits
               help="Text collections: codes (the nearest codes), keyword (BM25 over the words) or hybrid (the two "
               f"fused); default: {SEARCH_MODE} where the collection keeps a keyword index, else codes.")  # fmt: skip
 @option(
+    "--oversample", section=TUNING, type=float, default=None, metavar="N",
+    help="Binary collections that keep float codes: re-score the Hamming top (offset + k) × N with them "
+    f"[{OVERSAMPLE}]; 0: the Hamming ranking alone.",
+)  # fmt: skip
+@option(
     "--ray", "ray_address", section=CLUSTER, default=None, metavar="ADDRESS",
     help="Search the index shards in Ray actors at ADDRESS.",
 )  # fmt: skip
@@ -59,7 +64,8 @@ from .common import db_option, device_option, library_errors, print_hits
 @library_errors
 def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: str | None, query_file: TextIO | None,
               grid: Path | None, k: int, labels: tuple[str, ...], id_prefix: str | None, as_json: bool,
-              ray_address: str | None, db: str | None, device: str, mode: str | None, offset: int) -> None:  # fmt: skip
+              ray_address: str | None, db: str | None, device: str, mode: str | None, offset: int,
+              oversample: float | None) -> None:  # fmt: skip
     """Search COLLECTION for TEXT (or a --query-file), for an --image, or for items like --like ID.
 
     A filter label no item has is a warning on stderr naming the nearest labels; no hits is not an error (exit 0)."""
@@ -74,9 +80,9 @@ def query_cmd(collection: Path, text: str | None, image: Path | None, like_id: s
         query = image if image is not None else text
         with collecting_warnings() as warnings:
             if like_id:
-                hits = col.search_by_id(like_id, k=k, where=where, offset=offset)
+                hits = col.search_by_id(like_id, k=k, where=where, offset=offset, oversample=oversample)
             else:
-                hits = col.search(query, k=k, where=where, mode=mode, offset=offset)
+                hits = col.search(query, k=k, where=where, mode=mode, offset=offset, oversample=oversample)
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         if grid is not None:

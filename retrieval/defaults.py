@@ -35,6 +35,12 @@ SEARCH_MODE = "hybrid"
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009; LanceDB's default)
 HYBRID_DEPTH = 100  # each ranking fused is at least this deep (and twice the hits asked for)
 
+# Binary collections that keep float codes (retrieval.collection.floats): a search takes the top (offset + k) ×
+# OVERSAMPLE by Hamming distance and re-scores them exactly with the float codes. KEEP_FLOAT: whether a new binary
+# text collection whose bits come from a float code keeps them when not told.
+KEEP_FLOAT = False
+OVERSAMPLE = 4
+
 # Outlier scores (retrieval.collection.outliers describes each)
 SCORES = ("reconstruction", "knn", "combined", "orientation")
 AUTO = "auto"  # the best score the collection has: orientation where its encoder has the head, else knn

@@ -204,7 +204,7 @@ def test_a_collection_made_before_texts_were_stored_opens_and_searches(tmp_path,
         conn.execute("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
         conn.execute("UPDATE items SET snippet = 'From: x@y.edu Subject: orbit talk Organization: Lab'")
     with retrieval.open(old, device="cpu") as col:
-        assert col.store.schema_version == SCHEMA_VERSION == 4
+        assert col.store.schema_version == SCHEMA_VERSION == 5
         hits = col.search("orbit shuttle", k=3)
         assert len(hits) == 3 and all(marked(h.snippet, h.highlights) == ["orbit"] for h in hits)
         assert col.item(hits[0].id).text is None and col.info()["keep_text"] is False

@@ -67,7 +67,7 @@ def test_a_schema_1_store_is_migrated_and_a_newer_one_refused(tmp_path):
             INSERT INTO items VALUES (0, 'a', 'a.txt', 'x', 'hello');
         """)  # fmt: skip
     store = MetadataStore(sqlite_url(db))
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION == 5
     assert store.by_keys([0])[0].id == "a" and store.keys_of(["a"]) == {"a": 0}
     store.close()
     with sqlite3.connect(db) as conn:

@@ -31,7 +31,7 @@ from ..ids import id_list, normal_id
 from ..progress import Bar
 from ..progress import bar as progress_bar
 from ..sources import Document, ImageItem, Rejected, check_item, contents
-from . import directory, inputs, keywords
+from . import directory, floats, inputs, keywords
 from . import outliers as scoring
 from .hits import Hit
 from .passages import stored_snippet
@@ -101,6 +101,7 @@ class Collection(Searching):
         index_choice: dict[str, Any] | None = None,
         cluster: Cluster | None = None,
         keep_text: bool = True,
+        keep_float: bool | None = None,
     ) -> Collection:
         """Make a new, empty collection around a fitted ``encoder``; refuse a non-empty directory.
 
@@ -108,7 +109,8 @@ class Collection(Searching):
         codes), trained on ``train_codes`` if it needs it; built in a hidden sibling renamed into place. ``db``:
         a metadata database URL (never saved: pass it to ``open``, or set ``AER_DATABASE_URL``). ``keep_text``: a text
         collection stores each item's whole text (what ``item`` returns, and search snippets are chosen from), not
-        only its snippet."""
+        only its snippet. ``keep_float``: a binary collection whose bits come from a float code keeps each item's
+        float code to re-score the Hamming candidates (``floats``; ``None``: ``defaults.KEEP_FLOAT``)."""
         path = Path(path)
         spec = check_spec(spec or default_spec(encoder.metric, encoder.short_bits), encoder.metric)
         use_gpu = device != "cpu"
@@ -125,6 +127,7 @@ class Collection(Searching):
                 "store": "external" if db else "sqlite", **({"store_hint": safe_url(db)} if db else {}),
                 directory.DIGESTS_KEPT: directory.DIGESTS_FILE,
                 **({"keep_text": bool(keep_text)} if encoder.modality == "text" else {}),
+                **floats.manifest_entry(encoder, keep_float),
                 **keywords.create(building, encoder.modality),  # an empty keyword index for a text collection
                 **({"index_choice": index_choice} if index_choice else {}),
             }  # fmt: skip
@@ -241,9 +244,9 @@ class Collection(Searching):
         """``text`` or ``image``: what this collection's items and queries are."""
         return self._queries.modality
 
-    def _encode(self, items: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Codes and reconstruction errors of raw ``items`` (on the cluster, when there is one)."""
-        return self._pool(items) if self._pool is not None else self.encoder.encode_with_errors(items)
+    def _encode(self, items: list[Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Codes, reconstruction errors and, where the collection keeps them, float codes of raw ``items``."""
+        return floats.encode(self.encoder, self._pool, items, floats.width(self.manifest) is not None)
 
     def add(
         self,
@@ -291,12 +294,13 @@ class Collection(Searching):
         inputs.check_modality(self.path, self.modality, docs)
         keys, added, next_key = self._keys_for(docs)
         scores: dict[str, float] = {}
-        encode_s = 0.0
+        encode_s, float_codes = 0.0, []
         for start in range(0, len(docs), batch_size):
             batch, batch_keys = docs[start : start + batch_size], keys[start : start + batch_size]
             t0 = time.perf_counter()
-            codes, errors = self._encode(contents(batch))
+            codes, errors, kept = self._encode(contents(batch))
             encode_s += time.perf_counter() - t0
+            float_codes += floats.to_bytes(kept) if kept is not None else []
             if errors is not None:
                 scores.update(zip((d.id for d in batch), errors.tolist()))
             self.index.remove(batch_keys)  # the old codes of updated items
@@ -312,7 +316,7 @@ class Collection(Searching):
         with directory.index_undo(self.path):  # a failed commit puts the index file back
             self._save_index()
             keywords.write(self, keys, docs)
-            self.store.upsert(records, thumbs, next_key)
+            self.store.upsert(records, thumbs, next_key, float_codes or None)
         return added, scores, encode_s
 
     def _keys_for(self, docs: list[Item]) -> tuple[np.ndarray, int, int]:

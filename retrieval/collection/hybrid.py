@@ -32,8 +32,11 @@ def resolve_mode(col: Any, mode: str | None) -> str:
     return mode
 
 
-def search(col: Any, queries: Sequence[Any], k: int, where: Any, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` ``(scores, keys)`` per query in ``keyword`` or ``hybrid`` mode (key -1 where fewer are found)."""
+def search(
+    col: Any, queries: Sequence[Any], k: int, where: Any, mode: str, oversample: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` ``(scores, keys)`` per query in ``keyword`` or ``hybrid`` mode (key -1 where fewer are found); the
+    codes' ranking is ``col.code_search``'s (re-scored with float codes where the collection keeps them)."""
     bad = next((q for q in queries if not isinstance(q, str)), None)
     if bad is not None:
         raise QueryError(f"{mode} search takes text queries. Got a {type(bad).__name__} instead.")
@@ -43,25 +46,27 @@ def search(col: Any, queries: Sequence[Any], k: int, where: Any, mode: str) -> t
         return index.search(list(queries), k, allowed)
     depth = max(2 * k, HYBRID_DEPTH)
     _, by_words = index.search(list(queries), depth, allowed)
-    by_codes, failed = _code_rankings(col, queries, depth, where)
+    by_codes, failed = _code_rankings(col, queries, depth, where, oversample)
     for q, error in failed.items():
         if not (by_words[q] >= 0).any():  # neither side found anything: say why the codes could not
             raise error
     return fuse([by_codes, by_words], k)
 
 
-def _code_rankings(col: Any, queries: Sequence[str], depth: int, where: Any) -> tuple[np.ndarray, dict[int, QueryError]]:
+def _code_rankings(
+    col: Any, queries: Sequence[str], depth: int, where: Any, oversample: float | None
+) -> tuple[np.ndarray, dict[int, QueryError]]:
     """The codes' top ``depth`` keys per query; a query that cannot be encoded (no word of the encoder's
     vocabulary) gets an empty ranking, its error kept."""
     keys = np.full((len(queries), depth), -1, np.int64)
     try:
-        return col.search_codes(col.encode(queries), depth, where)[1], {}
+        return col.code_search(queries, depth, where, oversample)[1], {}
     except QueryError:
         pass
     failed: dict[int, QueryError] = {}
     for q, query in enumerate(queries):  # one at a time, to find the ones that cannot be encoded
         try:
-            keys[q] = col.search_codes(col.encode([query]), depth, where)[1][0]
+            keys[q] = col.code_search([query], depth, where, oversample)[1][0]
         except QueryError as exc:
             failed[q] = exc
     return keys, failed

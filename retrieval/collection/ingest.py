@@ -25,7 +25,7 @@ from ..encoders import DEFAULT_ENCODER, ENCODERS, Encoder, create_encoder
 from ..errors import CollectionError, InvalidParameterError, SourceError
 from ..progress import bar as progress_bar
 from ..sources import ImageItem, Rejected, check_item, contents, iter_items, source_modality
-from . import directory
+from . import directory, floats
 from .collection import Collection, Item
 from .store import check_new_database
 
@@ -128,6 +128,7 @@ def index_source(
     ray: str | None = None,
     follow_links: bool = False,
     keep_text: bool | None = None,
+    keep_float: bool | None = None,
     **encoder_options: Any,
 ) -> IndexReport:
     """Index ``source`` into ``collection``, streaming: memory stays flat however large the source.
@@ -151,11 +152,15 @@ def index_source(
 
     ``keep_text``: a new text collection stores each item's whole text (default), from which a search chooses
     the passage it shows; ``False`` keeps only a snippet (the start of each text, past any mail headers).
+
+    ``keep_float``: a new binary collection whose bits come from a float code (bits by rotation) keeps each item's
+    float code too, in its store, and a search re-scores the Hamming candidates with them (``floats``); unset:
+    ``retrieval.defaults.KEEP_FLOAT`` for a binary text collection, else no.
     """
     collection = Path(collection)
     if directory.is_collection(collection):
         given = {"encoder": encoder, "index": index, "radius": radius, "shards": shards, "keep_text": keep_text,
-                 **encoder_options}  # fmt: skip
+                 "keep_float": keep_float, **encoder_options}  # fmt: skip
         if fixed := sorted(k for k, v in given.items() if v is not None):
             raise InvalidParameterError(
                 f"{collection}: the collection exists and keeps its encoder and index; "
@@ -171,6 +176,7 @@ def index_source(
     modality = _modality(source)
     model = _new_encoder(encoder or DEFAULT_ENCODER[modality], modality, source, device, progress, encoder_options)
     spec = _given_spec(model, index, radius)
+    floats.manifest_entry(model, keep_float)  # an encoder that cannot keep them is refused before training
     cluster = _cluster(ray)
     if cluster is not None:
         from ..cluster import default_shards  # Ray is optional
@@ -190,6 +196,7 @@ def index_source(
     col = Collection.create(
         collection, model, spec=full_spec, train_codes=train_codes, device=device, db=db,
         index_choice={**choice.as_dict(), "items": found.count}, cluster=cluster, keep_text=keep_text is not False,
+        keep_float=keep_float,
     )  # fmt: skip
     probe = None if train_codes is None else RecallProbe(train_codes[:PROBE_QUERIES], k=10, metric=model.metric)
     # The second pass streams the source, unless the sample is all of it.

@@ -17,7 +17,7 @@ from ..encoders.base import Encoder
 from ..encoders.text_query import QueryEncoder
 from ..errors import CollectionError, InvalidParameterError, ItemNotFoundError
 from ..ids import encodable, id_list, normal_id
-from . import directory, hybrid
+from . import directory, floats, hybrid
 from .inputs import check_queries, is_a
 from .filters import Where as ParsedWhere
 from .filters import parse_where, report, unknown_label_notes
@@ -57,6 +57,28 @@ class Searching:
         if allowed is None:
             return self.index.search(codes, k)
         return self.index.search_among(codes, k, allowed)
+
+    def code_search(
+        self, queries: Sequence[Query], k: int, where: Where = None, oversample: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, keys)`` of ``queries`` by their codes: ``search_codes`` of their codes, or, where the
+        collection keeps float codes, its top ``k × oversample`` re-scored exactly with them (``floats``; default
+        ``defaults.OVERSAMPLE``, 0: the bits alone)."""
+        factor = floats.factor(self.manifest, oversample, self.path)
+        if not factor:
+            return self.search_codes(self.encode(queries), k, where)
+        checked = check_queries(self.path, self._queries.modality, queries)
+        codes, query_floats = self._queries.encode_queries_with_floats(checked)  # type: ignore[attr-defined]
+        return self._rescored(codes, query_floats, k, where, factor)
+
+    def _rescored(
+        self, codes: np.ndarray, query_floats: np.ndarray, k: int, where: Where, factor: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The Hamming top ``k × factor`` of ``codes`` re-scored with the stored float codes, top ``k`` kept."""
+        _, keys = self.search_codes(codes, floats.candidates(k, factor), where)
+        found = np.unique(keys[keys >= 0]).tolist()
+        stored = floats.from_bytes(self.store.float_codes(found), floats.width(self.manifest) or 0)
+        return floats.rescore(query_floats, keys, stored, k)
 
     def matching_keys(self, where: Where) -> np.ndarray | None:
         """The index keys of the items ``where`` lets through; ``None`` when it lets every item through."""
@@ -101,8 +123,9 @@ class Searching:
         return self.store.item_labels()
 
     def search(
-        self, query: Query, k: int = 10, *, where: Where = None, mode: str | None = None, offset: int = 0
-    ) -> list[Hit]:
+        self, query: Query, k: int = 10, *, where: Where = None, mode: str | None = None, offset: int = 0,
+        oversample: float | None = None,
+    ) -> list[Hit]:  # fmt: skip
         """The ``k`` items closest to ``query``, best first. ``query`` is text for a text collection; for an image
         collection, an image path, a PIL image or an ``HxWx3`` uint8 array. ``where`` keeps only matching items,
         e.g. ``{"label": ["sci.space", "sci.med"], "id_prefix": "train/"}``; the search is exact among them. A
@@ -119,35 +142,46 @@ class Searching:
         ``keyword``, BM25 over the items' words (only items holding a query word; the score is BM25's);
         ``hybrid``, both rankings fused by reciprocal rank fusion (the score is the fused one; see
         ``retrieval.collection.hybrid``). Default: ``retrieval.defaults.SEARCH_MODE`` where the collection keeps
-        a keyword index, else ``codes``."""
-        return self._search_batch([query], k, where, mode, offset)[0]
+        a keyword index, else ``codes``.
+
+        ``oversample`` (binary collections that keep float codes, ``floats``): the codes' side takes the index's top
+        ``(offset + k) × oversample`` by Hamming distance and orders them by the cosine of their float codes to the
+        query's, scoring each hit by it (default ``defaults.OVERSAMPLE``; 0: the Hamming ranking alone). Deeper
+        pages take more candidates, so, as on an approximate index, an item can move between pages."""
+        return self._search_batch([query], k, where, mode, offset, oversample)[0]
 
     def search_batch(
-        self, queries: Sequence[Query], k: int = 10, *, where: Where = None, mode: str | None = None, offset: int = 0
-    ) -> list[list[Hit]]:
+        self, queries: Sequence[Query], k: int = 10, *, where: Where = None, mode: str | None = None, offset: int = 0,
+        oversample: float | None = None,
+    ) -> list[list[Hit]]:  # fmt: skip
         """``search`` for many queries at once (one encoder pass, one index search, one store read)."""
-        return self._search_batch(queries, k, where, mode, offset)
+        return self._search_batch(queries, k, where, mode, offset, oversample)
 
     def _search_batch(
-        self, queries: Sequence[Query], k: int, where: Where, mode: str | None, offset: int
-    ) -> list[list[Hit]]:
+        self, queries: Sequence[Query], k: int, where: Where, mode: str | None, offset: int,
+        oversample: float | None = None,
+    ) -> list[list[Hit]]:  # fmt: skip
         check_k(k)
         check_offset(offset)
         queries = check_queries(self.path, self._queries.modality, queries)  # "news.aer is a text collection: ..."
         mode = hybrid.resolve_mode(self, mode)
+        floats.factor(self.manifest, oversample, self.path)  # checked whatever the mode
         report(self.filter_warnings(where), stacklevel=3)  # the warning points at the caller of search(_batch)
         depth = offset + k
         if mode == "codes":
-            scores, keys = self.search_codes(self.encode(queries), depth, where)
+            scores, keys = self.code_search(queries, depth, where, oversample)
         else:
-            scores, keys = hybrid.search(self, list(queries), depth, where, mode)
+            scores, keys = hybrid.search(self, list(queries), depth, where, mode, oversample)
         return self._hits(scores[:, offset:], keys[:, offset:], queries)
 
-    def search_by_id(self, item_id: str, k: int = 10, *, where: Where = None, offset: int = 0) -> list[Hit]:
+    def search_by_id(
+        self, item_id: str, k: int = 10, *, where: Where = None, offset: int = 0, oversample: float | None = None
+    ) -> list[Hit]:
         """The ``k`` items most like a stored item (the item itself left out), among those ``where`` lets through;
-        ``offset`` skips that many first, as in ``search``."""
+        ``offset`` and ``oversample`` (its stored float code re-scoring the candidates) as in ``search``."""
         check_k(k)
         check_offset(offset)
+        factor = floats.factor(self.manifest, oversample, self.path)  # 0: the bits alone
         key = self._keys_of([item_id]).get(item_id)
         if key is None:
             raise ItemNotFoundError(f"no item with id {item_id!r} in {self.path}")
@@ -156,7 +190,12 @@ class Searching:
         except KeyError:
             raise ItemNotFoundError(f"{item_id!r} is listed in {self.path} but has no code in its index") from None
         report(self.filter_warnings(where))
-        scores, keys = self.search_codes(code, offset + k + 1, where)
+        width = floats.width(self.manifest)
+        own = floats.from_bytes(self.store.float_codes([key]), width).get(key) if factor and width else None
+        if own is not None:
+            scores, keys = self._rescored(code, own[None, :], offset + k + 1, where, factor)
+        else:
+            scores, keys = self.search_codes(code, offset + k + 1, where)
         hits = [h for h in self._hits(scores, keys, [None])[0] if h.id not in (item_id, normal_id(item_id))]
         return hits[offset : offset + k]
 

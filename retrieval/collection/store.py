@@ -9,43 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import (BigInteger, Float, Integer, LargeBinary, String, Text, bindparam, cast, create_engine, delete,
-                        event, func, insert, inspect, select, text)  # fmt: skip
+from sqlalchemy import LargeBinary, bindparam, cast, create_engine, delete, event, func, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from ..batching import batched
 from ..errors import CollectionError, StorageError
 from .database import check_sqlite_file, database_url, safe_url, sqlite_file, sqlite_pragmas, sqlite_size
 from .database import sqlite_url as sqlite_url  # re-exported: where callers have long found it
 from .store_check import decoding, storage_errno
+from .tables import MIGRATIONS, SCHEMA_VERSION, Base, FloatRow, ItemRow, MetaRow, TextRow, ThumbnailRow
 
-SCHEMA_VERSION = 4
-# 64-bit keys; on SQLite, INTEGER PRIMARY KEY (already 64-bit) so that the key is the rowid.
-Key = BigInteger().with_variant(Integer, "sqlite")
 NEXT_KEY = "next_key"  # the meta row that keeps the key counter
 THUMBNAIL_SHAPE = (32, 32, 3)  # an image item's stored pixels
 _IN_CHUNK = 500  # ids per IN (...) clause, well under SQLite's bound-parameter limit
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class ItemRow(Base):
-    __tablename__ = "items"
-    key: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)  # the FAISS id
-    item_id: Mapped[str] = mapped_column(String, unique=True, index=True)
-    source: Mapped[str] = mapped_column(Text, default="")
-    label: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
-    snippet: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # schema 2: Unix time of the last write
-    outlier_score: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)  # schema 3
 
 
 # Built once: the query path's statement (re-building it per search cost more than running it).
@@ -55,29 +37,9 @@ _BY_KEYS = select(ItemRow.key, ItemRow.item_id, ItemRow.source, ItemRow.label, I
 
 
 _BY_KEYS_SQL = "SELECT key, item_id, source, label, snippet FROM items WHERE key IN ({})"
+_FLOATS = select(FloatRow.key, FloatRow.code).where(FloatRow.key.in_(bindparam("keys", expanding=True)))
+_FLOATS_SQL = "SELECT key, code FROM float_codes WHERE key IN ({})"
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s"}  # by the DB-API driver's paramstyle
-
-
-class TextRow(Base):
-    """A text item's whole text (schema 4), where the collection keeps it: what passages are chosen from."""
-
-    __tablename__ = "texts"
-    key: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
-    text: Mapped[str] = mapped_column(Text)
-
-
-class ThumbnailRow(Base):
-    """An image item's 32×32×3 uint8 pixels, so results can be shown without the source."""
-
-    __tablename__ = "thumbnails"
-    key: Mapped[int] = mapped_column(Key, primary_key=True, autoincrement=False)
-    pixels: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class MetaRow(Base):
-    __tablename__ = "meta"
-    name: Mapped[str] = mapped_column(String, primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
 
 
 class ItemRecord(NamedTuple):
@@ -91,25 +53,6 @@ class ItemRecord(NamedTuple):
     snippet: str
     outlier_score: float | None = None  # reconstruction error under the collection's autoencoder
     text: str | None = None  # the whole text, where kept (written by ``upsert``; read by ``texts``, not ``by_keys``)
-
-
-def _add_updated_at(conn: Connection) -> None:
-    column_type = Float().compile(dialect=conn.dialect)
-    conn.execute(text(f"ALTER TABLE items ADD COLUMN updated_at {column_type}"))
-
-
-def _add_outlier_score(conn: Connection) -> None:
-    column_type = Float().compile(dialect=conn.dialect)
-    conn.execute(text(f"ALTER TABLE items ADD COLUMN outlier_score {column_type}"))
-    conn.execute(text("CREATE INDEX ix_items_outlier_score ON items (outlier_score)"))
-
-
-def _add_texts(conn: Connection) -> None:
-    TextRow.__table__.create(conn, checkfirst=True)  # items indexed before it have no text: their snippet stands
-
-
-# MIGRATIONS[v] upgrades a schema-v database to v + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_updated_at, 2: _add_outlier_score, 3: _add_texts}
 
 
 class MetadataStore:
@@ -233,20 +176,20 @@ class MetadataStore:
         with decoding(self.engine, keys):
             return self._rows_by_keys(keys)
 
-    def _rows_by_keys(self, keys: list[int]) -> dict[int, tuple]:
+    def _rows_by_keys(self, keys: list[int], statement: Any = _BY_KEYS, sql: str = _BY_KEYS_SQL) -> dict[int, tuple]:
         out: dict[int, tuple] = {}
         mark = _PLACEHOLDER.get(self.engine.dialect.paramstyle)
         if mark is None:  # a driver with another parameter style: SQLAlchemy renders the statement
             with self.engine.connect() as conn:
                 for chunk in batched(map(int, keys), _IN_CHUNK):
-                    out.update((row[0], tuple(row)) for row in conn.execute(_BY_KEYS, {"keys": chunk}))
+                    out.update((row[0], tuple(row)) for row in conn.execute(statement, {"keys": chunk}))
             return out
         # The DB-API cursor directly: SQLAlchemy's statement and row processing cost 5x the read itself.
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
             for chunk in batched(map(int, keys), _IN_CHUNK):
-                cursor.execute(_BY_KEYS_SQL.format(", ".join([mark] * len(chunk))), chunk)
+                cursor.execute(sql.format(", ".join([mark] * len(chunk))), chunk)
                 out.update((row[0], row) for row in cursor.fetchall())
             cursor.close()
             raw.commit()  # end the read transaction a driver may have opened (PostgreSQL's)
@@ -284,20 +227,22 @@ class MetadataStore:
             return set(conn.execute(q).scalars())
 
     def upsert(
-        self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None, next_key: int | None = None
-    ) -> None:
-        """Insert or replace ``records`` (matched by key), their texts (a record's ``text``, where not ``None``)
-        and their thumbnails, in one transaction; ``next_key`` (what ``next_key()`` returns from then on) is
-        recorded in the same transaction."""
+        self, records: Sequence[ItemRecord], thumbnails: Sequence[bytes] | None = None, next_key: int | None = None,
+        float_codes: Sequence[bytes] | None = None,
+    ) -> None:  # fmt: skip
+        """Insert or replace ``records`` (matched by key), their texts (a record's ``text``, where not ``None``),
+        their thumbnails and their float codes (``floats``), in one transaction; ``next_key`` (what ``next_key()``
+        returns from then on) is recorded in the same transaction."""
         keys = [r.key for r in records]
         now = time.time()
         items = [{"key": r.key, "item_id": r.id, "source": r.source, "label": r.label, "snippet": r.snippet,
                   "updated_at": now, "outlier_score": r.outlier_score} for r in records]  # fmt: skip
         thumbs = [{"key": r.key, "pixels": p} for r, p in zip(records, thumbnails or ())]
+        floats = [{"key": r.key, "code": c} for r, c in zip(records, float_codes or ())]
         texts = [{"key": r.key, "text": r.text} for r in records if r.text is not None]
         # Delete then bulk-insert: one statement per chunk instead of a SELECT per row (as merge() does).
         with self._transaction() as conn:
-            for table, rows in ((ItemRow, items), (TextRow, texts), (ThumbnailRow, thumbs)):
+            for table, rows in ((ItemRow, items), (TextRow, texts), (ThumbnailRow, thumbs), (FloatRow, floats)):
                 if not rows and table is not TextRow:  # an item updated without its text keeps none
                     continue
                 for chunk in batched(keys, _IN_CHUNK):
@@ -323,13 +268,13 @@ class MetadataStore:
 
     @contextlib.contextmanager
     def deleting(self, keys: Sequence[int]) -> Iterator[None]:
-        """Forget the items with ``keys`` (their texts and thumbnails) in one transaction, committed when the block
-        ends (a failure in it rolls the transaction back: nothing forgotten); their keys stay used."""
+        """Forget the items with ``keys`` (their texts, thumbnails and float codes) in one transaction, committed when
+        the block ends (a failure in it rolls the transaction back: nothing forgotten); their keys stay used."""
         keep_counter = self.next_key()
         with self._transaction() as conn:
             _set_next_key(conn, keep_counter)
             for chunk in batched(map(int, keys), _IN_CHUNK):
-                for table in (ItemRow, TextRow, ThumbnailRow):
+                for table in (ItemRow, TextRow, ThumbnailRow, FloatRow):
                     conn.execute(delete(table).where(table.key.in_(chunk)))
             yield
 
@@ -345,6 +290,11 @@ class MetadataStore:
                 for key, value in conn.execute(select(TextRow.key, column).where(TextRow.key.in_(chunk))):
                     out[key] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         return out
+
+    def float_codes(self, keys: Iterable[int]) -> dict[int, bytes]:
+        """The stored float codes of ``keys`` (keys without one left out), as their bytes (``floats`` reads them):
+        one read on the query path, as ``rows_by_keys``."""
+        return {key: bytes(row[1]) for key, row in self._rows_by_keys(list(keys), _FLOATS, _FLOATS_SQL).items()}
 
     def size_on_disk(self) -> int | None:
         """Bytes the database takes: SQLite's file (with its WAL), a PostgreSQL database's own size

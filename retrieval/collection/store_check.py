@@ -53,6 +53,27 @@ def damaged_rows(engine: Engine, keys: list[int] | None = None) -> list[str]:
     return problems
 
 
+def float_code_problems(engine: Engine, width: int) -> list[str]:
+    """What is wrong with a collection's kept float codes (``floats``): items without one, codes of another size
+    than ``width`` float32s, codes of no item (an empty list: none)."""
+    item_id = "CAST(i.item_id AS BLOB)" if engine.dialect.name == "sqlite" else "i.item_id"
+    missing_q = "FROM items i LEFT JOIN float_codes f ON f.key = i.key WHERE f.key IS NULL"
+    problems = []
+    with engine.connect() as conn:
+        missing = conn.execute(text(f"SELECT count(*) {missing_q}")).scalar_one()
+        if missing:
+            key, name = conn.execute(text(f"SELECT i.key, {item_id} {missing_q} ORDER BY i.key LIMIT 1")).one()
+            problems.append(f"{missing:,} items have no float code, e.g. key {key} (id {_shown(name)}) (add them "
+                            "again from their source to re-encode them)")  # fmt: skip
+        size = conn.execute(text("SELECT count(*) FROM float_codes WHERE length(code) != :n"), {"n": 4 * width})
+        if wrong := size.scalar_one():
+            problems.append(f"{wrong:,} float codes are not {width} float32s (damaged; searches rank those items last)")
+        orphans = "SELECT count(*) FROM float_codes WHERE key NOT IN (SELECT key FROM items)"
+        if extra := conn.execute(text(orphans)).scalar_one():
+            problems.append(f"{extra:,} float codes belong to no item")
+    return problems
+
+
 def _row_problem(values: list[object]) -> str | None:
     for column, value in zip(TEXT_COLUMNS, values):
         if value is None:

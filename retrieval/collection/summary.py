@@ -17,6 +17,7 @@ from indexers.choice import explain_choice
 from indexers.errors import IndexFileError
 from indexers.facts import read_facts
 
+from ..defaults import OVERSAMPLE
 from ..errors import CollectionError, EncoderFileError
 from ..manifest import read_manifest
 from . import directory
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .search import Searching
 
 ENCODER_FORMAT, ENCODER_VERSION = "ae-retrieval-encoder", 1  # retrieval.encoders.base.FORMAT / FORMAT_VERSION
+FLOATS_KEPT = "float_codes"  # retrieval.collection.floats.KEPT (not imported: it loads NumPy)
 ITEMS_TABLE = "items"  # retrieval.collection.store.ItemRow's table
 SHAPE_OPTIONS = ("hidden", "channels")  # encoder options that say what its network is, shown beside the code width
 
@@ -92,14 +94,19 @@ def collection_info(col: Searching) -> dict[str, Any]:
 
 
 def stored_text(manifest: dict[str, Any], store_size: int | None) -> dict[str, Any]:
-    """``store`` (where the metadata is), ``store_size`` (its bytes; ``None``: unknown) and, for a text collection,
-    ``keep_text`` (whether it stores each item's whole text, or only a snippet) and ``keyword_index``."""
-    kept = {}
+    """``store`` (where the metadata is), ``store_size`` (its bytes; ``None``: unknown), for a text collection
+    ``keep_text`` (whether it stores each item's whole text, or only a snippet) and ``keyword_index``, and for a
+    binary one ``keep_float`` (whether it keeps float codes to re-score the Hamming candidates with)."""
+    kept: dict[str, Any] = {}
     if manifest.get("modality") == "text":
         keywords = manifest.get(directory.KEYWORDS_KEPT)
         kept = {"keep_text": bool(manifest.get("keep_text")),
                 "keyword_index": f"{keywords} (modes: codes, keyword, hybrid)" if keywords
                 else "none (made before keyword search: codes only)"}  # fmt: skip
+    if manifest.get("metric") == "hamming":
+        width = (manifest.get(FLOATS_KEPT) or {}).get("dim")
+        kept["keep_float"] = (f"{width} floats per item (re-scores the Hamming top candidates; oversample "
+                              f"{OVERSAMPLE} by default)" if width else "no (Hamming ranking only)")  # fmt: skip
     return {"store": manifest.get("store_hint", directory.DB_FILE), "store_size": store_size, **kept}
 
 

@@ -11,10 +11,10 @@ from indexers import load_index
 
 from ..encoders import load_encoder
 from ..errors import RetrievalError
-from . import directory
+from . import directory, floats
 from .keywords import KeywordIndex
 from .store import MetadataStore
-from .store_check import MAX_NAMED, damaged_rows, integrity_problems
+from .store_check import MAX_NAMED, damaged_rows, float_code_problems, integrity_problems
 
 Problem = str
 
@@ -69,6 +69,7 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
         return found
     try:
         _check_store(store, found)
+        _check_float_codes(store, manifest, found)
         listed = np.fromiter(store.item_labels().keys(), dtype=np.int64)
         found.passed.append(f"store is this collection's: {len(listed):,} items")
         keys = index.keys()
@@ -93,6 +94,17 @@ def verify(path: str | Path, db: str | None = None) -> Verification:
     if not len(found.unlisted_keys) and not found.codeless_ids:
         found.passed.append("store and index hold the same keys")
     return found
+
+
+def _check_float_codes(store: MetadataStore, manifest: dict, found: Verification) -> None:
+    """Where the collection keeps float codes (``floats``): one of the right size for every item, none for others."""
+    width = floats.width(manifest)
+    if not width:
+        return
+    problems = float_code_problems(store.engine, int(width))
+    found.problems += [f"store: {problem}" for problem in problems]
+    if not problems:
+        found.passed.append(f"float codes: one of {width} floats for every item")
 
 
 def _check_store(store: MetadataStore, found: Verification) -> None:

@@ -299,6 +299,24 @@ class BinaryCapable:
         """The network's real-valued code-layer output for prepared inputs (before any binarising)."""
         return self._encode_units(prepared, errors=False)[0]
 
+    def has_float_code(self) -> bool:
+        """Whether the bits come from a real-valued code this encoder can give too (bits by rotation): what a
+        collection may keep beside the bits to re-score the Hamming candidates exactly."""
+        return bool(self.bits) and self.binarise == "rotation"
+
+    def encode_with_floats(self, items: Sequence[Any]) -> tuple[np.ndarray, Errors, np.ndarray]:
+        """Codes, reconstruction errors and the real-valued codes the bits are made from (``has_float_code``),
+        from one forward pass."""
+        self.check_fitted()  # type: ignore[attr-defined]
+        units, errors = self._encode_units(self._prepare(items), errors=True)  # type: ignore[attr-defined]
+        return self._finish(units), errors, units
+
+    def encode_queries_with_floats(self, queries: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Query codes and the real-valued codes their bits are made from (``QueryError`` as ``encode_queries``)."""
+        self.check_fitted()  # type: ignore[attr-defined]
+        units = self._encode_units(self._prepare_queries(queries), errors=False)[0]  # type: ignore[attr-defined]
+        return self._finish(units), units
+
     def shares_network(self, other: BinaryCapable) -> bool:
         """Whether ``other``'s trained network is the one this encoder would train: both take bits by rotation and
         differ in nothing else than how many (a two-stage encoder then trains one network for its two codes)."""

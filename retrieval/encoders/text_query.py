@@ -37,7 +37,8 @@ from .text_forward import TextForward
 from .weighting import tfidf
 
 Codes = Callable[[sp.csr_matrix], np.ndarray]  # counts -> codes as the encoder stores them
-Reading = tuple[Codes, int, int | None]  # an encoder's codes, their width, their bits (None: floats)
+Reading = tuple[Codes, int, int | None] | tuple[Codes, int, int | None, Codes]  # codes, width, bits (None: floats)
+# and, for bits by rotation, the real-valued codes they are made from
 ENCODER_LAYER = "model.encoder.{}.{}"  # a saved ``nn.dense.mlp(..., norm=False)``: Linear layers at 0, 2, 4, ...
 
 
@@ -59,10 +60,12 @@ class TextQueries:
     modality: ClassVar[str] = "text"
     short_bits: ClassVar[None] = None
 
-    def __init__(self, name: str, bag_of_words: BagOfWords, codes: Codes, dim: int, bits: int | None = None):
+    def __init__(self, name: str, bag_of_words: BagOfWords, codes: Codes, dim: int, bits: int | None = None,
+                 floats: Codes | None = None):  # fmt: skip
         self.name = name
         self.bag_of_words = bag_of_words
         self.codes = codes
+        self.floats = floats
         self.dim = dim
         self.bits = bits
         self.metric = "hamming" if bits else "cosine"
@@ -70,6 +73,15 @@ class TextQueries:
     def encode_queries(self, queries: Sequence[Any]) -> np.ndarray:
         """Codes of ``queries``; ``QueryError`` naming the first that cannot be encoded."""
         return self.codes(query_counts(self.bag_of_words, queries))
+
+    def has_float_code(self) -> bool:
+        """Whether the bits come from a real-valued code this reader gives too (``Encoder.has_float_code``)."""
+        return self.floats is not None
+
+    def encode_queries_with_floats(self, queries: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Query codes and the real-valued codes their bits are made from (``has_float_code``)."""
+        counts = query_counts(self.bag_of_words, queries)
+        return self.codes(counts), self.floats(counts)
 
 
 class TwoStageQueries:
@@ -157,7 +169,8 @@ def _autoencoder(options: dict[str, Any], arrays: dict[str, np.ndarray], idf: np
     if rotation is not None and (rotation[0].shape != (units,) or rotation[1].shape != (units, bits)):
         return None
     forward = TextForward.from_arrays(linears, activations, len(idf), idf, vectors)
-    return (lambda counts: finish_codes(forward(counts), bits, rotation)), bits or units, bits
+    reading = (lambda counts: finish_codes(forward(counts), bits, rotation)), bits or units, bits
+    return (*reading, forward) if rotation is not None else reading
 
 
 def _linears(arrays: dict[str, np.ndarray], n: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
