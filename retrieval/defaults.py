@@ -47,6 +47,7 @@ AUTO = "auto"  # the best score the collection has: orientation where its encode
 DEFAULT_SCORE = AUTO
 CHOICES = (AUTO, *SCORES)  # what a caller may ask for
 DEFAULT_K = 5  # the k-th nearest stored code the knn score measures the distance to
+TRANSFORMS = "rotations"  # what the orientation head tells apart unless asked (-o transforms=)
 
 # What `aer index` uses when no --encoder is given, by the source's modality.
 DEFAULT_ENCODER = {"text": "ae", "image": "conv-ae"}
@@ -338,6 +339,8 @@ class ImageAeConfig(RuntimeConfig):
     temperature: float = option(0.2, "the NT-Xent term's softmax temperature")
     orientation: float = option(0.0, "weight of a head telling quarter-turns from the code; above 0 it gives the "
                                 "orientation outlier score")  # fmt: skip
+    transforms: str = option(TRANSFORMS, "what the orientation head tells apart: rotations (the 4 quarter-turns) or "
+                             "geometric (GEOM's 72: flip × shifts × quarter-turns)")  # fmt: skip
     input_noise: float = option(0.0, PENALTY_DOCS["input_noise"])
     mask: float = option(0.0, "denoising: the share of pixels set to the mean while training")
     sparse: float = option(0.0, PENALTY_DOCS["sparse"])

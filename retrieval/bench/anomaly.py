@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,28 +61,32 @@ def run_anomaly(
     *,
     quick: bool = False,
     autoencoder: dict[str, Any] | None = None,
+    classes: Sequence[int] | None = None,
     command: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Run the suite on the CIFAR-10 archive ``data``; write ``results.json`` and its page (``README.md``) into
     ``out``. ``autoencoder``: the encoder and its options (default ``AUTOENCODER``), e.g. to measure another budget;
-    ``command``: what to record as the command run (default: this process's)."""
+    ``classes``: the normal classes to run (CIFAR-10 label numbers; default all, a study's subset); ``command``:
+    what to record as the command run (default: this process's)."""
     header = provenance(command)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train_x, train_y, names = load_cifar10(data, "train")
     test_x, test_y, _ = load_cifar10(data, "test")
-    classes = range(len(names))
+    chosen = range(len(names)) if classes is None else sorted(set(classes))
+    if not chosen or any(not 0 <= c < len(names) for c in chosen):
+        raise ValueError(f"classes {list(chosen)}: CIFAR-10 label numbers 0-{len(names) - 1}, at least one")
     options = dict(autoencoder or AUTOENCODER)
     if quick:
         rng = np.random.default_rng(0)
         pick = np.sort(rng.permutation(len(test_x))[: QUICK["test"]])
         test_x, test_y = test_x[pick], test_y[pick]
-        classes = range(min(QUICK["classes"], len(names)))
+        chosen = chosen[: QUICK["classes"]]
         options["epochs"] = QUICK["epochs"]
     records, described = [], {}
     t_start = time.perf_counter()
-    for c in classes:
+    for c in chosen:
         normal = np.flatnonzero(train_y == c)[: QUICK["train_per_class"] if quick else None]
         items = [ImageItem(id=f"train/{i}", pixels=train_x[i], label=names[c]) for i in normal]
         anomalous = (test_y != c).astype(int)

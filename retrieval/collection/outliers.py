@@ -9,8 +9,9 @@ how well the image autoencoder can tell which way up an image is.
 - ``combined``: the mean of the two, each z-scored against the stored items' own scores (their mean and
   standard deviation), so neither scale dominates.
 - ``orientation``: image autoencoders trained with the orientation head (``orientation`` > 0): the mean
-  cross-entropy of the true quarter-turn over the image's four turns (``retrieval.nn.orientation``), read from
-  the images (stored items: their stored thumbnails).
+  cross-entropy of the true transformation over the image's transformed copies (``retrieval.nn.orientation``:
+  its four quarter-turns, or with ``transforms=geometric`` GEOM's 72 flips × shifts × turns and GEOM's simple
+  score), read from the images (stored items: their stored thumbnails).
 
 Higher is always less typical. ``DEFAULT_SCORE`` is ``auto``: ``orientation`` where the encoder has the head,
 else ``knn`` (every encoder has it). Measured by ``aer bench anomaly`` (CIFAR-10, ten one-class splits;
@@ -76,8 +77,7 @@ def describe_score(col: Collection, score: str, k: int = DEFAULT_K) -> str:
         "reconstruction": f"reconstruction error of {col.encoder.describe()}",
         "knn": knn,
         "combined": f"mean of the z-scored reconstruction error and {knn}",
-        "orientation": f"how badly {col.encoder.describe()} tells the image's four quarter-turns apart "
-        "(mean cross-entropy of the true turn)",
+        "orientation": _describe_orientation(col.encoder),
     }[score]
 
 
@@ -226,6 +226,14 @@ def _kth(distances: np.ndarray, valid: np.ndarray, k: int) -> np.ndarray:
     at = np.clip(np.minimum(count, k) - 1, 0, None)
     kth = d[np.arange(len(d)), at]
     return np.where(count > 0, kth, np.inf)
+
+
+def _describe_orientation(encoder: Encoder) -> str:
+    if getattr(encoder, "transforms", "rotations") == "geometric":
+        return (f"how badly {encoder.describe()} tells the image's 72 geometric transformations apart (flip × "
+                "shifts × quarter-turns, GEOM's score: mean cross-entropy of the true one)")
+    return (f"how badly {encoder.describe()} tells the image's four quarter-turns apart (mean cross-entropy of the "
+            "true turn)")
 
 
 def _has_orientation(encoder: Encoder) -> bool:

@@ -44,7 +44,15 @@ from ..nn.conv import ConvAutoencoder
 from ..nn.dense import DenseAutoencoder
 from ..nn.early_stopping import EarlyStopping, held_out_mean, held_out_split, stopping_note
 from ..nn.losses import pixel_mse
-from ..nn.orientation import orientation_head, orientation_loss, orientation_surprise, random_turns, turn
+from ..nn.orientation import (
+    TRANSFORM_SETS,
+    orientation_head,
+    orientation_loss,
+    orientation_surprise,
+    random_turns,
+    transform_batch,
+    transform_set,
+)  # fmt: skip
 from ..nn.pretraining import pretrain_layers
 from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seeded_fit, train
@@ -57,6 +65,8 @@ from .torch_weights import load_model_arrays, model_arrays
 
 ENCODE_BATCH = 1024
 HEAD_WIDTH = 256
+_TOLD = {"rotations": "random quarter-turns",
+         "geometric": "random geometric transformations (72: flip × shifts × quarter-turns, GEOM)"}  # fmt: skip
 
 
 class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
@@ -67,6 +77,9 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
     def _check_options(self) -> None:
         if self.codebook and self.bits:
             raise InvalidParameterError("choose either binary codes ('bits') or a VQ 'codebook', not both")
+        if self.transforms not in TRANSFORM_SETS:
+            sets = ", ".join(map(repr, TRANSFORM_SETS))
+            raise InvalidParameterError(f"The 'transforms' parameter must be one of {sets}. Got {self.transforms!r} instead.")
         super()._check_options()
 
     def _build(self) -> nn.Module:
@@ -78,7 +91,7 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         if self.codebook:
             model.quantizer = VectorQuantizer(self._units(), self.codebook, self.segments)
         if self.orientation:
-            model.orientation_head = orientation_head(self._units())
+            model.orientation_head = orientation_head(self._units(), len(transform_set(self.transforms)))
         return model
 
     def _code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,16 +142,19 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         head = nn.Sequential(nn.Linear(self._units(), HEAD_WIDTH), nn.ReLU(), nn.Linear(HEAD_WIDTH, self._units()))
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
+        transforms = transform_set(self.transforms) if self.orientation else ()
+        view_flip = flip and not any(t.flip for t in transforms)  # a set with flips mirrors through its labels
+
         def batch_loss(idx: np.ndarray, gen: torch.Generator = gen) -> torch.Tensor:
             x = self._unit(images[np.sort(idx)], device)
-            if self.orientation:  # each image (both its views) a random quarter-turn, which the head must tell
-                turns = random_turns(len(x), gen, device)
-                x = turn(x, turns)
             if self.contrastive:
-                pair = [random_view(x, gen, crop, flip=flip) for _ in range(2)]
-                views = self._standardise(torch.cat(pair))
+                pair = [random_view(x, gen, crop, flip=view_flip) for _ in range(2)]
             else:
-                views = self._standardise(random_flip(x, gen) if flip else x)
+                pair = [random_flip(x, gen) if view_flip else x]
+            if self.orientation:  # each image (both its views) a random transformation, which the head must tell
+                turns = random_turns(len(x), gen, device, len(transforms))  # after the views: their flips keep it
+                pair = [transform_batch(view, turns, transforms) for view in pair]
+            views = self._standardise(torch.cat(pair))
             noisy = self._shape_in(self._corrupt(views, gen))
             code, vq_loss = self._code(noisy)
             recon = self.model_.decoder(code)
@@ -169,12 +185,12 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
             "budget": budget,
             "early stopping": stopping_note(stopper, self.early_stop, self.epochs, per_epoch),
             "flips": flip_reason, **width,
-            **({"orientation": f"weight {self.orientation:g}: random quarter-turns, told from the code"}
+            **({"orientation": f"weight {self.orientation:g}: {_TOLD[self.transforms]}, told from the code"}
                if self.orientation else {}),
             **({"crops": crop_reason} if self.contrastive else {}),
         }  # fmt: skip
         self.model_.eval()
-        self.mirrored_ = flip
+        self.mirrored_ = view_flip if self.orientation else flip
         self.code_mean_ = np.zeros(self._units(), dtype=np.float32)
         if not self.bits:  # real-valued codes are centred; bits stay bits (a rotation centres its own input)
             self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
@@ -224,8 +240,9 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         images = as_batch(images)
         out = np.empty(len(images), dtype=np.float32)
         logits_of = lambda x: self.model_.orientation_head(self._code(x)[0])  # noqa: E731
+        transforms = transform_set(self.transforms)
         for rows, x, _ in self._passes(images, codes=False):
-            out[rows] = orientation_surprise(logits_of, x, self.mirrored_).cpu().numpy()
+            out[rows] = orientation_surprise(logits_of, x, self.mirrored_, transforms).cpu().numpy()
         return out
 
     @torch.no_grad()
