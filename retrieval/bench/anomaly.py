@@ -1,19 +1,19 @@
 """The anomaly suite: outlier scores from the product's codes, one CIFAR-10 class at a time.
 
-For each class: a collection is built from that class's 5,000 training images only (the "normal" data), with
-the product's conv-ae (reconstruction + NT-Xent contrastive term, its default budget: 5 epochs trained on to
-300 optimiser steps) with the orientation head (``orientation=1``: each training image given a random
-quarter-turn that the head must tell) and, as the simple baseline, with raw pixels. Every one of the 10,000
-test images is scored by ``retrieval.collection.outliers``: the autoencoder's reconstruction error, the distance of
-its code to the 5th nearest stored code (``knn``, searched in the collection's own index), the two combined (the
-mean of the z-scores, normalised by the stored images' own scores), ``orientation`` (how badly the head tells
-the image's four turns apart), and the L2 distance to the 5th nearest normal image in pixel space (searched in
-the pixel collection). Two more columns (marked *) rescore the same codes with the
-kNN part by L2 between the codes as the encoder makes them, lengths kept (a conv-ae collection's cosine index
-holds unit-length codes, so no collection gives these today). The test images of the other classes are the
-anomalies; the table gives the ROC AUC of each score per class (0.5 = chance). No subsampling; ``--quick`` takes
-a seeded slice and 2 epochs (a smoke test, not results). Collections already built in ``out`` with the same
-options are reused with the build time recorded when they were built.
+For each class: a collection is built from that class's 5,000 training images only (the "normal" data), with the
+product's conv-ae (reconstruction + NT-Xent contrastive term, its default budget: 5 epochs trained on to 300
+optimiser steps) with the geometric head (``orientation=1``, ``transforms=geometric``: each training image given one
+of GEOM's 72 transformations at random, flip × shifts × quarter-turns, that the head must tell) and, as the simple
+baseline, with raw pixels. Every one of the 10,000 test images is scored by ``retrieval.collection.outliers``: the
+autoencoder's reconstruction error, the distance of its code to the 5th nearest stored code (``knn``, searched in
+the collection's own index), the two combined (the mean of the z-scores, normalised by the stored images' own
+scores), ``orientation`` (how badly the head tells the image's 72 transformed copies apart: GEOM's simple score),
+and the L2 distance to the 5th nearest normal image in pixel space (searched in the pixel collection). Two more
+columns (marked *) rescore the same codes with the kNN part by L2 between the codes as the encoder makes them,
+lengths kept (a conv-ae collection's cosine index holds unit-length codes, so no collection gives these today). The
+test images of the other classes are the anomalies; the table gives the ROC AUC of each score per class (0.5 =
+chance). No subsampling; ``--quick`` takes a seeded slice and 2 epochs (a smoke test, not results). Collections
+already built in ``out`` with the same options are reused with the build time recorded when they were built.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from .pages import PAGE, RESULTS
 from .record import provenance, write_results
 from .tables import ANOMALY_UNNORMALISED as UNNORMALISED
 
-AUTOENCODER = {"encoder": "conv-ae", "dim": 64, "orientation": 1.0, "seed": 0}  # the rest: the product's defaults
+# the anomaly recipe (docs/encoders.md, "Outlier scores"); the rest: the product's defaults
+AUTOENCODER = {"encoder": "conv-ae", "dim": 64, "orientation": 1.0, "transforms": "geometric", "seed": 0}
 KNN = 5
 QUICK = {"train_per_class": 500, "test": 1000, "classes": 3, "epochs": 2}
 BUILD_RECORD = "bench-build.json"

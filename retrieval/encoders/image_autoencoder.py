@@ -143,17 +143,22 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         trained = nn.ModuleDict({"autoencoder": self.model_, "head": head}).to(device)
 
         transforms = transform_set(self.transforms) if self.orientation else ()
-        view_flip = flip and not any(t.flip for t in transforms)  # a set with flips mirrors through its labels
+        # the quarter-turns are told from the views; GEOM's set, as GEOM trains, from the transformed images
+        # themselves (its flips and shifts are what a view's mirror and crop would blur)
+        on_views = self.transforms == "rotations"
 
         def batch_loss(idx: np.ndarray, gen: torch.Generator = gen) -> torch.Tensor:
             x = self._unit(images[np.sort(idx)], device)
             if self.contrastive:
-                pair = [random_view(x, gen, crop, flip=view_flip) for _ in range(2)]
+                pair = [random_view(x, gen, crop, flip=flip) for _ in range(2)]
             else:
-                pair = [random_flip(x, gen) if view_flip else x]
+                pair = [random_flip(x, gen) if flip else x]
             if self.orientation:  # each image (both its views) a random transformation, which the head must tell
                 turns = random_turns(len(x), gen, device, len(transforms))  # after the views: their flips keep it
-                pair = [transform_batch(view, turns, transforms) for view in pair]
+                if on_views:
+                    pair = [transform_batch(view, turns, transforms) for view in pair]
+                else:
+                    shown = self._shape_in(self._standardise(transform_batch(x, turns, transforms)))
             views = self._standardise(torch.cat(pair))
             noisy = self._shape_in(self._corrupt(views, gen))
             code, vq_loss = self._code(noisy)
@@ -165,8 +170,9 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
             if self.contrastive:
                 loss = loss + self.contrastive * nt_xent(head(code), self.temperature)
             if self.orientation:
-                logits = self.model_.orientation_head(code)
-                loss = loss + self.orientation * orientation_loss(logits, turns.repeat(len(code) // len(turns)))
+                told = code if on_views else self._code(shown)[0]
+                logits = self.model_.orientation_head(told)
+                loss = loss + self.orientation * orientation_loss(logits, turns.repeat(len(told) // len(turns)))
             return loss
 
         fit, held = held_out_split(len(images), self.seed, self.early_stop and not self.epochs)
@@ -190,7 +196,7 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
             **({"crops": crop_reason} if self.contrastive else {}),
         }  # fmt: skip
         self.model_.eval()
-        self.mirrored_ = view_flip if self.orientation else flip
+        self.mirrored_ = flip and (on_views or not self.orientation)  # whether the head saw mirrored images
         self.code_mean_ = np.zeros(self._units(), dtype=np.float32)
         if not self.bits:  # real-valued codes are centred; bits stay bits (a rotation centres its own input)
             self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
