@@ -193,3 +193,40 @@ def test_cli_keep_float_oversample_and_info(tmp_path, corpus_dir):
     assert [h["id"] for h in hits] == [h.id for h in expected]
     bad = runner.invoke(main, ["query", str(col), QUERY, "--oversample", "0.5"])
     assert bad.exit_code != 0 and "oversample" in bad.output
+
+
+def test_the_api_takes_oversample(built_floats):
+    from fastapi.testclient import TestClient
+
+    from retrieval.server import create_app
+
+    with retrieval.open(built_floats, device="cpu") as col:
+        expected = [h.id for h in col.search(QUERY, k=3, mode="codes", oversample=2)]
+        hamming = [h.id for h in col.search(QUERY, k=3, mode="codes", oversample=0)]
+    assert expected != hamming  # else the test could not tell the parameter was used
+    app = create_app(built_floats, device="cpu", token=None)
+    with TestClient(app, base_url="http://localhost") as client:
+        params = {"q": QUERY, "k": 3, "mode": "codes"}
+        found = client.get("/search", params={**params, "oversample": 2})
+        assert found.status_code == 200 and [h["id"] for h in found.json()["hits"]] == expected
+        bits = client.get("/search", params={**params, "oversample": 0}).json()["hits"]
+        assert [h["id"] for h in bits] == hamming
+        assert client.get("/search", params={**params, "oversample": 0.5}).status_code in (400, 422)
+        assert client.get("/search", params={**params, "oversample": 1000}).status_code == 422
+
+
+def test_an_image_collection_keeps_and_rescores_float_codes(tmp_path, image_dir):
+    path = tmp_path / "img.aer"
+    retrieval.index_source(image_dir, path, encoder="conv-ae", bits=16, keep_float=True, channels=(8, 16), epochs=1,
+                           batch_size=16, progress=False, device="cpu")  # fmt: skip
+    query = next(image_dir.glob("*/*.png"))
+    with retrieval.open(path, device="cpu") as col:
+        width = floats.width(col.manifest)
+        _, query_floats = col.encoder.encode_queries_with_floats([query])
+        _, candidates = col.search_codes(col.encode([query]), 6)
+        found = candidates[0].tolist()
+        codes = floats.from_bytes(col.store.float_codes(found), width)
+        exact = cosine(np.stack([codes[key] for key in found]), query_floats[0])
+        hits = col.search(query, k=3, oversample=2)
+        np.testing.assert_allclose([h.score for h in hits], np.sort(exact)[::-1][:3], rtol=1e-5)
+    assert verify(path).ok

@@ -75,7 +75,7 @@ class Searching:
         self, codes: np.ndarray, query_floats: np.ndarray, k: int, where: Where, factor: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """The Hamming top ``k × factor`` of ``codes`` re-scored with the stored float codes, top ``k`` kept."""
-        _, keys = self.search_codes(codes, floats.candidates(k, factor), where)
+        _, keys = self.search_codes(codes, min(floats.candidates(k, factor), max(k, len(self.index))), where)
         found = np.unique(keys[keys >= 0]).tolist()
         stored = floats.from_bytes(self.store.float_codes(found), floats.width(self.manifest) or 0)
         return floats.rescore(query_floats, keys, stored, k)

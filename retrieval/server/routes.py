@@ -24,8 +24,9 @@ from ..errors import QueryError
 from .errors import redact
 from .item_paths import ItemId
 from .limits import MAX_DEPTH, MAX_K
-from .schemas import (MODE_HELP, OFFSET_HELP, HealthOut, ImageSearchForm, ItemOut, LabelsOut, OutliersOut, SampleOut,
-                      SearchBody, SearchMode, SearchOut, check_depth, where_of)  # fmt: skip
+from .schemas import (MAX_OVERSAMPLE, MODE_HELP, OFFSET_HELP, OVERSAMPLE_HELP, HealthOut, ImageSearchForm, ItemOut,
+                      LabelsOut, OutliersOut, SampleOut, SearchBody, SearchMode, SearchOut, check_depth,
+                      where_of)  # fmt: skip
 from .state import Served
 from .uploads import FIELD, read_form, uploaded_pixels
 
@@ -65,7 +66,7 @@ def check_json(request: Request) -> None:
 
 
 def find(col: Collection, *, query: Any = None, like: str | None = None, k: int, where: dict | None,
-         mode: str | None = None, offset: int = 0) -> list[Hit]:  # fmt: skip
+         mode: str | None = None, offset: int = 0, oversample: float | None = None) -> list[Hit]:  # fmt: skip
     """The hits of one search: by text or pixels (``query``, in search ``mode``) or by a stored item (``like``)."""
     if like is None and isinstance(query, str) and col.modality == "image":
         raise QueryError(
@@ -74,8 +75,8 @@ def find(col: Collection, *, query: Any = None, like: str | None = None, k: int,
     if like is None and not isinstance(query, str) and col.modality == "text":
         raise QueryError("a text collection is searched with text (q=...) or like=ID, not with an image")
     if like is not None:
-        return col.search_by_id(like, k=k, where=where, offset=offset)
-    return col.search(query, k=k, where=where, mode=mode, offset=offset)
+        return col.search_by_id(like, k=k, where=where, offset=offset, oversample=oversample)
+    return col.search(query, k=k, where=where, mode=mode, offset=offset, oversample=oversample)
 
 
 def answer(hits: list[Hit], started: float, warnings: list[str] | None = None) -> dict[str, Any]:
@@ -143,13 +144,15 @@ def read_router(served: Served) -> APIRouter:
         id_prefix: str | None = ID_PREFIX,
         mode: Annotated[SearchMode | None, Query(description=MODE_HELP)] = None,
         offset: OFFSET = 0,
+        oversample: Annotated[float | None, Query(ge=0, le=MAX_OVERSAMPLE, description=OVERSAMPLE_HELP)] = None,
     ) -> dict[str, Any]:
         depth_checked(k, offset)
         if (q is None) == (like is None):
             raise HTTPException(422, "give exactly one of the query parameters 'q' (text) and 'like' (an item id)")
         if like is not None and mode not in (None, "codes"):
             raise HTTPException(422, f"'like' searches by the item's code; mode {mode!r} takes a text query 'q'")
-        return search(query=q, like=like, k=k, where=where_of(label, id_prefix), mode=mode, offset=offset)
+        return search(query=q, like=like, k=k, where=where_of(label, id_prefix), mode=mode, offset=offset,
+                      oversample=oversample)
 
     @router.post("/search", response_model=SearchOut, openapi_extra=_SEARCH_BODIES,
                  summary="Search by JSON {q|like, k}, or by an uploaded image (multipart field 'image')")  # fmt: skip
@@ -167,7 +170,7 @@ def read_router(served: Served) -> APIRouter:
         body = parse_body(SEARCH_BODY, await request.body())
         where = where_of(body.label, body.id_prefix)
         return await run_in_threadpool(search, query=body.q, like=body.like, k=body.k, where=where, mode=body.mode,
-                                       offset=body.offset)  # fmt: skip
+                                       offset=body.offset, oversample=body.oversample)  # fmt: skip
 
     @router.get("/items/{item_id:path}/similar", response_model=SearchOut, summary="Items like a stored one")
     def similar(item_id: ItemId, k: K = 10, label: list[str] | None = LABEL, id_prefix: str | None = ID_PREFIX,

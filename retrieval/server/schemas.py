@@ -59,6 +59,11 @@ MODE_HELP = (f"Text collections: codes (the nearest codes), keyword (BM25 over t
              f"reciprocal rank fusion); default: {SEARCH_MODE} where the collection keeps a keyword index, else codes.")
 
 
+OVERSAMPLE_HELP = ("Binary collections that keep float codes: re-score the Hamming top (offset + k) × oversample with "
+                   "them (default: the collection's, 4); 0: the Hamming ranking alone.")
+MAX_OVERSAMPLE = 100
+
+
 class SearchBody(BaseModel):
     """``{"q": TEXT, "k": K}`` or ``{"like": ID, "k": K}``, with optional filters."""
 
@@ -71,6 +76,7 @@ class SearchBody(BaseModel):
     label: str | list[str] | None = Field(None, description="Keep only hits with this label (or one of these).")
     id_prefix: str | None = Field(None, min_length=1, description="Keep only hits whose id starts with this.")
     mode: SearchMode | None = Field(None, description=MODE_HELP)
+    oversample: float | None = Field(None, ge=0, le=MAX_OVERSAMPLE, description=OVERSAMPLE_HELP)
 
     @model_validator(mode="after")
     def _one_query(self) -> SearchBody:
