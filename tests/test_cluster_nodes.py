@@ -182,8 +182,9 @@ def test_a_build_whose_node_dies_fails_clearly_and_a_rerun_completes_it(tmp_path
     _warm(on)
 
     def kill_once_both_encoded() -> None:
+        # both nodes have encoded, and chunk 3 is being encoded: chunks 1 and 2 are committed, 27 are to come
         deadline = time.monotonic() + 60
-        while len(on.encoded_on) < 2 and time.monotonic() < deadline:
+        while (len(on.encoded_on) < 2 or on.encoded_on.total() < 6) and time.monotonic() < deadline:
             time.sleep(0.01)
         nodes.kill_b()
 
