@@ -116,7 +116,7 @@ def _encoders(modality: str) -> str:
     section=CLUSTER,
     default=None,
     metavar="ADDRESS",
-    help="Cluster mode: encode with Ray Data across the workers of the Ray cluster at ADDRESS (auto, local, "
+    help="Cluster mode: encode in Ray tasks spread over the nodes of the Ray cluster at ADDRESS (auto, local, "
     "ray://head:10001) and hold the index shards in Ray actors. Needs ae-retrieval[cluster].",
 )
 @option(

@@ -302,7 +302,7 @@ def _add_stream(
     probe: RecallProbe | None,
 ) -> IndexReport:  # fmt: skip
     t0 = time.perf_counter()
-    batch = commit_every if col.on_cluster else ENCODE_BATCH  # on a cluster one Ray Data job encodes a whole chunk
+    batch = commit_every if col.on_cluster else ENCODE_BATCH  # on a cluster one round of Ray tasks encodes a whole chunk
     result = col.add(
         items, batch_size=batch, progress=progress, commit_every=commit_every, total=total,
         on_codes=probe.update if probe is not None else None, keep_scores=False,
