@@ -16,9 +16,11 @@ from .. import __version__
 from ..errors import InvalidParameterError
 from . import errors
 from .auth import check_pair, protect, read_dependencies
+from .fast import SearchLane
 from .item_paths import ItemPaths
 from .hosts import HostCheck, allowed_names
 from .limits import BODY_TIMEOUT_S, BodyLimit
+from .metrics import Metrics, RequestMetrics, metrics_router
 from .routes import read_router
 from .snapshots import snapshot_router
 from .state import REFRESH_S, Served
@@ -84,11 +86,15 @@ def create_app(
     app.openapi_version = "3.0.3"  # what the bundled Swagger UI (4.x) renders; the schema needs nothing of 3.1
     app.state.served = served
     errors.install(app, served)
+    app.add_middleware(SearchLane, served=served, handlers=app.exception_handlers)  # first: the innermost
     app.add_middleware(BodyLimit, timeout_s=body_timeout_s)
     app.add_middleware(ItemPaths)  # GET and DELETE /items/{id} for any id, '/' included
     writes = protect(app, token, read_token)  # reads behind the read token, if any; writes behind the token
-    app.add_middleware(HostCheck, allowed=hosts)  # added last: the outermost, before anything is answered
+    app.add_middleware(HostCheck, allowed=hosts)  # the outermost but for the metrics, before anything is answered
+    app.state.metrics = Metrics(served, app)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)  # added last: the host check's 400s count too
     app.include_router(read_router(served), dependencies=read_dependencies(app))
+    app.include_router(metrics_router(app.state.metrics), dependencies=read_dependencies(app))  # GET /metrics
     app.include_router(write_router(served, writes))
     app.include_router(snapshot_router(served, writes))  # POST /snapshot: refused until enable_snapshots
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -101,6 +101,10 @@ class Served:
         with self._rw.read_lock():
             yield self._col
 
+    def write_pending(self) -> bool:
+        """Whether a write of this server (or the refresh) holds or awaits the collection: a read now may wait."""
+        return self._writer.locked()
+
     @contextlib.contextmanager
     def writing(self) -> Iterator[Collection]:
         """The collection, for one write; ``Busy`` when another writer keeps it for over ``lock_wait_s``.
