@@ -309,3 +309,13 @@ def test_repair_rebuilds_a_lost_keyword_index_from_the_sources(text_collection):
     assert verify(text_collection).ok
     with retrieval.open(text_collection, device="cpu") as col:
         assert keyword_ids(col, "orbit engine", k=40) == before
+
+
+def test_a_batch_deeper_than_the_collection_with_an_unencodable_query(text_collection):
+    # the one-at-a-time fallback once failed to place a code ranking shorter than the fusion depth
+    with retrieval.open(text_collection, device="cpu") as col:
+        col.add([PART])
+        assert len(col) < 100  # the fusion reads max(2k, 100) deep: more than the collection holds
+        rare, space = col.search_batch([RARE, "orbit launch"], k=5, mode="hybrid")
+        assert [h.id for h in rare] == [PART.id]
+        assert [h.id for h in space] == [h.id for h in col.search("orbit launch", k=5, mode="hybrid")]

@@ -66,7 +66,8 @@ def _code_rankings(
     failed: dict[int, QueryError] = {}
     for q, query in enumerate(queries):  # one at a time, to find the ones that cannot be encoded
         try:
-            keys[q] = col.code_search([query], depth, where, oversample)[1][0]
+            row = col.code_search([query], depth, where, oversample)[1][0]
+            keys[q, : len(row)] = row  # a collection smaller than depth gives a shorter row
         except QueryError as exc:
             failed[q] = exc
     return keys, failed
