@@ -211,6 +211,8 @@ def test_the_api_takes_oversample(built_floats):
         assert found.status_code == 200 and [h["id"] for h in found.json()["hits"]] == expected
         bits = client.get("/search", params={**params, "oversample": 0}).json()["hits"]
         assert [h["id"] for h in bits] == hamming
+        posted = client.post("/search", json={**params, "oversample": 2}).json()["hits"]
+        assert [h["id"] for h in posted] == expected, "POST /search must pass 'oversample' on to the search"
         assert client.get("/search", params={**params, "oversample": 0.5}).status_code in (400, 422)
         assert client.get("/search", params={**params, "oversample": 1000}).status_code == 422
 
