@@ -55,7 +55,7 @@ def serve_cmd(collections: tuple[Path, ...], host: str, port: int, token_file: P
     import uvicorn
 
     from retrieval.server import READ_TOKEN_ENV, create_server_app, read_token, token_from
-    from retrieval.server.protocol import HeaderTimeoutH11
+    from retrieval.server.protocol import HeaderTimeoutHTTP
 
     token = read_token(token_file)
     reads = token_from(read_token_file, READ_TOKEN_ENV)
@@ -83,7 +83,7 @@ def serve_cmd(collections: tuple[Path, ...], host: str, port: int, token_file: P
         click.echo("note: requests must name this machine as localhost or by a name given with --allow-host "
                    "(e.g. --allow-host myhost.lan --allow-host 192.168.1.20); others get 400", err=True)  # fmt: skip
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"),
-                http=HeaderTimeoutH11, timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_CONNECTIONS,
+                http=HeaderTimeoutHTTP, timeout_keep_alive=KEEP_ALIVE_S, limit_concurrency=MAX_CONNECTIONS,
                 timeout_graceful_shutdown=SHUTDOWN_S)  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from retrieval.collection import directory  # noqa: E402
 from retrieval.errors import CollectionError, InvalidParameterError  # noqa: E402
 from retrieval.server.app import create_app  # noqa: E402
 from retrieval.server.errors import redact  # noqa: E402
-from retrieval.server.protocol import HeaderTimeoutH11  # noqa: E402
+from retrieval.server.protocol import HeaderTimeoutH11, HeaderTimeoutHTTP  # noqa: E402
 
 from .test_write_rollback import full_store  # noqa: E402
 
@@ -95,7 +95,7 @@ def test_aer_serve_allows_its_host_and_the_names_given(text_collection, monkeypa
             "--body-timeout", "7"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert started["http"] is HeaderTimeoutH11 and started["timeout_keep_alive"] > 0
+    assert started["http"] is HeaderTimeoutHTTP and started["timeout_keep_alive"] > 0
     assert started["limit_concurrency"] > 0 and started["timeout_graceful_shutdown"] > 0
     with TestClient(started["app"], base_url=LOCAL) as c:
         for host in ("10.1.2.3:8000", "box.lan", "localhost:8000"):
