@@ -151,6 +151,11 @@ CROP_LIMIT = 2.5  # the strongest scale whose crops lie within this factor of th
 VIEW_JITTER = 0.4  # a view's brightness, contrast and saturation vary by up to this factor either way
 VIEW_GREYSCALE = 0.2  # the share of views turned to greyscale
 
+# The pixel part of float codes on aligned sets (retrieval.encoders.pixel_part; why: benchmarks/results/pixel-part)
+PIXEL_DIM = 32  # principal components of the pixels
+PIXEL_WEIGHT = 1.0  # their weight beside the unit code
+ALIGNED_FROM = 1.5  # crop_ratio at CROP_SCALES[0] from which a set counts as aligned (photographs: about 1)
+
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)  # dense-ae's hidden="krizhevsky2011": 3072 → these → the code
 
 
@@ -352,6 +357,9 @@ class ImageAeConfig(RuntimeConfig):
     sparse: float = option(0.0, PENALTY_DOCS["sparse"])
     code_l2: float = option(0.0, PENALTY_DOCS["code_l2"])
     contractive: float = option(0.0, PENALTY_DOCS["contractive"])
+    pixel_part: float | None = option(None, "weight of the top principal components of the pixels appended to a "
+                                      "float code (0: none); unset: chosen from the fit images")  # fmt: skip
+    pixel_dim: int = option(PIXEL_DIM, "the principal components the pixel part keeps")
     codebook: int = option(0, "a VQ codebook of this many codewords per code segment (0: none; not with bits)")
     segments: int = option(8, "with a codebook: the code segments, each replaced by its nearest codeword")
     seed: int = option(0, SEED_DOC)

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ..defaults import (
+    CROP_SCALES,
     KRIZHEVSKY_2011,
     ConvAeConfig,
     DenseAeConfig,
@@ -60,6 +61,7 @@ from ..nn.vq import VectorQuantizer
 from .base import BinaryCapable, CodeWidth, HiddenLayers, binary_note
 from .image_base import PIXELS, ImageEncoder, as_batch
 from .params import check_binarise, check_bits
+from .pixel_part import PixelPart, choose_pixel_part, fit_pixel_part, load_part, part_arrays, part_state
 from .registry import register
 from .torch_weights import load_model_arrays, model_arrays
 
@@ -73,6 +75,14 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
     """Shared fit/encode/save for the image autoencoders; subclasses build the network."""
 
     pretrain_epochs: int = 0  # greedy layer-wise pre-training: the dense model only
+    part_: PixelPart | None = None  # the pixel part appended to the code (retrieval.encoders.pixel_part)
+
+    @property
+    def dim(self) -> int:
+        return super().dim + (self.part_.width if self.part_ is not None else 0)  # type: ignore[misc]
+
+    def _units(self) -> int:
+        return self.config.dim if not self.bits else super()._units()  # the network's width: no pixel part
 
     def _check_options(self) -> None:
         if self.codebook and self.bits:
@@ -202,6 +212,9 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
             self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
         elif self.binarise == "rotation":
             self._fit_rotation(self._real_codes(images))
+        weight, self.training_["pixel part"] = choose_pixel_part(
+            self.pixel_part, self.pixel_dim, bool(self.bits), lambda: crop_ratio(images, CROP_SCALES[0]))
+        self.part_ = fit_pixel_part(images, self.pixel_dim, weight, self.seed) if weight else None
 
     def _choose_width(self, n_images: int) -> dict[str, str]:
         return {}  # the conv model chooses its channels from the fit set's size (where not asked): why, for aer info
@@ -224,7 +237,8 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
     def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Centred codes (or bits) and, if asked, each image's ``pixel_mse``: one forward pass per batch."""
         units, mse = self._encode_units(inputs, errors)
-        return self._finish(units), mse
+        codes = self._finish(units)
+        return (codes if self.part_ is None else self.part_.join(codes, inputs)), mse
 
     @torch.no_grad()
     def _encode_units(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -278,15 +292,17 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
     def _get_state(self) -> dict[str, Any]:
-        return {**super()._get_state(), "mirrored": self.mirrored_}  # what the orientation score turns
+        # mirrored: what the orientation score turns
+        return {**super()._get_state(), "mirrored": self.mirrored_, **part_state(self.part_)}
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_,
-                **self._rotation_arrays()}  # fmt: skip
+                **self._rotation_arrays(), **part_arrays(self.part_)}  # fmt: skip
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
         self.mirrored_ = bool(state.get("mirrored", False))
+        self.part_ = load_part(state, arrays)
         self._set_rotation(arrays)
         self.model_ = load_model_arrays(self._build_all(), arrays, resolve_device(self.device))
         super()._set_arrays(state, arrays)

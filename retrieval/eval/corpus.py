@@ -14,6 +14,9 @@ Archives are streamed by ``load_suite`` and the readers of ``retrieval.sources``
 - ``cifar-<n>``: a seeded class-stratified sample of ``n`` train images; queries as for 20 Newsgroups.
 - ``brown`` (named, not in the default plan): passages of the Brown Corpus by genre, read from where npm or NLTK
   installed it (``retrieval.eval.prose``); queries are a seeded uniform sample of the passages of held-out texts.
+- ``fashion-<n>`` (named, not in the default plan): a seeded class-stratified sample of ``n`` Fashion-MNIST train
+  images, read from where Debian's ``dataset-fashion-mnist`` installed it (``retrieval.eval.images_extra``);
+  queries as for CIFAR-10.
 - ``digits``: scikit-learn's ``load_digits`` (8×8, values 0..16) scaled to 0..255 and brought to 32×32 RGB by
   ``retrieval.images.to_pixels``, leave-one-out.
 """
@@ -32,13 +35,16 @@ from ..errors import InvalidParameterError, SourceError
 from ..images import to_pixels
 from ..sources import Document, ImageItem, is_cifar10, iter_cifar10, iter_items, iter_newsgroups, load_cifar10
 from ..sources.newsgroups import is_newsgroups_archive
+from . import images_extra
 from .labels import sample_queries
 from .prose import brown_notes, brown_passages, find_brown, split_by_text
 
 SEED = 0
 FILES = {"20news": "20news-bydate.tar.gz", "cifar": "cifar-10-binary.tar.gz", "fortunes": "fortunes.jsonl"}
-MODALITY = {"20news": "text", "fortunes": "text", "brown": "text", "cifar": "image", "digits": "image"}
-NAMED_ONLY = ("brown",)  # run when named (--corpora brown): read from an installed package, not the data folder
+MODALITY = {"20news": "text", "fortunes": "text", "brown": "text", "cifar": "image", "digits": "image",
+            "fashion": "image"}
+# run when named (--corpora brown,fashion): read from an installed package, not the data folder
+NAMED_ONLY = ("brown", *images_extra.NAMES)
 SIZES: dict[str, tuple[int | None, ...]] = {"20news": (1000, 3000, None), "cifar": (1000, 3000, 10_000, 50_000)}
 QUICK_SIZES: dict[str, tuple[int | None, ...]] = {"20news": (100, 300), "cifar": (300, 1000)}
 QUERIES, QUICK_QUERIES = 1000, 100
@@ -143,6 +149,8 @@ def check_files(data_dir: Path, names: Sequence[str]) -> None:
                               "--corpora)")  # fmt: skip
         if family == "brown":
             find_brown(data_dir)
+        if family == "fashion":
+            images_extra.find_fashion(data_dir)
 
 
 def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> Iterator[Corpus]:
@@ -179,6 +187,8 @@ def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> I
             yield _leave_one_out("fortunes", items, notes, queries, quick)
         elif family == "brown":
             yield brown(data_dir, queries, quick)
+        elif family == "fashion":
+            yield from fashion(data_dir, wanted, queries, quick)
         else:
             yield _leave_one_out("digits", digits(), {"subset": "all 1,797 images"}, queries, quick)
 
@@ -214,6 +224,24 @@ def brown(data_dir: Path, queries: int, quick: bool = False) -> Corpus:
     notes["query_sample"] = f"seeded uniform sample of the held-out texts' passages (seed {SEED + 1})"
     return Corpus("brown", "brown", "text", "test-vs-train", list(database), [tests[i].label or "" for i in pick],
                   queries=[tests[i].text for i in pick], notes=notes)  # fmt: skip
+
+
+def fashion(data_dir: Path, names: Sequence[str], queries: int, quick: bool = False) -> Iterator[Corpus]:
+    """The ``fashion-<n>`` corpora named (``retrieval.eval.images_extra``): a class-stratified sample of ``n`` train
+    images (quick: ``images_extra.QUICK_SIZE``), queried by one seeded uniform sample of the test split."""
+    folder = images_extra.find_fashion(data_dir)
+    train, train_labels = images_extra.load_split(folder, "train")
+    test, test_labels = images_extra.load_split(folder, "test")
+    pick = _uniform(len(test), queries, SEED + 1)
+    query_labels = [images_extra.CLASSES[t] for t in test_labels[pick]]
+    for name in names:
+        size = images_extra.QUICK_SIZE if quick else int(name.split("-", 1)[1])
+        keep = stratified(train_labels.tolist(), size, SEED)
+        notes = {"subset": f"class-stratified seeded sample of the train split (seed {SEED})"
+                 + (f"; quick: {size} images" if quick else ""), "source": images_extra.LICENCE,
+                 "query_sample": f"seeded uniform sample of the test split (seed {SEED + 1}), the same for every size"}
+        yield Corpus(name, "fashion", "image", "test-vs-train", images_extra.items(train, train_labels, keep),
+                     query_labels, queries=list(test[pick]), notes=notes)  # fmt: skip
 
 
 def digits() -> list[ImageItem]:
