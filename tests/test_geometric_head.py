@@ -90,3 +90,11 @@ def test_a_collection_built_with_it_gives_geometric_outlier_scores(encoder, tmp_
 def test_an_unknown_transformation_set_is_refused():
     with pytest.raises(InvalidParameterError, match="transforms"):
         retrieval.create_encoder("conv-ae", **{**FAST, "transforms": "affine"}).fit(framed(8, seed=1))
+
+
+def test_the_dense_autoencoder_scores_with_the_head_too():
+    """The dense model takes flattened pixels: the score transforms the images before they are flattened."""
+    options = {k: v for k, v in FAST.items() if k != "channels"}
+    dense = retrieval.create_encoder("dense-ae", **options, hidden=(64,)).fit(framed(32, seed=1))
+    scores = dense.orientation_errors(np.concatenate([framed(4, seed=2), noise(4, seed=3)]))
+    assert scores.shape == (8,) and np.isfinite(scores).all()
