@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
 import retrieval
+from cli.main import main
 from retrieval.collection.outliers import AUTO, describe_score, outlier_scores, resolve_score, score_items
 from retrieval.errors import InvalidParameterError
 from retrieval.nn.orientation import Transform, apply_transform, transform_batch, transform_set
@@ -85,6 +87,10 @@ def test_a_collection_built_with_it_gives_geometric_outlier_scores(encoder, tmp_
         assert new[3:].min() > new[:3].max()
         direct = col.encoder.orientation_errors(np.stack([*framed(3, seed=6), *noise(3, seed=7)]))
         np.testing.assert_allclose(new, direct, rtol=1e-5)
+    out = CliRunner().invoke(main, ["outliers", str(tmp_path / "g.aer"), "-k", "2"])
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("score: orientation (") and "72 geometric transformations" in out.output
+    assert "odd-0" in out.output and "odd-1" in out.output and "n-0" not in out.output
 
 
 def test_an_unknown_transformation_set_is_refused():
