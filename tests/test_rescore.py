@@ -157,8 +157,20 @@ def test_collections_without_float_codes_search_as_before(tmp_path, built_floats
 def build_once_plain(tmp_path: Path, docs) -> Path:
     from .conftest import write_corpus
 
-    retrieval.index_source(write_corpus(tmp_path / "corpus", docs), tmp_path / "p.aer", **BINARY)
+    retrieval.index_source(write_corpus(tmp_path / "corpus", docs), tmp_path / "p.aer", **BINARY, keep_float=False)
     return tmp_path / "p.aer"
+
+
+@pytest.mark.parametrize(("options", "kept"), [
+    (BINARY, True),  # bits by rotation: kept unless told not to (defaults.KEEP_FLOAT)
+    ({**BINARY, "binarise": "layer"}, False),  # a binary code layer has no float code to keep
+    ({**FAST_AE}, False),  # float codes are the codes
+])  # fmt: skip
+def test_a_binary_text_collection_keeps_float_codes_by_default(tmp_path, corpus_dir, options, kept):
+    retrieval.index_source(corpus_dir, tmp_path / "d.aer", **options)
+    with retrieval.open(tmp_path / "d.aer", device="cpu") as col:
+        assert (floats.width(col.manifest) == 8) is kept
+        assert len(col.store.float_codes(col.index.keys().tolist())) == (len(col) if kept else 0)
 
 
 @pytest.mark.parametrize(("options", "why"), [
