@@ -51,12 +51,9 @@ AUTO = "auto"  # the best score the collection has: orientation where its encode
 DEFAULT_SCORE = AUTO
 CHOICES = (AUTO, *SCORES)  # what a caller may ask for
 DEFAULT_K = 5  # the k-th nearest stored code the knn score measures the distance to
-# The orientation head (ImageAeConfig.orientation, transforms; retrieval.nn.orientation) is off by default, and
-# with it on, it tells quarter-turns apart unless asked for GEOM's 72 geometric transformations: the geometric head
-# is the anomaly recipe (measured: benchmarks/results/anomaly) but costs CIFAR-10 retrieval (P@10 and P@100 lower on
-# cifar-1000 and cifar-3000 than the same tree's default: benchmarks/studies/geometric-retrieval), makes a fit
-# dearer and its score reads each image 72 times. Anomaly collections take it by recipe: `aer index normal.aer
-# photos/ -o orientation=1 -o transforms=geometric` (docs/encoders.md, "Outliers and what the decoder sees").
+# The orientation head is off by default and tells quarter-turns unless asked (-o transforms=geometric: GEOM's 72):
+# the geometric head, the anomaly recipe (benchmarks/results/anomaly), costs CIFAR-10 retrieval and fit time
+# (benchmarks/studies/geometric-retrieval); docs/encoders.md, "Outliers and what the decoder sees", has the recipe.
 TRANSFORMS = "rotations"
 
 # What `aer index` uses when no --encoder is given, by the source's modality.
