@@ -21,11 +21,12 @@ Test-vs-train corpora rank by the query text. Leave-one-out corpora (fortunes) r
 bits, and its float code where one is used), as the suite does, the item itself left out. Also ranked: ``hybrid``
 (the default search mode: the code ranking fused with BM25), with the bits alone and with re-scoring.
 
-Beside P@10 / P@100: search CPU milliseconds per query (one query at a time, the query already encoded, top 10 (and
-100 for re-scoring at the depth hybrid takes its code ranking): the index search, and for re-scoring the float
-codes' read from the store and the cosines; ``float``: the flat index's search; each query's fastest of ``REPEATS``
-runs, the median over ``TIMED_QUERIES`` queries), and bytes per item on disk: the index's (bits and keys), the float
-codes' in the store (the SQLite file after ``VACUUM`` with and without them, per item), and the flat float index's.
+Beside P@10 / P@100: search CPU milliseconds per query (one query at a time, faiss on one thread, the query already
+encoded, top 10 (and 100 for re-scoring at the depth hybrid takes its code ranking): the index search, and for
+re-scoring the float codes' read from the store and the cosines; ``float``: the flat index's search; each query's
+fastest of ``REPEATS`` runs, the median over ``TIMED_QUERIES`` queries), and bytes per item on disk: the index's
+(bits and keys), the float codes' in the store (the SQLite file after ``VACUUM`` with and without them, per item),
+and the flat float index's.
 
     python benchmarks/rescore.py --data ../shared/data --out runs/rescore --defaults runs/hybrid
     python benchmarks/rescore.py --corpora 20news-3000,fortunes
@@ -45,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
 from indexers import create_index
@@ -66,6 +68,7 @@ BITS = 64
 OVERSAMPLES = (2, 4, 10)
 TIMED_QUERIES = 200  # queries timed one at a time per mode
 REPEATS = 3  # times each is timed (the fastest kept)
+THREADS = faiss.omp_get_max_threads()
 CHUNK = 256
 DEPTH = max(KS)
 TABLES = ("rows", "cost")
@@ -152,9 +155,9 @@ class Rankings:
 
     def timed_ms(self, oversample: float | None, depth: int = 10) -> float:
         """CPU milliseconds of one query's top ``depth`` from its encoded code(s), ``oversample`` as in
-        ``code_search`` (``None``: the float index): the process's CPU time, not the wall clock (on a shared machine
-        that mostly measures waiting for a core), each query's fastest of ``REPEATS`` runs, the median over the
-        queries."""
+        ``code_search`` (``None``: the float index), faiss on one thread: the process's CPU time, not the wall
+        clock (on a shared machine that mostly measures waiting for a core), each query's fastest of ``REPEATS``
+        runs, the median over the queries."""
         n = min(TIMED_QUERIES, len(self.texts))
         if self.own is not None:
             bits, query = self.bits[:n], self.query_floats[:n]
@@ -163,6 +166,7 @@ class Rankings:
             codes = [c for c in codes if c is not None][:n]
             bits, query = np.concatenate([c[0] for c in codes]), np.concatenate([c[1] for c in codes])
         times = []
+        faiss.omp_set_num_threads(1)  # one query at a time: else a thread waiting at OpenMP's barrier burns CPU
         for i in range(len(bits)):
             fastest = np.inf
             for _ in range(REPEATS):
@@ -175,6 +179,7 @@ class Rankings:
                     self.col._rescored(bits[i : i + 1], query[i : i + 1], depth, None, oversample)
                 fastest = min(fastest, time.process_time() - t0)
             times.append(fastest)
+        faiss.omp_set_num_threads(THREADS)
         return round(float(np.median(times)) * 1000, 3)
 
     def _encoded(self, text: str) -> tuple[np.ndarray, np.ndarray] | None:
