@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -210,10 +211,12 @@ def float_store_bytes(path: Path, items: int) -> float:
 
 def binary_collection(default: Path, corpus: Corpus, path: Path, log: Callable[[str], None]) -> float:
     """Make ``path``: the default build's encoder with ``BITS`` bits by rotation, keeping float codes (see the
-    module docstring), the corpus's items added; the seconds it took (0: made before)."""
-    if (path / directory.MANIFEST).exists():
+    module docstring), the corpus's items added; the seconds it took (recorded beside it: reused when made before)."""
+    record = path.parent / f"{path.name}.json"
+    if (path / directory.MANIFEST).exists() and record.exists():
         log(f"  reusing {path}")
-        return 0.0
+        return float(json.loads(record.read_text())["seconds"])
+    shutil.rmtree(path, ignore_errors=True)  # an interrupted one
     t0 = time.perf_counter()
     floats_encoder = load_encoder(default / directory.ENCODER_DIR, device="cpu", progress=False)
     config = {**floats_encoder.get_config(), "bits": BITS, "device": "cpu", "progress": False}
@@ -221,7 +224,9 @@ def binary_collection(default: Path, corpus: Corpus, path: Path, log: Callable[[
     encoder.adopt(floats_encoder, floats_encoder._prepare(contents(corpus.database)))
     with Collection.create(path, encoder, keep_float=True, device="cpu") as col:
         col.add(corpus.database, progress=False)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    record.write_text(json.dumps({"seconds": seconds}))
+    return seconds
 
 
 def run_corpus(corpus: Corpus, out: Path, defaults: Path, log: Callable[[str], None]) -> dict[str, Any]:
