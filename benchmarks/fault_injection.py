@@ -4,10 +4,11 @@ agreeing with the files.
 
     python benchmarks/fault_injection.py --out benchmarks/results/fault-injection
 
-Each scenario (library or server; text or image; add, update, delete, or indexing a new collection) runs once
-without faults to count its write steps (``fault_steps.py``: each fsync, rename, hard link, faiss write, store
-statement and commit). Then, on a fresh copy of the collection each time, the N-th step fails, for every N and
-every error that kind of step can meet, and once more under a really full SQLite file. After each fault:
+Each scenario (library or server; text, image, or binary text keeping float codes; add, update, delete, or indexing
+a new collection) runs once without faults to count its write steps (``fault_steps.py``: each fsync, rename, hard
+link, faiss write, store statement and commit). Then, on a fresh copy of the collection each time, the N-th step
+fails, for every N and every error that kind of step can meet, and once more under a really full SQLite file. After
+each fault:
 
 - the library raised a ``RetrievalError``; the server answered JSON, 507 for a full disk and 503 for another
   storage error. Any other exception escaping, a 500 ``internal_error``, a body that is not JSON or holds
@@ -164,6 +165,10 @@ def scenarios() -> list[Scenario]:
         Scenario("library", "text", "update", lambda c: c.update(upd_t)),
         Scenario("library", "text", "delete", lambda c: c.delete(["doc-01", "doc-02"])),
         Scenario("library", "text", "index", index_new, [ids(INDEXED[i : i + 10]) for i in (0, 10, 20)]),
+        # a binary collection keeping float codes: the float_codes rows written and deleted with the items
+        Scenario("library", "binary", "add", lambda c: c.add(new_t, commit_every=3), [ids(new_t[:3]), ids(new_t[3:])]),
+        Scenario("library", "binary", "update", lambda c: c.update(upd_t)),
+        Scenario("library", "binary", "delete", lambda c: c.delete(["doc-01", "doc-02"])),
         Scenario("library", "image", "add", lambda c: c.add(new_i, commit_every=2), [ids(new_i[:2]), ids(new_i[2:])],
                  anchor="img-00"),  # fmt: skip
         Scenario("library", "image", "update", lambda c: c.update(upd_i), anchor="img-00"),
@@ -272,8 +277,10 @@ class Run:
 
     def __init__(self, tmp: Path, docs: list[Document], imgs: list[ImageItem]) -> None:
         self.tmp, self.copies = tmp, 0
-        self.base = {"text": tmp / "text.aer", "image": tmp / "image.aer"}
+        self.base = {"text": tmp / "text.aer", "image": tmp / "image.aer", "binary": tmp / "binary.aer"}
         retrieval.index_source(docs, self.base["text"], encoder="lsa", dim=8, device="cpu")
+        retrieval.index_source(docs, self.base["binary"], bits=16, keep_float=True, dim=8, hidden=(16,), epochs=2,
+                               teacher="none", device="cpu", progress=False)  # fmt: skip
         retrieval.index_source(imgs, self.base["image"], encoder="pca", dim=8, device="cpu")
         self.faults: list[dict[str, Any]] = []
         self.unfired: list[dict[str, Any]] = []  # a full SQLite file under a write that needed no new page

@@ -39,9 +39,9 @@ HYBRID_DEPTH = 100  # each ranking fused is at least this deep (and twice the hi
 # OVERSAMPLE by Hamming distance and re-scores them exactly with the float codes. KEEP_FLOAT: whether a new binary
 # text collection whose bits come from a float code keeps them when not told. On by default: on every text corpus of
 # the suite, 64 bits re-scored twice as deep as asked had nearly the 32-float code's P@10 (1.04x to 1.12x the bits
-# alone's), for about 140 bytes an item on disk in the store (the index in memory stays the bits) and well under a
-# millisecond a query (benchmarks/results/rescore). OVERSAMPLE 4 rather than 2: the same P@10, and on fortunes a
-# better P@100, for a few more candidates read.
+# alone's), for about 140 bytes an item on disk in the store (the index in memory stays the bits) and a third of a CPU
+# millisecond a query at k = 10 (benchmarks/results/rescore). OVERSAMPLE 4 rather than 2: the same P@10, and on
+# fortunes a better P@100, for a few more candidates read.
 KEEP_FLOAT = True
 OVERSAMPLE = 4
 
