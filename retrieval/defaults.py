@@ -35,13 +35,11 @@ SEARCH_MODE = "hybrid"
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009; LanceDB's default)
 HYBRID_DEPTH = 100  # each ranking fused is at least this deep (and twice the hits asked for)
 
-# Binary collections that keep float codes (retrieval.collection.floats): a search takes the top (offset + k) ×
-# OVERSAMPLE by Hamming distance and re-scores them exactly with the float codes. KEEP_FLOAT: whether a new binary
-# text collection whose bits come from a float code keeps them when not told. On by default: on every text corpus of
-# the suite, 64 bits re-scored twice as deep as asked had nearly the 32-float code's P@10 (1.04x to 1.12x the bits
-# alone's), for about 140 bytes an item on disk in the store (the index in memory stays the bits) and a third of a CPU
-# millisecond a query at k = 10 (benchmarks/results/rescore). OVERSAMPLE 4 rather than 2: the same P@10, and on
-# fortunes a better P@100, for a few more candidates read.
+# Binary collections keeping float codes (collection.floats): a search re-scores the Hamming top (offset + k) ×
+# OVERSAMPLE with them. KEEP_FLOAT, for new binary text collections whose bits come from a float code: on, since on
+# every text corpus of the suite 64 bits re-scored ×2 had nearly the 32-float code's P@10 (1.04x to 1.12x the bits
+# alone's) for ~140 bytes an item in the store (the index stays the bits) and a third of a CPU ms a query at k = 10;
+# ×4: the same P@10 and a better P@100 on fortunes (benchmarks/results/rescore).
 KEEP_FLOAT = True
 OVERSAMPLE = 4
 
