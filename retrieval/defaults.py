@@ -133,7 +133,6 @@ def text_steps(n_rows: int, batch_size: int, in_width: int, taught: bool, epochs
         why = f"at most {cap:,} optimiser steps ({STEP_WORK:,} / {in_width:,} input width: a bounded fit)"
     return StepBudget(n_epochs, n_epochs * per_epoch, f"{n_epochs} epochs of {n_rows:,} texts: {why}")
 
-
 # --- the image autoencoders' rules: training budget, conv width, flips and crops ------------------------------------
 
 IMAGE_EPOCHS = 5
@@ -201,7 +200,6 @@ def choose_crops(asked: float | None, contrastive: float, crop_ratio: Callable[[
     return scale, (f"{scale:g} of each side: crops that size are {ratio:.2f}× as far from the set as the images "
                    f"(limit {CROP_LIMIT}, scales tried {', '.join(map(str, CROP_SCALES))})")  # fmt: skip
 
-
 # --- each encoder's options -----------------------------------------------------------------------------------------
 
 OPTION_DOC = "doc"  # the metadata key of an option's one-line description
@@ -210,7 +208,6 @@ OPTION_DOC = "doc"  # the metadata key of an option's one-line description
 def option(default: Any, doc: str) -> Any:
     """A config field: an encoder option, its default and what it does."""
     return field(default=default, metadata={OPTION_DOC: doc})
-
 
 DIM_DOC = "code width in floats (with bits by rotation: the width of the floats the bits come from)"
 BITS_DOC = "binary codes of this many bits (a multiple of 8) instead of dim floats, compared by Hamming distance"
@@ -228,7 +225,6 @@ PENALTY_DOCS = {
 }
 TIED_DOC = "the decoder's weights are the encoder's, transposed"
 PRETRAIN_DOC = "greedy layer-wise pre-training: epochs per layer before the whole network trains (0: none)"
-
 
 RUNTIME_OPTIONS = ("device", "progress")  # options that say where and how an encoder runs: never saved
 
@@ -400,7 +396,6 @@ class PixelsConfig:
     """The 3,072 pixel values, compared by L2 (nothing to fit, no options)."""
 
     modality: ClassVar[str] = "image"
-
 
 # The encoders `--encoder` names, text first, each modality's default first: the registered encoders use these
 # (tests/test_encoder_options.py checks that the two agree).
