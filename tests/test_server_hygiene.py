@@ -8,7 +8,6 @@ import contextlib
 import json
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from retrieval.server.app import create_app  # noqa: E402
 from retrieval.server.errors import redact  # noqa: E402
 from retrieval.server.protocol import HeaderTimeoutH11, HeaderTimeoutHTTP  # noqa: E402
 
+from .live_server import serve_in_thread  # noqa: E402
 from .test_write_rollback import full_store  # noqa: E402
 
 TOKEN = "test-token-0123456789"
@@ -258,23 +258,8 @@ class QuickHeaders(HeaderTimeoutH11):
 @contextlib.contextmanager
 def live(app) -> Iterator[int]:
     """``app`` served by uvicorn (headers due within 0.5 s) on a free loopback port, in a thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=QuickHeaders, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            thread.join(0.05)
-        assert server.started
+    with serve_in_thread(app, http=QuickHeaders, lifespan="off") as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def read_all(sock: socket.socket) -> bytes:

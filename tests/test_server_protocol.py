@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("httpx")
-import uvicorn  # noqa: E402
 
 from retrieval.server import protocol  # noqa: E402
 from retrieval.server.app import create_app  # noqa: E402
 
+from .live_server import serve_in_thread  # noqa: E402
 from .test_server_hygiene import answer_of, read_all, read_response  # noqa: E402
 
 httptools = pytest.importorskip("httptools")
@@ -29,23 +28,8 @@ def test_aer_serve_runs_httptools_where_it_is_installed():
 def live(app, http: type) -> Iterator[int]:
     """``app`` served by uvicorn with ``http`` (headers due within 0.5 s) on a free loopback port, in a thread."""
     quick = type("Quick", (http,), {"header_timeout_s": 0.5})
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=quick, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            thread.join(0.05)
-        assert server.started
+    with serve_in_thread(app, http=quick, lifespan="off") as port:
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.parametrize("http", ["HeaderTimeoutHttpTools", "HeaderTimeoutH11"])

@@ -4,8 +4,6 @@ writes need the write token, and the read token there is a 403 that says so; the
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from retrieval.errors import InvalidParameterError  # noqa: E402
 from retrieval.server import create_app, create_server_app  # noqa: E402
 from retrieval.server.auth import ReadCheck, token_from  # noqa: E402
+
+from .live_server import serve_in_thread  # noqa: E402
 
 WRITE = "write-token-0123456789"
 READ = "read-token-9876543210"
@@ -180,22 +180,8 @@ def test_aer_serve_takes_the_read_token_from_a_file_or_the_environment(text_coll
 @contextlib.contextmanager
 def live(app) -> Iterator[str]:
     """``app`` served by uvicorn on a free loopback port, in a thread; its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(600):
-            if server.started:
-                break
-            thread.join(0.05)
-        assert server.started
+    with serve_in_thread(app) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.browser
