@@ -1,17 +1,13 @@
 """Every default, and every rule that chooses a value from the data, in one place: ``aer info`` cites this module.
 
 - what the collections and the commands default to (``aer index``, ``aer eval``, ``aer outliers``);
-- each encoder's options: one frozen dataclass per encoder (``AeConfig``, ``ConvAeConfig``, ...), a field per
-  option with its default and a one-line description (``OPTION_DOC`` in the field's metadata), read by
-  ``aer encoders NAME``, by the documentation's options table (``retrieval.encoders.catalog``) and by the encoders,
-  whose constructors take these fields and keep them as given (``encoder.config``);
-- the rules that read the fit data to decide what an option left unset means: the text autoencoder's vocabulary,
-  teacher and training budget; the image autoencoders' budget, network width, flips and crops. Each returns its
-  choice with the reason ``aer info`` shows (the encoder's ``training`` record).
-
-Why each value is what it is, with the measurements behind it: docs/encoders.md and docs/results.md. Only the
-standard library is imported here, so the CLI builds its options and lists the encoders without loading torch,
-faiss or scikit-learn.
+- each encoder's options: one frozen dataclass per encoder (``AeConfig``, ``ConvAeConfig``, ...), a field per option
+  with its default and a one-line description (``OPTION_DOC``), read by ``aer encoders NAME``, the docs' options
+  table (``retrieval.encoders.catalog``) and the encoders' constructors (kept as ``encoder.config``);
+- the rules that read the fit data to decide what an option left unset means (the text autoencoder's vocabulary,
+  teacher and budget; the image autoencoders' budget, width, flips, crops and pixel part), each with the reason
+  ``aer info`` shows. Why each value is what it is: docs/encoders.md and docs/results.md. Only the standard
+  library is imported here, so the CLI builds its options without loading torch, faiss or scikit-learn.
 """
 
 from __future__ import annotations
