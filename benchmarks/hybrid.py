@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.bench.general import build_default
-from retrieval.bench.record import provenance, write_results
+from retrieval.bench.record import keep_earlier_rows, provenance, write_results
 from retrieval.collection import Collection
 from retrieval.collection import hybrid as modes
 from retrieval.collection import keywords
@@ -239,12 +239,7 @@ def main() -> None:
         **provenance(),
         **{table: [] for table in TABLES},
     }
-    previous = args.results / "results.json"
-    if previous.exists():  # keep the corpora an earlier run of the same commit measured and this one does not
-        old = json.loads(previous.read_text())
-        if old.get("commit") == results["commit"]:
-            for table in TABLES:
-                results[table] = [r for r in old.get(table, []) if r["corpus"] not in names]
+    keep_earlier_rows(args.results, results, TABLES, names)
     order = {name: i for i, name in enumerate(TEXT_CORPORA)}
     for name in sorted((n for n in names if n in order), key=order.get):  # one corpus at a time, in this order
         corpus = next(load_corpora(args.data, [name]))

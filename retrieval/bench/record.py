@@ -91,6 +91,18 @@ def provenance(command: str | None = None) -> dict[str, Any]:
     }
 
 
+def keep_earlier_rows(out: str | Path, results: dict[str, Any], tables: tuple[str, ...], measured: list[str]) -> None:
+    """Fill ``results``' ``tables`` with the rows of an earlier ``results.json`` in ``out`` made at the same commit,
+    for the corpora this run does not measure again (``measured``), so a run of some corpora keeps the others."""
+    previous = Path(out) / RESULTS
+    if not previous.exists():
+        return
+    old = json.loads(previous.read_text())
+    if old.get("commit") == results["commit"]:
+        for table in tables:
+            results[table] = [r for r in old.get(table, []) if r["corpus"] not in measured]
+
+
 def write_results(out: str | Path, results: dict[str, Any]) -> Path:
     """Write ``results.json`` and the page rendered from it (``README.md``, with any ``notes.md`` in ``out``) into
     ``out``; each file is replaced whole (written beside it, then renamed), so a failed write leaves the previous
