@@ -47,9 +47,16 @@ def test_small_corpora_train_to_the_floor_large_ones_stop_at_the_cap():
 
 
 def test_teacher_sample_and_vocabulary_floor():
-    assert teacher_sample(50, 2000) == 50  # a few texts: all of them
-    assert teacher_sample(100_000, 2000) == 2000  # never more than the cap
-    assert [teacher_sample(n, 2000) for n in (1, 1999, 2000, 5_000)] == [1, 1999, 2000, 2000]
+    full = [256] * 100_000  # texts of a full window or more: the budget is that many texts
+    assert teacher_sample(full[:50], 2000, 256) == 50  # a few texts: all of them
+    assert teacher_sample(full, 2000, 256) == 2000
+    assert [teacher_sample([999] * n, 2000, 256) for n in (1, 1999, 2000, 5_000)] == [1, 1999, 2000, 2000]
+    # shorter texts count for what is read of them: a quarter window each, four times the texts
+    assert teacher_sample([64] * 100_000, 2000, 256) == 8000
+    assert teacher_sample([64] * 5000, 2000, 256) == 5000  # all of them where they fit
+    # in their order: the sample stops at the first text past the budget
+    assert teacher_sample([100, 100, 100, 1], 1, 256) == 2
+    assert teacher_sample([0, 0], 1, 256) == 2  # an empty text still counts (at least one token)
     assert min_df(99) == 1 and min_df(100) == 2
 
 

@@ -106,7 +106,7 @@ def test_a_taught_encoder_saves_its_word_vectors_and_encodes_without_the_teacher
 
 
 @pytest.mark.slow
-def test_the_teacher_sees_a_seeded_sample_of_at_most_teacher_docs(texts, monkeypatch):
+def test_the_teacher_reads_a_seeded_sample_within_its_reading_budget(texts, monkeypatch):
     embedded: list[str] = []
 
     def slow_embed(batch, *args, **kwargs):  # the real teacher, a known 0.2 s slower per call
@@ -116,10 +116,16 @@ def test_the_teacher_sees_a_seeded_sample_of_at_most_teacher_docs(texts, monkeyp
 
     monkeypatch.setattr(teacher_module, "embed", slow_embed)
     t0 = time.perf_counter()
-    info = create_encoder("ae", **SMALL, teacher_docs=40).fit(texts).training_info()
+    info = create_encoder("ae", **SMALL, teacher_docs=1, seed=3).fit(texts).training_info()
     fit_s = time.perf_counter() - t0
-    assert info["teacher_docs"] == f"40 of {len(texts)} fit texts (seeded uniform sample)"
-    assert len(embedded) == 40 and set(embedded) <= set(texts)
+    window = sentence_module._model("cpu").max_seq_length
+    assert info["teacher_docs"] == (f"{len(embedded)} of {len(texts)} fit texts (seeded uniform sample, read within "
+                                    f"1 × {window} tokens)")  # fmt: skip
+    # short texts: more of them than the budget's one text, as many as one full window of reading holds
+    tokens = [len(ids) for ids in sentence_module._model("cpu").tokenizer(texts)["input_ids"]]
+    read = sum(tokens[texts.index(t)] for t in embedded)
+    assert 1 < len(embedded) < len(texts) and set(embedded) <= set(texts)
+    assert window - max(tokens) < read <= window
     # the seconds spent embedding are counted: at least the calls' sleeps, at most the whole fit
     assert 0.2 <= info["teacher_s"] <= fit_s + 0.05
 

@@ -19,15 +19,16 @@ picks the teacher: ``retrieval.defaults``; the measurements: docs/encoders.md an
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from ..defaults import DEFAULT_TEACHER, NO_TEACHER, TEACHER_TEMPERATURE
+from ..defaults import DEFAULT_TEACHER, NO_TEACHER, TEACHER_TEMPERATURE, teacher_sample
 from ..device import resolve_device
 from ..progress import bar as progress_bar
 from .params import invalid
@@ -35,6 +36,7 @@ from .sentence import MODEL_NAME, SentenceModels, embed
 from .token_vectors import token_table, word_vectors
 
 PROGRESS_STEP = 256  # texts embedded between two updates of the teacher's progress bar
+TOKENISE_CHUNK = 1024  # texts tokenised at a time while the reading budget is counted
 
 
 def check_teacher(teacher: str, owner: str) -> None:
@@ -57,9 +59,10 @@ class TeacherSignal:
     embeddings: torch.Tensor  # their unit-length embeddings, (len(positions), d)
     word_vectors: np.ndarray  # unit-length vectors of the vocabulary's words, (vocab, d) float32
     seconds: float  # spent embedding
-
+    budget: str = ""  # the reading budget the sample was drawn within
     def info(self, n_fit: int) -> dict[str, object]:
-        return {"teacher_docs": f"{len(self.positions):,} of {n_fit:,} fit texts (seeded uniform sample)",
+        return {"teacher_docs": f"{len(self.positions):,} of {n_fit:,} fit texts (seeded uniform sample, "
+                                f"{self.budget})",
                 "teacher_s": round(self.seconds, 1)}  # fmt: skip
 
 
@@ -67,14 +70,18 @@ def teach(
     texts: Sequence[str], vocabulary: Sequence[str], teacher: str, *, max_docs: int, seed: int, device: str,
     progress: bool, max_tokens: int | None = None,
 ) -> TeacherSignal:  # fmt: skip
-    """Embed a seeded sample of at most ``max_docs`` of ``texts`` (their first ``max_tokens`` tokens), and every
-    vocabulary word, with ``teacher`` (loaded once for this call, and let go after it)."""
+    """Embed a seeded sample of ``texts`` (their first ``max_tokens`` tokens) and every vocabulary word with
+    ``teacher`` (loaded once for this call, and let go after it). The sample is what fits in ``max_docs`` full
+    windows of the teacher's reading (``defaults.teacher_sample``): ``max_docs`` texts or more, all of them where
+    they fit."""
     t0 = time.perf_counter()
-    n = len(texts)
-    rng = np.random.default_rng(seed)
-    positions = np.arange(n) if n <= max_docs else np.sort(rng.permutation(n)[:max_docs])
     name = model_name(teacher)
     models = SentenceModels()  # the teacher is needed while fitting only: no process-wide cache keeps it
+    model = models.get(resolve_device(device), name)
+    window = model.max_seq_length if max_tokens is None else min(model.max_seq_length, max_tokens)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    count = teacher_sample(read_lengths(texts, order, model.tokenizer, window), max_docs, window)
+    positions = np.sort(order[:count])
     words = teacher_word_vectors(vocabulary, name, device, progress, models)
     # longest first, so each chunk's batches pad little (model.encode sorts within the texts it is given)
     order = sorted(range(len(positions)), key=lambda j: -len(texts[positions[j]]))
@@ -85,7 +92,16 @@ def teach(
             emb[chunk] = embed([texts[positions[j]] for j in chunk], device, False, model=name, max_tokens=max_tokens,
                                models=models)  # fmt: skip
             shown.update(len(chunk))
-    return TeacherSignal(positions, torch.from_numpy(emb), words, time.perf_counter() - t0)
+    budget = f"read within {max_docs:,} × {window} tokens"
+    return TeacherSignal(positions, torch.from_numpy(emb), words, time.perf_counter() - t0, budget)
+
+
+def read_lengths(texts: Sequence[str], order: np.ndarray, tokenizer: Any, window: int) -> Iterator[int]:
+    """The tokens the teacher reads of each text (at most ``window``, its special tokens included), in ``order``,
+    tokenised a chunk at a time as they are asked for: choosing the sample costs a small part of embedding it."""
+    for start in range(0, len(order), TOKENISE_CHUNK):
+        chunk = [texts[i] for i in order[start : start + TOKENISE_CHUNK]]
+        yield from (len(ids) for ids in tokenizer(chunk, truncation=True, max_length=window)["input_ids"])
 
 
 def teacher_word_vectors(

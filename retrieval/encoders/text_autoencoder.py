@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from sklearn.preprocessing import normalize
 
 from ..bag_of_words import BagOfWords
-from ..defaults import NO_TEACHER, AeConfig, min_df, teacher_for, teacher_sample, text_steps, vocabulary_note
+from ..defaults import NO_TEACHER, AeConfig, min_df, teacher_for, text_steps, vocabulary_note
 from ..device import resolve_device
 from ..nn.dense import DenseAutoencoder
 from ..nn.pretraining import pretrain_layers
@@ -140,7 +140,7 @@ class TextAutoencoder(CodeWidth, HiddenLayers, BinaryCapable, TextEncoder):
         signal = None
         if self._taught():
             signal = teach(list(items), self.bag_of_words_.vocabulary_, self._teacher(),
-                           max_docs=teacher_sample(len(items), self.teacher_docs), seed=self.seed, device=self.device,
+                           max_docs=self.teacher_docs, seed=self.seed, device=self.device,
                            progress=self.progress)  # fmt: skip
         self._train(counts, signal)
 
