@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -61,11 +62,9 @@ MIN_DF_TEXTS = 100  # from this many fit texts on, a vocabulary word must occur 
 
 NO_TEACHER = "none"
 DEFAULT_TEACHER = "minilm"  # the bundled all-MiniLM-L6-v2
-# The teacher's reading budget: TEACHER_DOCS texts of its full window (MiniLM reads at most 256 tokens of a text).
-# Reading is the teacher's cost, so shorter texts count for what it reads of them: a corpus of quotations or titles
-# is read in far larger numbers for the same seconds. Counted in texts it was 2,000 whatever their length, and on
-# fortunes (short quotations) the codes reached 0.80x MiniLM's P@10 taught on 2,000 of 11,900 texts and 0.90x on
-# all of them, for the teacher seconds of 2,000 newsgroup posts (benchmarks/results/general).
+# The teacher's reading budget: TEACHER_DOCS texts of its full window (MiniLM's 256 tokens); shorter texts count for
+# what it reads of them, so short quotations are taught in far larger numbers for the same teacher seconds
+# (benchmarks/results/student-gap: what a 2,000-text sample cost the codes on fortunes).
 TEACHER_DOCS = 2000
 TEACHER_TEMPERATURE = 0.05  # of the softmaxes over a batch's similarities in the teacher's loss term
 
@@ -99,16 +98,10 @@ def teacher_for(asked: str | None, binary_layer: bool) -> str:
 
 
 def teacher_sample(read_tokens: Iterable[int], docs: int, window: int) -> int:
-    """How many fit texts the teacher embeds, taking them in their seeded order: as many as fit in ``docs`` full
-    windows of reading, each counting for the tokens read of it (``read_tokens``, at most ``window`` each). At least
-    ``docs`` texts (or all of them): a text never counts for more than a full window."""
-    budget, total, count = docs * window, 0, 0
-    for tokens in read_tokens:
-        total += min(max(int(tokens), 1), window)
-        if total > budget:
-            break
-        count += 1
-    return count
+    """How many fit texts the teacher embeds, taken in their seeded order: as many as fit in ``docs`` full windows
+    of reading, each counting for the tokens read of it (``read_tokens``, at least 1 and at most ``window``)."""
+    read = itertools.accumulate(min(max(int(tokens), 1), window) for tokens in read_tokens)
+    return sum(1 for _ in itertools.takewhile(lambda total: total <= docs * window, read))
 
 
 @dataclass(frozen=True)
