@@ -60,6 +60,7 @@ class TeacherSignal:
     word_vectors: np.ndarray  # unit-length vectors of the vocabulary's words, (vocab, d) float32
     seconds: float  # spent embedding
     budget: str = ""  # the reading budget the sample was drawn within
+
     def info(self, n_fit: int) -> dict[str, object]:
         return {"teacher_docs": f"{len(self.positions):,} of {n_fit:,} fit texts (seeded uniform sample, "
                                 f"{self.budget})",
