@@ -47,8 +47,9 @@ DEFAULT_SCORE = AUTO
 CHOICES = (AUTO, *SCORES)  # what a caller may ask for
 DEFAULT_K = 5  # the k-th nearest stored code the knn score measures the distance to
 # The orientation head is off by default and tells quarter-turns unless asked (-o transforms=geometric: GEOM's 72):
-# the geometric head, the anomaly recipe (one-class AUC not yet measured), costs CIFAR-10 retrieval and fit time
-# (benchmarks/studies/geometric-retrieval); docs/encoders.md, "Outliers and what the decoder sees", has the recipe.
+# the geometric head, the anomaly recipe (one-class AUC on four tasks: benchmarks/studies/anomaly-geometric), costs
+# CIFAR-10 retrieval and fit time (studies/geometric-retrieval); docs/encoders.md, "Outliers and what the decoder
+# sees", has the recipe.
 TRANSFORMS = "rotations"
 
 # What `aer index` uses when no --encoder is given, by the source's modality.
