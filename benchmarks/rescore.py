@@ -52,7 +52,7 @@ import numpy as np
 
 from indexers import create_index
 from retrieval.bench.general import build_default
-from retrieval.bench.record import keep_earlier_rows, provenance, write_results
+from retrieval.bench.record import measure_by_corpus, provenance
 from retrieval.collection import Collection, directory, floats
 from retrieval.collection import hybrid as modes
 from retrieval.collection.database import sqlite_size
@@ -293,15 +293,13 @@ def main() -> None:
         **provenance(),
         **{table: [] for table in TABLES},
     }
-    keep_earlier_rows(args.results, results, TABLES, names)
-    order = {name: i for i, name in enumerate(TEXT_CORPORA)}
-    for name in sorted((n for n in names if n in order), key=order.get):
+
+    def measure(name: str) -> dict[str, dict[str, Any]]:
         corpus = next(load_corpora(args.data, [name]))
         print(f"{corpus.name}: {len(corpus.database)} items, {len(corpus.query_labels)} queries, {corpus.protocol}")
-        done = run_corpus(corpus, args.out, args.defaults, print)
-        for table in TABLES:
-            results[table] = sorted([*results[table], done[table]], key=lambda r: order[r["corpus"]])
-        write_results(args.results, results)
+        return run_corpus(corpus, args.out, args.defaults, print)
+
+    measure_by_corpus(args.results, results, TABLES, names, TEXT_CORPORA, measure)
     print(f"wrote {args.results / 'results.json'}")
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,22 @@ def keep_earlier_rows(out: str | Path, results: dict[str, Any], tables: tuple[st
     if old.get("commit") == results["commit"]:
         for table in tables:
             results[table] = [r for r in old.get(table, []) if r["corpus"] not in measured]
+
+
+def measure_by_corpus(
+    out: str | Path, results: dict[str, Any], tables: tuple[str, ...], names: Sequence[str], order: Sequence[str],
+    measure: Callable[[str], dict[str, dict[str, Any]]],
+) -> None:  # fmt: skip
+    """Fill ``results``' ``tables`` one corpus at a time: an earlier run's rows for the corpora not in ``names``
+    (``keep_earlier_rows``), then ``measure(name)`` (a row per table) for each of ``names`` that ``order`` lists, in
+    that order, the rows kept in that order and ``results`` written into ``out`` after every corpus."""
+    keep_earlier_rows(out, results, tables, list(names))
+    rank = {name: i for i, name in enumerate(order)}
+    for name in sorted((n for n in names if n in rank), key=rank.__getitem__):
+        done = measure(name)
+        for table in tables:
+            results[table] = sorted([*results[table], done[table]], key=lambda r: rank[r["corpus"]])
+        write_results(out, results)
 
 
 def write_results(out: str | Path, results: dict[str, Any]) -> Path:
