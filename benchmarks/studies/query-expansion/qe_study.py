@@ -19,34 +19,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from retrieval.bench.record import provenance, write_results
+from retrieval.bench.student_gap import cosine_ranking, ranked_labels, unit
+from retrieval.bench.student_gap import scores as precision
 from retrieval.collection import Collection
 from retrieval.eval.corpus import Corpus, load_corpora
-from retrieval.eval.metrics import precision_by_label
 
 HERE = Path(__file__).resolve().parent
 KS = (10, 100)
 HITS = (1, 2, 3, 5, 10)  # m: the hits (or neighbours) averaged in
 ALPHAS = (0, 3)  # the weights' power: 0 a plain sum, 3 the near ones count most
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def search(database: np.ndarray, queries: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosine top ``depth`` (scores, rows) of ``queries`` among ``database``."""
-    index = faiss.IndexFlatIP(database.shape[1])
-    index.add(unit(database))
-    return index.search(unit(queries), depth)
-
-
-def without(rows: np.ndarray, own: np.ndarray, depth: int) -> np.ndarray:
-    """Each query's rows with its own item dropped, cut to ``depth``."""
-    return np.array([[r for r in row if r != mine][:depth] for row, mine in zip(rows.tolist(), own.tolist())])
 
 
 def averaged(vectors: np.ndarray, centres: np.ndarray, neighbours: np.ndarray, alpha: float) -> np.ndarray:
@@ -60,24 +44,23 @@ def scores(vectors: np.ndarray, own: np.ndarray, corpus: Corpus, labels: list[st
     """P@k of the plain ranking, of α-QE and of DBA (and DBA with α-QE on top) over the grid."""
     depth = max(KS)
 
-    def p(rows: np.ndarray) -> dict[str, float]:
-        ranked = [[labels[r] for r in row] for row in without(rows, own, depth)]
-        return {m: round(v, 4) for m, v in precision_by_label(corpus.query_labels, ranked, KS).items()}
+    def p(ranking: np.ndarray) -> dict[str, float]:
+        return precision(corpus.query_labels, ranked_labels(ranking, labels))
 
     queries = vectors[own]
-    _, first = search(vectors, queries, depth + 1)
+    first = cosine_ranking(vectors, queries, depth, own)
     out = {"plain": p(first)}
     for m in HITS:
         for alpha in ALPHAS:
-            expanded = averaged(vectors, queries, without(first, own, m), alpha)
-            out[f"α-QE m={m} α={alpha}"] = p(search(vectors, expanded, depth + 2)[1])
-    _, near = search(vectors, vectors, max(HITS) + 1)  # itself first
+            expanded = averaged(vectors, queries, first[:, :m], alpha)
+            out[f"α-QE m={m} α={alpha}"] = p(cosine_ranking(vectors, expanded, depth, own))
+    near = cosine_ranking(vectors, vectors, max(HITS) + 1)  # itself first
     for m in (2, 3, 5):
         augmented = averaged(vectors, vectors, near[:, 1 : m + 1], 3)
-        out[f"DBA m={m} α=3"] = p(search(augmented, augmented[own], depth + 1)[1])
-        _, again = search(augmented, augmented[own], depth + 1)
-        expanded = averaged(augmented, augmented[own], without(again, own, 3), 0)
-        out[f"DBA m={m} α=3, then α-QE m=3"] = p(search(augmented, expanded, depth + 2)[1])
+        again = cosine_ranking(augmented, augmented[own], depth, own)
+        out[f"DBA m={m} α=3"] = p(again)
+        expanded = averaged(augmented, augmented[own], again[:, :3], 0)
+        out[f"DBA m={m} α=3, then α-QE m=3"] = p(cosine_ranking(augmented, expanded, depth, own))
     return out
 
 
