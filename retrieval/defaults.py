@@ -24,19 +24,17 @@ DEFAULT_FIT_SAMPLE = 100_000  # items the vocabulary, the encoder and an IVF qua
 DEFAULT_QUERIES = 1000  # labelled items drawn as queries by ``aer eval`` (retrieval.eval.labels)
 
 # Search modes (retrieval.collection.hybrid): the nearest codes, BM25 over the words, or the two fused by reciprocal
-# rank fusion. SEARCH_MODE is the default of text collections that keep a keyword index (others search their codes):
-# hybrid had the best P@10 of the three on every text corpus of `aer bench general`, 1.06x to 1.12x the better of
-# the codes and BM25, at some cost in P@100 on 20 Newsgroups (benchmarks/results/hybrid).
+# rank fusion. SEARCH_MODE, the default where a text collection keeps a keyword index: hybrid, the best P@10 of the
+# three on every text corpus of `aer bench general`, at some cost in P@100 on 20 Newsgroups (results/hybrid).
 SEARCH_MODES = ("codes", "keyword", "hybrid")
 SEARCH_MODE = "hybrid"
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009; LanceDB's default)
 HYBRID_DEPTH = 100  # each ranking fused is at least this deep (and twice the hits asked for)
 
 # Binary collections keeping float codes (collection.floats): a search re-scores the Hamming top (offset + k) ×
-# OVERSAMPLE with them. KEEP_FLOAT, for new binary text collections whose bits come from a float code: on, since on
-# every text corpus of the suite 64 bits re-scored ×2 had nearly the 32-float code's P@10 (1.04x to 1.12x the bits
-# alone's) for ~140 bytes an item in the store (the index stays the bits) and a third of a CPU ms a query at k = 10;
-# ×4: the same P@10 and a better P@100 on fortunes (benchmarks/results/rescore).
+# OVERSAMPLE with them. KEEP_FLOAT, for new binary text collections whose bits come from a float code: on, since the
+# re-scored bits came close to the float code's P@10 on every text corpus for a little store room and query time;
+# ×4 for a better P@100 on fortunes (benchmarks/results/rescore).
 KEEP_FLOAT = True
 OVERSAMPLE = 4
 
@@ -46,10 +44,9 @@ AUTO = "auto"  # the best score the collection has: orientation where its encode
 DEFAULT_SCORE = AUTO
 CHOICES = (AUTO, *SCORES)  # what a caller may ask for
 DEFAULT_K = 5  # the k-th nearest stored code the knn score measures the distance to
-# The orientation head is off by default and tells quarter-turns unless asked (-o transforms=geometric: GEOM's 72):
-# the geometric head, the anomaly recipe (one-class AUC on four tasks: benchmarks/studies/anomaly-geometric), costs
-# CIFAR-10 retrieval and fit time (studies/geometric-retrieval); docs/encoders.md, "Outliers and what the decoder
-# sees", has the recipe.
+# The orientation head is off by default and tells quarter-turns unless asked (-o transforms=geometric: GEOM's 72,
+# the anomaly recipe in docs/encoders.md; studies/anomaly-geometric): it costs CIFAR-10 retrieval and fit time
+# (benchmarks/studies/geometric-retrieval).
 TRANSFORMS = "rotations"
 
 # What `aer index` uses when no --encoder is given, by the source's modality.
