@@ -5,8 +5,8 @@
   with its default and a one-line description (``OPTION_DOC``), read by ``aer encoders NAME``, the docs' options
   table (``retrieval.encoders.catalog``) and the encoders' constructors (kept as ``encoder.config``);
 - the rules that read the fit data to decide what an option left unset means (the text autoencoder's vocabulary,
-  teacher and budget; the image autoencoders' budget, width, flips, crops and pixel part), each with the reason
-  ``aer info`` shows. Why each value is what it is: docs/encoders.md and docs/results.md. Only the standard
+  teacher and budget; the image autoencoders' budget, width, flips, crops, pixel and graph parts), each with the
+  reason ``aer info`` shows. Why each value is what it is: docs/encoders.md and docs/results.md. Only the standard
   library is imported here, so the CLI builds its options without loading torch, faiss or scikit-learn.
 """
 
@@ -153,6 +153,9 @@ VIEW_GREYSCALE = 0.2  # the share of views turned to greyscale
 PIXEL_DIM = 32  # principal components of the pixels
 PIXEL_WEIGHT = 1.0  # their weight beside the unit code
 ALIGNED_FROM = 1.5  # crop_ratio at CROP_SCALES[0] from which a set counts as aligned (photographs: about 1)
+# and, with it, the graph part (retrieval.encoders.graph_part; why: benchmarks/results/graph-part)
+GRAPH_DIM, GRAPH_NEIGHBOURS, GRAPH_WEIGHT = 16, 5, 1.0  # eigenvectors, neighbours in the graph, weight
+GRAPH_ANCHORS = 10_000  # fit images the graph is built on at most (a seeded sample beyond)
 
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)  # dense-ae's hidden="krizhevsky2011": 3072 → these → the code
 
@@ -356,6 +359,8 @@ class ImageAeConfig(RuntimeConfig):
     pixel_part: float | None = option(None, "weight of the top principal components of the pixels appended to a "
                                       "float code (0: none); unset: chosen from the fit images")  # fmt: skip
     pixel_dim: int = option(PIXEL_DIM, "the principal components the pixel part keeps")
+    graph_part: float | None = option(None, "weight of the fit images' neighbour-graph eigenvectors appended to a "
+                                      "float code (0: none); unset: with the pixel part")  # fmt: skip
     codebook: int = option(0, "a VQ codebook of this many codewords per code segment (0: none; not with bits)")
     segments: int = option(8, "with a codebook: the code segments, each replaced by its nearest codeword")
     seed: int = option(0, SEED_DOC)

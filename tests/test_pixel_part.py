@@ -55,7 +55,7 @@ def test_part_is_capped_by_the_fit_set() -> None:
 
 def test_conv_ae_on_an_aligned_set_keeps_a_pixel_part(tmp_path: Path) -> None:
     images = aligned_images()
-    enc = create_encoder("conv-ae", pixel_dim=6, **FAST)
+    enc = create_encoder("conv-ae", pixel_dim=6, graph_part=0.0, **FAST)  # the graph part: tests/test_graph_part.py
     enc.fit(images)
     codes = enc.encode(images)
     assert enc.dim == 8 + 6 and codes.shape == (60, 14)

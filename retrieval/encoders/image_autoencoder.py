@@ -59,6 +59,8 @@ from ..nn.regularizers import code_penalty, contractive_penalty
 from ..nn.training import seeded_fit, train
 from ..nn.vq import VectorQuantizer
 from .base import BinaryCapable, CodeWidth, HiddenLayers, binary_note
+from .graph_part import GraphPart, anchor_sample, choose_graph_part, fit_graph_part, graph_arrays, graph_state
+from .graph_part import load_graph
 from .image_base import PIXELS, ImageEncoder, as_batch
 from .params import check_binarise, check_bits
 from .pixel_part import PixelPart, choose_pixel_part, fit_pixel_part, load_part, part_arrays, part_state
@@ -77,10 +79,12 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
 
     pretrain_epochs: int = 0  # greedy layer-wise pre-training: the dense model only
     part_: PixelPart | None = None  # the pixel part appended to the code (retrieval.encoders.pixel_part)
+    graph_: GraphPart | None = None  # and the graph part after it (retrieval.encoders.graph_part)
 
     @property
     def dim(self) -> int:
-        return super().dim + (self.part_.width if self.part_ is not None else 0)  # type: ignore[misc]
+        parts = (part.width for part in (self.part_, self.graph_) if part is not None)
+        return super().dim + sum(parts)  # type: ignore[misc]
 
     def _units(self) -> int:
         return self.config.dim if not self.bits else super()._units()  # the network's width: no pixel part
@@ -217,6 +221,12 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         weight, self.training_["pixel part"] = choose_pixel_part(
             self.pixel_part, self.pixel_dim, bool(self.bits), lambda: crop_ratio(images, CROP_SCALES[0]))
         self.part_ = fit_pixel_part(images, self.pixel_dim, weight, self.seed) if weight else None
+        weight, self.training_["graph part"] = choose_graph_part(
+            self.graph_part, self.part_ is not None, bool(self.bits), len(images))
+        self.graph_ = None
+        if weight:
+            anchors = self._encode(images[anchor_sample(len(images), self.seed)], errors=False)[0]
+            self.graph_ = fit_graph_part(anchors, weight, seed=self.seed)
 
     def _choose_width(self, n_images: int) -> dict[str, str]:
         return {}  # the conv model chooses its channels from the fit set's size (where not asked): why, for aer info
@@ -240,7 +250,9 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         """Centred codes (or bits) and, if asked, each image's ``pixel_mse``: one forward pass per batch."""
         units, mse = self._encode_units(inputs, errors)
         codes = self._finish(units)
-        return (codes if self.part_ is None else self.part_.join(codes, inputs)), mse
+        if self.part_ is not None:
+            codes = self.part_.join(codes, inputs)
+        return (codes if self.graph_ is None else self.graph_.join(codes)), mse
 
     @torch.no_grad()
     def _encode_units(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -302,16 +314,18 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
 
     def _get_state(self) -> dict[str, Any]:
         # mirrored: what the orientation score turns
-        return {**super()._get_state(), "mirrored": self.mirrored_, **part_state(self.part_)}
+        return {**super()._get_state(), "mirrored": self.mirrored_, **part_state(self.part_),
+                **graph_state(self.graph_)}  # fmt: skip
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_,
-                **self._rotation_arrays(), **part_arrays(self.part_)}  # fmt: skip
+                **self._rotation_arrays(), **part_arrays(self.part_),
+                **graph_arrays(self.graph_)}  # fmt: skip
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
         self.mirrored_ = bool(state.get("mirrored", False))
-        self.part_ = load_part(state, arrays)
+        self.part_, self.graph_ = load_part(state, arrays), load_graph(state, arrays)
         self._set_rotation(arrays)
         self.model_ = load_model_arrays(self._build_all(), arrays, resolve_device(self.device))
         super()._set_arrays(state, arrays)
