@@ -63,6 +63,19 @@ def ranked_precision(codes: np.ndarray, queries: np.ndarray, corpus: Corpus, lab
     return {k: round(v, 4) for k, v in scores.items()}
 
 
+def baseline_precision(corpus: Corpus, labels: list[str], queries: np.ndarray) -> dict[str, dict[str, float]]:
+    """P@k of pixels and PCA-64 (``retrieval.eval.baselines``) on the corpus's queries, by baseline."""
+    database = contents(corpus.database)
+    baselines = {}
+    for name in ("pixels", "pca-64"):
+        if corpus.leave_out is not None:
+            score = score_baseline(name, database, labels, leave_out=corpus.leave_out, ks=KS)
+        else:
+            score = score_baseline(name, database, labels, queries=queries, query_labels=corpus.query_labels, ks=KS)
+        baselines[name] = score.precision
+    return baselines
+
+
 def run_corpus(
     corpus: Corpus, quick: bool = False, keep: Path | None = None, log: Any = partial(print, flush=True)
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -88,14 +101,7 @@ def run_corpus(
         part = fit_pixel_part(images, PIXEL_DIM, weight, encoder.seed)
         rule = ranked_precision(part.join(codes, images), part.join(query_codes, queries), corpus, labels)
     rule_s = time.perf_counter() - t0
-    database = contents(corpus.database)
-    baselines = {}
-    for name in ("pixels", "pca-64"):
-        if corpus.leave_out is not None:
-            score = score_baseline(name, database, labels, leave_out=corpus.leave_out, ks=KS)
-        else:
-            score = score_baseline(name, database, labels, queries=queries, query_labels=corpus.query_labels, ks=KS)
-        baselines[name] = score.precision
+    baselines = baseline_precision(corpus, labels, queries)
     best = max(b["p@10"] for b in baselines.values())
     row = {
         "corpus": corpus.name, "items": len(images), "queries": len(queries), "crop ratio": round(ratio, 2),
