@@ -154,7 +154,8 @@ PIXEL_DIM = 32  # principal components of the pixels
 PIXEL_WEIGHT = 1.0  # their weight beside the unit code
 ALIGNED_FROM = 1.5  # crop_ratio at CROP_SCALES[0] from which a set counts as aligned (photographs: about 1)
 # and, with it, the graph part (retrieval.encoders.graph_part; why: benchmarks/results/graph-part)
-GRAPH_DIM, GRAPH_NEIGHBOURS, GRAPH_WEIGHT = 16, 5, 1.0  # eigenvectors, neighbours in the graph, weight
+GRAPH_NEIGHBOURS, GRAPH_WEIGHT = 5, 1.0  # neighbours in the graph, weight of the part
+GRAPH_EIGEN_FROM, GRAPH_DIMS = 0.97, (8, 64)  # eigenvectors kept: those of eigenvalue over this, within these
 GRAPH_ANCHORS = 10_000  # fit images the graph is built on at most (a seeded sample beyond)
 
 KRIZHEVSKY_2011 = (8192, 4096, 2048, 1024, 512)  # dense-ae's hidden="krizhevsky2011": 3072 → these → the code

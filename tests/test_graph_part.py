@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.defaults import GRAPH_ANCHORS, GRAPH_DIM, GRAPH_WEIGHT
+from retrieval.defaults import GRAPH_ANCHORS, GRAPH_DIMS, GRAPH_WEIGHT
 from retrieval.encoders import create_encoder, load_encoder
 from retrieval.encoders.graph_part import anchor_sample, choose_graph_part, fit_graph_part, nearest
 from retrieval.encoders.pixel_part import unit_rows
@@ -56,8 +56,27 @@ def test_fit_is_reproducible_and_small_sets_use_the_dense_solver() -> None:
     codes, _ = rings(100, 3)  # 200 anchors: under DENSE_UNDER
     a, b = fit_graph_part(codes, 1.0), fit_graph_part(codes, 1.0)
     np.testing.assert_array_equal(a.place(codes), b.place(codes))
-    assert a.width == GRAPH_DIM
-    assert fit_graph_part(codes[:10], 1.0).width == 8  # at most the anchors less two
+    assert fit_graph_part(codes, 1.0, dim=12).width == 12
+    assert fit_graph_part(codes[:10], 1.0, dim=16).width == 8  # at most the anchors less two
+
+
+def clusters(kinds: int, seed: int = 0) -> np.ndarray:
+    """``kinds`` tight, well-separated clusters of 6 points: with 5 neighbours each cluster is a complete part of
+    the graph, apart from the others."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(kinds, 32))
+    return (np.repeat(centres, 6, axis=0) + rng.normal(0, 0.01, (kinds * 6, 32))).astype(np.float32)
+
+
+def test_eigenvectors_kept_follow_the_kinds_of_image() -> None:
+    part = fit_graph_part(clusters(20), 1.0)
+    assert part.width == 19  # one eigenvalue of 1 for each part beyond the trivial one
+    assert part.note == "19 eigenvectors: 19 have an eigenvalue over 0.97 (kept within 8 to 64)"
+
+
+def test_eigenvectors_kept_stay_within_bounds() -> None:
+    assert fit_graph_part(clusters(3), 1.0).width == GRAPH_DIMS[0]  # few kinds: the floor
+    assert fit_graph_part(clusters(70), 1.0).width == GRAPH_DIMS[1]  # many (420 anchors: ARPACK): the cap
 
 
 def test_the_anchors_are_capped() -> None:
@@ -81,13 +100,17 @@ def test_conv_ae_on_an_aligned_set_keeps_a_graph_part(tmp_path: Path) -> None:
     enc = create_encoder("conv-ae", pixel_dim=6, **FAST)
     enc.fit(images)
     codes = enc.encode(images)
-    assert enc.dim == 8 + 6 + GRAPH_DIM and codes.shape == (60, 8 + 6 + GRAPH_DIM)
+    width = enc.graph_.width
+    assert GRAPH_DIMS[0] <= width <= GRAPH_DIMS[1]
+    assert enc.dim == 8 + 6 + width and codes.shape == (60, 8 + 6 + width)
     assert "nearest-neighbour graph (60 anchors), weight 1" in enc.training_["graph part"]
+    assert enc.training_["graph part"].endswith(enc.graph_.note) and f"{width} eigenvectors" in enc.graph_.note
     np.testing.assert_allclose(np.linalg.norm(codes[:, 14:], axis=1), GRAPH_WEIGHT, atol=1e-5)
     enc.save(tmp_path / "enc")
     again = load_encoder(tmp_path / "enc")
     assert again.dim == enc.dim
     np.testing.assert_allclose(again.encode(images[:5]), codes[:5], atol=1e-5)
+    assert again.graph_.note == enc.graph_.note
 
 
 @pytest.mark.parametrize("options", [{"graph_part": 0.0}, {"pixel_part": 0.0}, {"bits": 16}])
@@ -100,5 +123,5 @@ def test_no_graph_part_where_asked_off_without_pixels_or_binary(options: dict) -
 def test_asked_for_without_a_pixel_part() -> None:
     enc = create_encoder("conv-ae", pixel_part=0.0, graph_part=0.5, **FAST)
     enc.fit(aligned_images())
-    assert enc.graph_ is not None and enc.dim == 8 + GRAPH_DIM
+    assert enc.graph_ is not None and enc.dim == 8 + enc.graph_.width
     np.testing.assert_allclose(np.linalg.norm(enc.encode(aligned_images(4, seed=9))[:, 8:], axis=1), 0.5, atol=1e-5)

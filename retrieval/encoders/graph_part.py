@@ -9,6 +9,10 @@ every image it encodes, fit images and new ones alike, at the weighted mean of i
 (the Nyström extension), so a query and an indexed image are placed the same way. The placement is appended to the
 code as the pixel part is: the code scaled to unit length, then the weighted unit placement.
 
+How many eigenvectors is read from the graph, label-free: those whose eigenvalue is over ``GRAPH_EIGEN_FROM``
+(within ``GRAPH_DIMS``). A set of many kinds of image has many nearly separate parts, each an eigenvalue near 1,
+and gets more (the values behind the rule: benchmarks/results/graph-part).
+
 Eigenvectors come from scipy's ARPACK (``eigsh``) on the sparse graph, with a seeded start; the nearest-anchor
 search is an exact chunked matrix product, since the anchors are at most ``GRAPH_ANCHORS`` rows."""
 
@@ -17,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, identity
 from scipy.sparse.linalg import eigsh
 
-from ..defaults import GRAPH_ANCHORS, GRAPH_DIM, GRAPH_NEIGHBOURS, GRAPH_WEIGHT
+from ..defaults import GRAPH_ANCHORS, GRAPH_DIMS, GRAPH_EIGEN_FROM, GRAPH_NEIGHBOURS, GRAPH_WEIGHT
 from .pixel_part import unit_rows
 
 CHUNK = 1024  # rows whose similarities to every anchor are held at once
@@ -37,6 +41,7 @@ class GraphPart:
     embedding: np.ndarray
     neighbours: int
     weight: float
+    note: str = ""  # how many eigenvectors were kept, and why (aer info)
 
     @property
     def width(self) -> int:
@@ -72,29 +77,39 @@ def nearest(codes: np.ndarray, anchors: np.ndarray, k: int) -> tuple[np.ndarray,
     return idx, np.sqrt(np.maximum(2.0 - 2.0 * sims, 0.0))
 
 
-def fit_graph_part(codes: np.ndarray, weight: float, dim: int = GRAPH_DIM, neighbours: int = GRAPH_NEIGHBOURS,
+def fit_graph_part(codes: np.ndarray, weight: float, dim: int | None = None, neighbours: int = GRAPH_NEIGHBOURS,
                    seed: int = 0) -> GraphPart:  # fmt: skip
     """The graph of ``codes`` (the fit images' codes; at most ``GRAPH_ANCHORS`` of them, a seeded sample beyond):
-    its ``dim`` leading non-trivial eigenvectors, for images placed from their ``neighbours`` nearest anchors."""
+    its ``dim`` leading non-trivial eigenvectors (unset: as many as have an eigenvalue over ``GRAPH_EIGEN_FROM``,
+    within ``GRAPH_DIMS``), for images placed from their ``neighbours`` nearest anchors."""
     anchors = unit_rows(codes[anchor_sample(len(codes), seed)]).astype(np.float16)
     n = len(anchors)
     k = min(neighbours, n - 1)
     idx, dist = nearest(anchors, anchors, k + 1)  # each anchor's own row first
     scales = np.maximum(dist[:, -1], 1e-6)
     w = np.exp(-(dist**2) / (scales[:, None] * scales[idx]))
+    w[idx == np.arange(n)[:, None]] = 0.0  # each anchor's own weight is the identity's below, even among ties
     graph = csr_matrix((w.ravel(), (np.repeat(np.arange(n), k + 1), idx.ravel())), shape=(n, n))
-    graph = graph.maximum(graph.T)
+    graph = graph.maximum(graph.T) + identity(n, format="csr")
     inv_sqrt = 1.0 / np.sqrt(np.asarray(graph.sum(axis=1)).ravel())
     normalised = graph.multiply(inv_sqrt[:, None]).multiply(inv_sqrt[None, :]).tocsr()
-    m = min(dim, n - 2)
+    most = min(GRAPH_DIMS[1] if dim is None else dim, n - 2)
     if n < DENSE_UNDER:
         values, vectors = np.linalg.eigh(normalised.toarray())
     else:
         start = np.random.default_rng(seed).standard_normal(n)
-        values, vectors = eigsh(normalised, k=m + 1, which="LA", v0=start)
-    order = np.argsort(-values, kind="stable")[1 : m + 1]  # the first is the trivial, constant one
+        # a wide Krylov space: near-separate parts give clustered eigenvalues, which ARPACK's default misses
+        values, vectors = eigsh(normalised, k=most + 1, which="LA", v0=start, ncv=min(n - 1, 4 * (most + 1)))
+    order = np.argsort(-values, kind="stable")[1 : most + 1]  # the first is the trivial, constant one
+    if dim is None:
+        over = int((values[order] > GRAPH_EIGEN_FROM).sum())
+        order = order[: max(min(over, most), min(GRAPH_DIMS[0], most))]
+        note = (f"{len(order)} eigenvectors: {over} have an eigenvalue over {GRAPH_EIGEN_FROM:g} "
+                f"(kept within {GRAPH_DIMS[0]} to {GRAPH_DIMS[1]})")  # fmt: skip
+    else:
+        note = f"{len(order)} eigenvectors (asked)"
     embedding = (vectors[:, order] * inv_sqrt[:, None]).astype(np.float32)  # the random walk's eigenvectors
-    return GraphPart(anchors, scales.astype(np.float32), embedding, k, float(weight))
+    return GraphPart(anchors, scales.astype(np.float32), embedding, k, float(weight), note)
 
 
 def anchor_sample(n_images: int, seed: int = 0) -> np.ndarray:
@@ -112,7 +127,7 @@ def choose_graph_part(asked: float | None, pixel_part: bool, bits: bool, n_image
         return 0.0, "none: binary codes"
     if n_images < GRAPH_NEIGHBOURS + 3:
         return 0.0, f"none: {n_images} fit images are too few for a neighbour graph"
-    what = (f"the {GRAPH_DIM} leading eigenvectors of the fit images' {GRAPH_NEIGHBOURS}-nearest-neighbour graph "
+    what = (f"the leading eigenvectors of the fit images' {GRAPH_NEIGHBOURS}-nearest-neighbour graph "
             f"({min(n_images, GRAPH_ANCHORS):,} anchors)")  # fmt: skip
     if asked is not None:
         return asked, f"{what}, weight {asked:g} (asked)" if asked else "none (asked)"
@@ -123,7 +138,9 @@ def choose_graph_part(asked: float | None, pixel_part: bool, bits: bool, n_image
 
 def graph_state(part: GraphPart | None) -> dict[str, float]:
     """What a saved encoder's state records of its graph part (nothing without one)."""
-    return {"graph_part": part.weight, "graph_neighbours": part.neighbours} if part is not None else {}
+    if part is None:
+        return {}
+    return {"graph_part": part.weight, "graph_neighbours": part.neighbours, "graph_note": part.note}
 
 
 def graph_arrays(part: GraphPart | None) -> dict[str, np.ndarray]:
@@ -138,4 +155,4 @@ def load_graph(state: dict, arrays: dict[str, np.ndarray]) -> GraphPart | None:
     if not state.get("graph_part"):
         return None
     return GraphPart(arrays["graph_anchors"], arrays["graph_scales"], arrays["graph_embedding"],
-                     int(state["graph_neighbours"]), float(state["graph_part"]))  # fmt: skip
+                     int(state["graph_neighbours"]), float(state["graph_part"]), state.get("graph_note", ""))  # fmt: skip

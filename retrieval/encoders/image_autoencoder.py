@@ -227,6 +227,7 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         if weight:
             anchors = self._encode(images[anchor_sample(len(images), self.seed)], errors=False)[0]
             self.graph_ = fit_graph_part(anchors, weight, seed=self.seed)
+            self.training_["graph part"] += f"; {self.graph_.note}"
 
     def _choose_width(self, n_images: int) -> dict[str, str]:
         return {}  # the conv model chooses its channels from the fit set's size (where not asked): why, for aer info
