@@ -1,17 +1,20 @@
 """The ``aer`` command.
 
 ``aer`` owns its process, so it sets the OpenMP and OpenBLAS wait defaults (``retrieval.threads``) first, before
-any module imported below can load NumPy, torch or faiss, and sizes the thread pools from ``--threads`` (given
+any module imported below can load NumPy, torch or faiss, tells glibc's malloc to keep freed memory for reuse
+(``retrieval.malloc``: training steps stop paying page faults), and sizes the thread pools from ``--threads`` (given
 before the command's name, or after it: ``cli.command``) or ``AER_THREADS``. Importing ``retrieval`` alone does
-neither: a program using the library keeps its own settings.
+none of this: a program using the library keeps its own settings.
 """
 
 # ruff: noqa: E402  (the imports after set_wait_defaults() must come after it)
 from __future__ import annotations
 
+from retrieval.malloc import keep_freed_memory
 from retrieval.threads import set_wait_defaults
 
 set_wait_defaults()
+keep_freed_memory()
 
 import os
 
