@@ -125,3 +125,13 @@ def test_asked_for_without_a_pixel_part() -> None:
     enc.fit(aligned_images())
     assert enc.graph_ is not None and enc.dim == 8 + enc.graph_.width
     np.testing.assert_allclose(np.linalg.norm(enc.encode(aligned_images(4, seed=9))[:, 8:], axis=1), 0.5, atol=1e-5)
+
+
+def test_fitting_again_gives_the_codes_of_a_first_fit() -> None:
+    images = aligned_images()
+    once = create_encoder("conv-ae", pixel_dim=6, **FAST)
+    once.fit(images)
+    twice = create_encoder("conv-ae", pixel_dim=6, **FAST)
+    twice.fit(aligned_images(seed=5))
+    twice.fit(images)  # the first fit's pixel and graph parts must not leak into the second's centring or anchors
+    np.testing.assert_allclose(twice.encode(images), once.encode(images), atol=1e-5)

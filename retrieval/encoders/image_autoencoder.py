@@ -214,18 +214,22 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         self.model_.eval()
         self.mirrored_ = flip and (on_views or not self.orientation)  # whether the head saw mirrored images
         self.code_mean_ = np.zeros(self._units(), dtype=np.float32)
-        if not self.bits:  # real-valued codes are centred; bits stay bits (a rotation centres its own input)
-            self.code_mean_ = self._encode(images, errors=False)[0].mean(0)
+        # one pass of the network over the fit images: the mean that centres real-valued codes (bits stay bits; a
+        # rotation centres its own input), and the graph's anchors below
+        units = self._real_codes(images) if not self.bits or self.binarise == "rotation" else None
+        if not self.bits:
+            self.code_mean_ = units.mean(0)
         elif self.binarise == "rotation":
-            self._fit_rotation(self._real_codes(images))
+            self._fit_rotation(units)
         weight, self.training_["pixel part"] = choose_pixel_part(
             self.pixel_part, self.pixel_dim, bool(self.bits), lambda: crop_ratio(images, CROP_SCALES[0]))
         self.part_ = fit_pixel_part(images, self.pixel_dim, weight, self.seed) if weight else None
         weight, self.training_["graph part"] = choose_graph_part(
             self.graph_part, self.part_ is not None, bool(self.bits), len(images))
         self.graph_ = None
-        if weight:
-            anchors = self._encode(images[anchor_sample(len(images), self.seed)], errors=False)[0]
+        if weight:  # never for bits: units is set
+            pick = anchor_sample(len(images), self.seed)
+            anchors = self._append_parts(self._finish(units[pick] - self.code_mean_), images[pick])
             self.graph_ = fit_graph_part(anchors, weight, seed=self.seed)
             self.training_["graph part"] += f"; {self.graph_.note}"
 
@@ -250,10 +254,13 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
     def _encode(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Centred codes (or bits) and, if asked, each image's ``pixel_mse``: one forward pass per batch."""
         units, mse = self._encode_units(inputs, errors)
-        codes = self._finish(units)
+        return self._append_parts(self._finish(units), inputs), mse
+
+    def _append_parts(self, codes: np.ndarray, images: np.ndarray) -> np.ndarray:
+        """``codes`` with the pixel part and the graph part after them, where the encoder has them."""
         if self.part_ is not None:
-            codes = self.part_.join(codes, inputs)
-        return (codes if self.graph_ is None else self.graph_.join(codes)), mse
+            codes = self.part_.join(codes, images)
+        return codes if self.graph_ is None else self.graph_.join(codes)
 
     @torch.no_grad()
     def _encode_units(self, inputs: np.ndarray, errors: bool) -> tuple[np.ndarray, np.ndarray | None]:
