@@ -15,7 +15,9 @@ Leave-one-out, as digits: each query is an item, left out of its own ranking.
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,15 +46,24 @@ def find_fonts(data_dir: str | Path | None = None, *, system: bool = True) -> li
                       f"{Path(data_dir or '.') / FOLDER_NAME}")  # fmt: skip
 
 
+@lru_cache(maxsize=64)
+def _font(font_path: Path) -> Any:
+    """The font at ``SIZE`` points, read once however many characters are drawn in it; ``SourceError`` naming it
+    when it cannot be read."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(str(font_path), SIZE)
+    except OSError as exc:
+        raise SourceError(f"{font_path}: not a readable TrueType font ({exc})") from exc
+
+
 def draw(character: str, font_path: Path) -> np.ndarray:
     """``character`` in the font, white on a 32×32 black square, its ink box centred: ``(32, 32, 3)`` uint8;
     ``SourceError`` naming the font when it cannot be read."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    try:
-        font = ImageFont.truetype(str(font_path), SIZE)
-    except OSError as exc:
-        raise SourceError(f"{font_path}: not a readable TrueType font ({exc})") from exc
+    font = _font(font_path)
     canvas = Image.new("L", (32, 32), 0)
     pen = ImageDraw.Draw(canvas)
     left, top, right, bottom = pen.textbbox((0, 0), character, font=font)
