@@ -44,10 +44,10 @@ WEIGHTS = (0.5, 1.0, 2.0)
 TITLE = "The graph part: where an image sits on the fit set's neighbour graph"
 ABOUT = ("The default code without its graph part (aligned sets: network code and pixel part; CIFAR-10: the code "
          "alone) and that code with the leading eigenvectors of the fit set's k-nearest-neighbour graph appended "
-         "(each image placed from its k nearest anchors), on the suite's image corpora, against pixels and PCA-64 on the same queries (P@10 / P@100, "
-         "exact cosine ranking). with the graph part: as `retrieval.defaults` sets it, its eigenvectors counted "
-         "from the graph (on CIFAR-10, where the default leaves it off, asked for); grid: each graph size (k), "
-         "eigenvector count (m) and weight (w).")  # fmt: skip
+         "(each image placed from its k nearest anchors), on the suite's image corpora, against pixels and PCA-64 "
+         "on the same queries (P@10 / P@100, exact cosine ranking). with the graph part: as `retrieval.defaults` "
+         "sets it, its eigenvectors counted from the graph (on CIFAR-10, where the default leaves it off, asked "
+         "for); grid: each graph size (k), eigenvector count (m) and weight (w).")  # fmt: skip
 
 
 def default_codes(name: str, images: np.ndarray, queries: np.ndarray,
@@ -71,22 +71,22 @@ def run_corpus(corpus: Any, suite_runs: list[Path]) -> tuple[dict[str, Any], lis
     codes, query_codes = default_codes(corpus.name, images, queries, suite_runs)
     before = ranked_precision(codes, query_codes, corpus, labels)
 
-    def with_graph(neighbours: int, dim: int | None,
-                   weight: float) -> tuple[dict[str, float], dict[str, float], float, str]:  # fmt: skip
+    def with_graph(neighbours: int, dim: int | None, weight: float) -> tuple[Any, dict[str, float], float]:
         t0 = time.perf_counter()
         part = fit_graph_part(codes, weight, dim=dim, neighbours=neighbours)
         placed, query_placed = part.join(codes), part.join(query_codes)
         seconds = time.perf_counter() - t0
-        alone = ranked_precision(part.place(codes), part.place(query_codes), corpus, labels)
-        return ranked_precision(placed, query_placed, corpus, labels), alone, seconds, part.note
+        return part, ranked_precision(placed, query_placed, corpus, labels), seconds
 
-    default, alone, seconds, note = with_graph(GRAPH_NEIGHBOURS, None, GRAPH_WEIGHT)
+    part, default, seconds = with_graph(GRAPH_NEIGHBOURS, None, GRAPH_WEIGHT)
+    alone = ranked_precision(part.place(codes), part.place(query_codes), corpus, labels)
     baselines = baseline_precision(corpus, labels, queries)
     best = max(b["p@10"] for b in baselines.values())
     row = {
         "corpus": corpus.name, "items": len(images), "queries": len(queries),
         "default code without the graph part": _pair(before), "with the graph part": _pair(default),
-        "eigenvectors kept": note.split(":")[0], "graph part alone": _pair(alone), "pixels": _pair(baselines["pixels"]), "PCA-64": _pair(baselines["pca-64"]),
+        "eigenvectors kept": part.note.split(":")[0], "graph part alone": _pair(alone),
+        "pixels": _pair(baselines["pixels"]), "PCA-64": _pair(baselines["pca-64"]),
         "before ÷ better of pixels, PCA-64 (P@10)": round(before["p@10"] / best, 3),
         "with it ÷ better (P@10)": round(default["p@10"] / best, 3),
         "graph part s (fit and place)": round(seconds, 2),
@@ -95,7 +95,7 @@ def run_corpus(corpus: Any, suite_runs: list[Path]) -> tuple[dict[str, Any], lis
     grid = []
     for neighbours in NEIGHBOURS:
         for dim in DIMS:
-            cells = {f"w {w:g}": _pair(with_graph(neighbours, dim, w)[0]) for w in WEIGHTS}
+            cells = {f"w {w:g}": _pair(with_graph(neighbours, dim, w)[1]) for w in WEIGHTS}
             grid.append({"corpus": corpus.name, "k": neighbours, "m": dim, **cells})
             print(f"  {grid[-1]}", flush=True)
     return row, grid

@@ -155,4 +155,5 @@ def load_graph(state: dict, arrays: dict[str, np.ndarray]) -> GraphPart | None:
     if not state.get("graph_part"):
         return None
     return GraphPart(arrays["graph_anchors"], arrays["graph_scales"], arrays["graph_embedding"],
-                     int(state["graph_neighbours"]), float(state["graph_part"]), state.get("graph_note", ""))  # fmt: skip
+                     int(state["graph_neighbours"]), float(state["graph_part"]),
+                     state.get("graph_note", ""))  # fmt: skip

@@ -6,7 +6,7 @@ P@10 (benchmarks/results/graph-part). This asks whether it pays at 50,000 images
 better, on the hashing literature's protocol: the 10,000 test images query the 50,000 train images, mAP@1000.
 It reads a default collection of the train split, encodes both splits with its encoder, builds graph parts on
 the train codes (at most 10,000 anchors, as the encoder would) with the eigenvector count of the rule and fixed
-counts at several weights, and ranks exactly by cosine (a flat inner-product FAISS index over unit rows).
+counts at several weights, and ranks exactly by cosine (``retrieval.bench.student_gap.cosine_ranking``).
 
     aer index runs/cifar50k.aer ../shared/data/cifar-10-binary.tar.gz
     python benchmarks/studies/graph-cifar/graph_cifar_study.py --collection runs/cifar50k.aer
@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from retrieval.bench.record import provenance, write_results
+from retrieval.bench.student_gap import cosine_ranking
 from retrieval.encoders import load_encoder
 from retrieval.encoders.graph_part import fit_graph_part
-from retrieval.encoders.pixel_part import unit_rows
 from retrieval.eval.metrics import average_precision_at
 from retrieval.sources.cifar import load_cifar10
 
@@ -38,10 +37,7 @@ WEIGHTS = (0.5, 1.0, 2.0)
 
 def scores(codes: np.ndarray, queries: np.ndarray, labels: np.ndarray, query_labels: np.ndarray) -> dict[str, float]:
     """P@10, P@100 and mAP@1000 of an exact cosine ranking of ``codes`` for ``queries``."""
-    index = faiss.IndexFlatIP(codes.shape[1])
-    index.add(unit_rows(codes))
-    _, top = index.search(unit_rows(queries), 1000)
-    rel = labels[top] == query_labels[:, None]
+    rel = labels[cosine_ranking(codes, queries, 1000)] == query_labels[:, None]
     return {"P@10": round(float(rel[:, :10].mean()), 4), "P@100": round(float(rel[:, :100].mean()), 4),
             "mAP@1000": round(float(average_precision_at(rel, 1000).mean()), 4)}  # fmt: skip
 
