@@ -2,10 +2,10 @@
 
 Why: glibc's malloc serves large blocks with ``mmap`` and hands them back to the kernel when they are freed, and
 trims the heap's top whenever a little of it is free. A training step of the image autoencoders allocates and
-frees activation tensors of tens of megabytes, so each step faulted its memory back in page by page: on the 2-core
-machine, system time was about as large as user time, and a CIFAR-10 epoch of the wide network took 1.8× as long
-(benchmarks/studies/graph-cifar's notes). Raising both thresholds to their limit makes freed blocks stay in the
-heap for the next step. The cost: the process keeps its peak memory until it exits, rather than returning it.
+frees activation tensors of tens of megabytes, so each step faulted its memory back in page by page, and a
+CIFAR-10 build spent about as much time in the kernel as in training (measured: benchmarks/studies/graph-cifar).
+Raising both thresholds to their limit makes freed blocks stay in the heap for the next step. The cost: the
+process keeps its peak memory until it exits, rather than returning it.
 
 Like ``retrieval.threads.set_wait_defaults``, this is for the program that owns the process (``aer`` calls it
 first); importing ``retrieval`` never does. Where the user has set glibc's own variables (``MALLOC_TRIM_THRESHOLD_``,
