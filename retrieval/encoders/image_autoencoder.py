@@ -320,15 +320,13 @@ class ImageAutoencoder(CodeWidth, BinaryCapable, ImageEncoder):
         pixels = ((recon * std + mean).clamp(0, 1) * 255).round().byte()
         return pixels.permute(0, 2, 3, 1).cpu().numpy()
 
-    def _get_state(self) -> dict[str, Any]:
-        # mirrored: what the orientation score turns
-        return {**super()._get_state(), "mirrored": self.mirrored_, **part_state(self.part_),
-                **graph_state(self.graph_)}  # fmt: skip
+    def _get_state(self) -> dict[str, Any]:  # mirrored: what the orientation score turns
+        parts = {**part_state(self.part_), **graph_state(self.graph_)}
+        return {**super()._get_state(), "mirrored": self.mirrored_, **parts}
 
     def _get_arrays(self) -> dict[str, np.ndarray]:
         return {**model_arrays(self.model_), "mean": self.mean_, "std": self.std_, "code_mean": self.code_mean_,
-                **self._rotation_arrays(), **part_arrays(self.part_),
-                **graph_arrays(self.graph_)}  # fmt: skip
+                **self._rotation_arrays(), **part_arrays(self.part_), **graph_arrays(self.graph_)}  # fmt: skip
 
     def _set_arrays(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.mean_, self.std_, self.code_mean_ = arrays["mean"], arrays["std"], arrays["code_mean"]
